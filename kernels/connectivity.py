@@ -1,0 +1,87 @@
+"""Fixed out-degree connectivity: K distinct targets per neuron, no autapses.
+
+The targets of presynaptic neuron ``j`` are a pure function of ``(seed, j)``:
+a counter-based splitmix64 stream, unbiased bounded draws (Lemire's method)
+over the ``n - 1`` other neurons, duplicates rejected with an ``n``-bit bitmap
+that is left all-zero again afterwards. Drawing them at every spike of ``j``
+(on the fly) or once into an ``(n, k)`` table (stored) gives the same network.
+"""
+import numpy as np
+from numba.extending import register_jitable
+
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+MIX2 = np.uint64(0x94D049BB133111EB)
+STREAM = np.uint64(0xD1B54A32D192ED03)
+LOW32 = np.uint64(0xFFFFFFFF)
+TWO32 = np.uint64(1 << 32)
+ONE = np.uint64(1)
+U27 = np.uint64(27)
+U30 = np.uint64(30)
+U31 = np.uint64(31)
+U32 = np.uint64(32)
+U63 = np.uint64(63)
+
+
+@register_jitable
+def mix64(z):
+    """The splitmix64 finaliser: a bijective 64-bit mixing of ``z`` (uint64)."""
+    z = (z ^ (z >> U30)) * MIX1
+    z = (z ^ (z >> U27)) * MIX2
+    return z ^ (z >> U31)
+
+
+@register_jitable
+def stream_key(seed, j):
+    """Start of neuron ``j``'s random stream in network ``seed``."""
+    return mix64(mix64(np.uint64(seed) + GOLDEN) ^ (np.uint64(j) * STREAM))
+
+
+@register_jitable
+def draw_targets(seed, j, n, k, bitmap, out):
+    """Write the ``k`` distinct targets of neuron ``j`` into ``out[:k]``.
+
+    Parameters
+    ----------
+    seed : int
+        Network seed (any 64-bit integer).
+    j : int
+        Presynaptic neuron, ``0 <= j < n``.
+    n, k : int
+        Network size and out-degree, ``1 <= k <= n - 1``.
+    bitmap : ndarray of uint64, ``ceil(n / 64)`` words, all zero
+        Scratch set of drawn targets; all zero again on return.
+    out : ndarray of int, length >= k
+        Receives the targets in draw order.
+    """
+    key = stream_key(seed, j)
+    span = np.uint64(n - 1)
+    reject_below = (TWO32 - span) % span
+    counter = np.uint64(0)
+    got = 0
+    while got < k:
+        counter += ONE
+        x = mix64(key + counter * GOLDEN) >> U32
+        m = x * span
+        if (m & LOW32) < reject_below:
+            continue
+        r = np.int64(m >> U32)
+        if r >= j:
+            r += 1
+        word = r >> 6
+        bit = ONE << (np.uint64(r) & U63)
+        if bitmap[word] & bit:
+            continue
+        bitmap[word] |= bit
+        out[got] = r
+        got += 1
+    for c in range(k):
+        r = out[c]
+        bitmap[r >> 6] &= ~(ONE << (np.uint64(r) & U63))
+
+
+@register_jitable
+def fill_target_table(seed, n, k, bitmap, table):
+    """Draw every neuron's targets into the ``(n, k)`` table."""
+    for j in range(n):
+        draw_targets(seed, j, n, k, bitmap, table[j])

@@ -1,0 +1,93 @@
+"""Phase transition curves and key arithmetic for the closed-form models.
+
+A neuron's key is what the priority queue orders (smaller spikes sooner):
+
+* ``KEY_PHASE`` (any model): the global shift ``S`` at which the neuron reaches
+  threshold, ``key = S + (phi_th - phi)``. The queue's minimum is the next ``S``.
+* ``KEY_EXP`` (LIF only): ``z = exp(-psi / omega)`` with ``psi = phi - S`` and
+  ``G = exp(S / omega)``. An input of strength ``J`` is the addition
+  ``z += (-J / I) * G`` (no exp or log per event) and the neuron spikes when
+  ``G = z * I / (I - 1)``. The queue's minimum gives the next ``G``.
+
+Both keys grow without bound; ``rebase`` subtracts ``S`` (phase) or divides
+by ``2**REBASE_BITS`` (exp), exactly and order-preservingly, and moves the
+difference into the time origin. ``par`` is a float64 vector indexed by the
+``P_*`` constants below, filled by ``sparseprop_gpu.models``.
+"""
+import math
+
+from numba.extending import register_jitable
+
+LIF = 0
+QIF = 1
+
+KEY_PHASE = 0
+KEY_EXP = 1
+
+P_OMEGA = 0       # phase velocity per membrane time constant
+P_KICK = 1        # LIF: J / I; QIF: J / sqrt(I)
+P_PHI_RESET = 2
+P_PHI_TH = 3
+P_TAU = 4         # membrane time constant (s)
+P_TPP = 5         # seconds per unit of phase, tau / omega
+P_EXP_THR = 6     # LIF: I / (I - 1) = exp(1 / omega)
+P_REBASE_AT = 7   # rebase when the smallest key exceeds this (inf: never)
+N_PAR = 8
+
+REBASE_BITS = 64
+REBASE_FACTOR = 2.0 ** -REBASE_BITS
+LN2 = 0.6931471805599453
+
+
+@register_jitable
+def ptc(model, phi, par):
+    """Phase transition curve g(phi; J) of ``model`` (phase units)."""
+    if model == LIF:
+        omega = par[P_OMEGA]
+        return -omega * math.log(math.exp(-phi / omega) - par[P_KICK])
+    return 2.0 * math.atan(math.tan(0.5 * phi) + par[P_KICK])
+
+
+@register_jitable
+def shift_of(key_kind, key_min, par):
+    """The global shift (``S``, or ``G`` for exp keys) when the minimum key spikes."""
+    if key_kind == KEY_EXP:
+        return key_min * par[P_EXP_THR]
+    return key_min
+
+
+@register_jitable
+def elapsed(key_kind, shift, par):
+    """Seconds since the current time origin at global shift ``shift``."""
+    if key_kind == KEY_EXP:
+        return par[P_TAU] * math.log(shift)
+    return shift * par[P_TPP]
+
+
+@register_jitable
+def key_after_input(model, key_kind, key, shift, par):
+    """A target's new key after one input arriving at global shift ``shift``."""
+    if key_kind == KEY_EXP:
+        return key - par[P_KICK] * shift
+    phi_th = par[P_PHI_TH]
+    phi = ptc(model, phi_th - (key - shift), par)
+    return shift + (phi_th - phi)
+
+
+@register_jitable
+def key_after_reset(key_kind, shift, par):
+    """The spiking neuron's key after its reset."""
+    if key_kind == KEY_EXP:
+        return shift
+    return shift + (par[P_PHI_TH] - par[P_PHI_RESET])
+
+
+@register_jitable
+def rebase_step(key_kind, key_min, par):
+    """Time-origin increment (s) and key change of one rebase.
+
+    Returns ``(dt, shift, factor)``: keys become ``(key - shift) * factor``.
+    """
+    if key_kind == KEY_EXP:
+        return par[P_TAU] * (REBASE_BITS * LN2), 0.0, REBASE_FACTOR
+    return key_min * par[P_TPP], key_min, 1.0

@@ -1,0 +1,1 @@
+"""Execution backends: ``cpu`` (numba.njit) now; ``cuda`` follows the same kernels."""

@@ -1,0 +1,149 @@
+"""Network: N identical neurons, fixed out-degree K, inhibitory coupling, seeds."""
+import math
+
+import numpy as np
+
+from . import validate
+from .models import NeuronModel
+
+CONNECTIVITY = ("auto", "stored", "on_the_fly")
+STORED_BELOW = 100_000   # "auto" stores the table below this many neurons (see README, performance)
+SEED_MAX = 2**63 - 1
+
+
+class Network:
+    """A sparse recurrent network of identical neurons.
+
+    Give either the balanced-state parametrisation (``j0`` and ``target_rate``:
+    ``I = tau sqrt(K) j0 nu`` (+1 for LIF), ``J = -j0 / sqrt(K)``) or the drive and
+    coupling directly (``drive`` and ``coupling``).
+
+    Parameters
+    ----------
+    model : NeuronModel
+        ``LIF(tau)`` or ``QIF(tau)``.
+    n : int
+        Number of neurons, >= 2.
+    k : int
+        Out-degree: distinct targets per neuron, 1 <= k <= n - 1 (no autapses).
+    j0 : float, optional
+        Coupling strength of the balanced parametrisation, > 0.
+    target_rate : float, optional
+        Rate of the balance equation (Hz), > 0.
+    drive : float, optional
+        External drive ``I`` (model voltage units); must make the neuron fire.
+    coupling : float, optional
+        Voltage jump ``J`` per input, <= 0 (excitation is not supported yet).
+    seed : int
+        Network (connectivity) seed, 0 <= seed < 2**63.
+    ic_seed : int, optional
+        Initial-condition seed (defaults to ``seed``); phases are uniform on
+        [reset, threshold).
+    connectivity : {"auto", "stored", "on_the_fly"}
+        Keep an (n, k) target table or redraw targets at every spike; both give the
+        same network. "auto" stores it for n < 100 000.
+    targets : array_like of int, shape (n, k), optional
+        A user-supplied target table (then ``seed`` does not set the topology).
+    initial_phases, initial_voltages : array_like, shape (n,), optional
+        Initial state, at most one of them; phases below threshold, voltages below
+        the threshold voltage.
+    """
+
+    def __init__(self, model, n, k, *, j0=None, target_rate=None, drive=None, coupling=None,
+                 seed=0, ic_seed=None, connectivity="auto", targets=None,
+                 initial_phases=None, initial_voltages=None):
+        if not isinstance(model, NeuronModel):
+            raise ValueError(f"model must be a NeuronModel such as sp.LIF() or sp.QIF(); got {model!r}")
+        self.model = model
+        self.n = validate.integer("n", n, 2, 2**31 - 1)
+        self.k = validate.integer("k", k, 1, self.n - 1)
+        self.seed = validate.integer("seed", seed, 0, SEED_MAX)
+        self.ic_seed = self.seed if ic_seed is None else validate.integer("ic_seed", ic_seed, 0, SEED_MAX)
+        self._set_coupling(j0, target_rate, drive, coupling)
+        validate.choice("connectivity", connectivity, CONNECTIVITY)
+        if targets is not None:
+            if connectivity == "on_the_fly":
+                raise ValueError("connectivity must be 'stored' or 'auto' when a targets table is given")
+            self.targets = self._check_targets(targets)
+            self.connectivity = "stored"
+        else:
+            self.targets = None
+            if connectivity == "auto":
+                connectivity = "stored" if self.n < STORED_BELOW else "on_the_fly"
+            self.connectivity = connectivity
+        self.initial_phases = self._initial_phases(initial_phases, initial_voltages)
+
+    def _set_coupling(self, j0, target_rate, drive, coupling):
+        balanced = j0 is not None or target_rate is not None
+        direct = drive is not None or coupling is not None
+        if balanced == direct or (balanced and (j0 is None or target_rate is None)) or (
+                direct and (drive is None or coupling is None)):
+            raise ValueError("give either j0 and target_rate (balanced state) "
+                             "or drive and coupling (direct), not a mix")
+        if balanced:
+            self.j0 = validate.real("j0", j0, 0.0, math.inf, low_open=True)
+            self.target_rate = validate.real("target_rate (Hz)", target_rate, 0.0, math.inf,
+                                             low_open=True)
+            drive = self.model.balanced_drive(self.k, self.j0, self.target_rate)
+            coupling = -self.j0 / math.sqrt(self.k)
+        else:
+            self.j0 = self.target_rate = None
+            coupling = validate.real("coupling (inhibitory: J <= 0)", coupling, -math.inf, 0.0)
+        self.drive = self.model.check_drive(drive)
+        self.coupling = coupling
+
+    def _check_targets(self, targets):
+        table = np.asarray(targets)
+        if table.shape != (self.n, self.k):
+            raise ValueError(f"targets must have shape (n, k) = ({self.n}, {self.k}); got {table.shape}")
+        if table.dtype.kind not in "iu":
+            raise ValueError(f"targets must hold integers; got dtype {table.dtype}")
+        if table.min() < 0 or table.max() >= self.n:
+            raise ValueError(f"targets must be neuron indices in [0, {self.n - 1}]")
+        if np.any(table == np.arange(self.n)[:, None]):
+            raise ValueError("targets must not contain self-connections (row j holding j)")
+        ordered = np.sort(table, axis=1)
+        if np.any(ordered[:, 1:] == ordered[:, :-1]):
+            raise ValueError("targets must be distinct within each row")
+        return np.ascontiguousarray(table, dtype=np.int32)
+
+    def _initial_phases(self, phases, voltages):
+        model = self.model
+        if phases is not None and voltages is not None:
+            raise ValueError("give initial_phases or initial_voltages, not both")
+        if voltages is not None:
+            v = validate.finite_array("initial_voltages", voltages, (self.n,))
+            v_th = model.phase_to_voltage(model.phase_threshold, self.drive)
+            if np.any(v >= v_th):
+                raise ValueError(f"initial_voltages must be below the threshold voltage {v_th:g}")
+            phases = model.voltage_to_phase(v, self.drive)
+        if phases is None:
+            rng = np.random.default_rng([self.ic_seed, 0x1C])
+            return rng.uniform(model.phase_reset, model.phase_threshold, self.n)
+        phases = validate.finite_array("initial_phases", phases, (self.n,))
+        if np.any(phases >= model.phase_threshold):
+            raise ValueError(f"initial_phases must be below the threshold phase {model.phase_threshold:g}")
+        if model.phase_reset < 0 and np.any(phases <= model.phase_reset):
+            raise ValueError(f"initial_phases must be in ({model.phase_reset:g}, {model.phase_threshold:g})")
+        return phases
+
+    def target_table(self):
+        """The (n, k) int32 target table: the stored one or one drawn from ``seed``."""
+        if self.targets is not None:
+            return self.targets
+        from .backends.cpu import target_table
+        table = target_table(self.seed, self.n, self.k)
+        if self.connectivity == "stored":
+            self.targets = table
+        return table
+
+    def describe(self):
+        """Plain-data description for records and stores."""
+        return {"model": self.model.name, "tau": self.model.tau, "n": self.n, "k": self.k,
+                "j0": self.j0, "target_rate": self.target_rate, "drive": self.drive,
+                "coupling": self.coupling, "seed": self.seed, "ic_seed": self.ic_seed,
+                "connectivity": self.connectivity}
+
+    def __repr__(self):
+        return (f"Network({self.model!r}, n={self.n}, k={self.k}, drive={self.drive:.6g}, "
+                f"coupling={self.coupling:.6g}, seed={self.seed}, connectivity={self.connectivity!r})")

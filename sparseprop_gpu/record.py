@@ -1,0 +1,114 @@
+"""SpikeRecord: the result of one simulation, and its statistics and files."""
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class SpikeRecord:
+    """Spikes and per-neuron statistics of one network over ``[t_start, t_stop]``.
+
+    Attributes
+    ----------
+    times : ndarray of float64
+        Spike times (s), non-decreasing; empty when only the summary was kept.
+    senders : ndarray of int32
+        Index of the neuron of each spike.
+    counts : ndarray of int64, shape (n,)
+        Spikes per neuron in the window.
+    isi_sum, isi_sumsq : ndarray of float64, shape (n,)
+        Sum of each neuron's inter-spike intervals (s) in the window and of their squares (s^2).
+    t_start, t_stop : float
+        The window (s): the warm-up time and the end time (or the last spike's
+        time when the run stopped after ``n_spikes``).
+    meta : dict
+        The network's description and the run's settings.
+    """
+
+    times: np.ndarray
+    senders: np.ndarray
+    counts: np.ndarray
+    isi_sum: np.ndarray
+    isi_sumsq: np.ndarray
+    t_start: float
+    t_stop: float
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n(self):
+        """Number of neurons."""
+        return self.counts.shape[0]
+
+    @property
+    def duration(self):
+        """Length of the window (s)."""
+        return self.t_stop - self.t_start
+
+    def rates(self):
+        """Per-neuron firing rates (Hz); NaN for an empty window."""
+        if self.duration <= 0:
+            return np.full(self.n, np.nan)
+        return self.counts / self.duration
+
+    def mean_rate(self):
+        """Population-averaged rate (Hz)."""
+        return float(np.mean(self.rates()))
+
+    def cv_isi(self):
+        """Per-neuron coefficient of variation of the ISIs (std with ddof=0 / mean).
+
+        NaN for neurons with fewer than two intervals (three spikes).
+        """
+        m = self.counts.astype(np.float64) - 1.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.isi_sum / m
+            var = np.maximum(self.isi_sumsq / m - mean * mean, 0.0)
+            cv = np.sqrt(var) / mean
+        cv[m < 2] = np.nan
+        return cv
+
+    def summary(self):
+        """A short table of the run as a string."""
+        rates = self.rates()
+        cv = self.cv_isi()
+        active = np.count_nonzero(self.counts)
+        lines = [
+            f"neurons                 {self.n}",
+            f"window (s)              [{self.t_start:g}, {self.t_stop:g}]",
+            f"spikes                  {int(self.counts.sum())}",
+            f"mean rate (Hz)          {np.mean(rates):.4g}",
+            f"rate std (Hz)           {np.std(rates):.4g}",
+            f"silent neurons          {self.n - active}",
+            f"mean ISI CV             {np.nanmean(cv) if np.any(np.isfinite(cv)) else float('nan'):.4g}",
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return (f"SpikeRecord(n={self.n}, spikes={int(self.counts.sum())}, stored={self.times.size}, "
+                f"window=[{self.t_start:g}, {self.t_stop:g}] s)")
+
+    def save(self, path):
+        """Write to ``path``: ``.npz`` (numpy) or ``.zarr`` (a Zarr 3 group).
+
+        The file is written under a temporary name and moved into place, so an
+        existing file is never left half-overwritten.
+        """
+        from . import recordio
+        recordio.save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a record written by ``save``."""
+        from . import recordio
+        return recordio.load(path)
+
+    def arrays(self):
+        """The record's arrays by name."""
+        return {"times": self.times, "senders": self.senders, "counts": self.counts,
+                "isi_sum": self.isi_sum, "isi_sumsq": self.isi_sumsq}
+
+    def attrs(self):
+        """The record's scalar attributes, JSON-serialisable."""
+        return {"t_start": self.t_start, "t_stop": self.t_stop,
+                "meta": json.loads(json.dumps(self.meta))}
