@@ -17,7 +17,7 @@ isi_sum, isi_sumsq : float64[n], sums of inter-spike intervals (s) and their squ
 from numba.extending import register_jitable
 
 from .connectivity import draw_targets
-from .models import (elapsed, key_after_input, key_after_reset, rebase_step,
+from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
                      shift_of, P_REBASE_AT)
 from .pqueue import pq_argmin, pq_rebase, pq_update
 
@@ -42,7 +42,7 @@ def add_compensated(clock, dt):
 
 @register_jitable
 def advance(model, key_kind, par, heap, geom, n, k,
-            conn_mode, seed, table, bitmap, targets,
+            conn_mode, seed, table, bitmap, targets, gathered,
             clock, t_end, warmup,
             counts, t_last, isi_sum, isi_sumsq,
             store, out_times, out_senders, rec_cap, max_spikes):
@@ -65,6 +65,8 @@ def advance(model, key_kind, par, heap, geom, n, k,
         Stored targets (any shape when on the fly).
     bitmap : uint64[ceil(n / 64)], zero; targets : int32[k]
         Scratch for on-the-fly targets.
+    gathered : float64[k]
+        Scratch for the targets' keys, loaded before any is updated.
     clock : float64[2]
         Time origin (s), updated by rebasing.
     t_end, warmup : float
@@ -82,13 +84,14 @@ def advance(model, key_kind, par, heap, geom, n, k,
     n_recorded, n_processed : int
     """
     root = heap.shape[0] - 1
-    rebase_at = par[P_REBASE_AT]
+    mp = constants(par)
+    rebase_at = mp[P_REBASE_AT]
     n_rec = 0
     n_proc = 0
     while True:
         j = pq_argmin(heap, geom)
-        shift = shift_of(key_kind, heap[j], par)
-        t = clock[0] + (clock[1] + elapsed(key_kind, shift, par))
+        shift = shift_of(key_kind, heap[j], mp)
+        t = clock[0] + (clock[1] + elapsed(key_kind, shift, mp))
         if t > t_end:
             return REACHED_T_END, n_rec, n_proc
 
@@ -97,10 +100,12 @@ def advance(model, key_kind, par, heap, geom, n, k,
         else:
             draw_targets(seed, j, n, k, bitmap, targets)
             row = targets
+        for c in range(k):              # independent loads first: they overlap in memory
+            gathered[c] = heap[row[c]]
         for c in range(k):
-            i = row[c]
-            pq_update(heap, geom, i, key_after_input(model, key_kind, heap[i], shift, par))
-        pq_update(heap, geom, j, key_after_reset(key_kind, shift, par))
+            pq_update(heap, geom, row[c],
+                      key_after_input(model, key_kind, gathered[c], shift, mp))
+        pq_update(heap, geom, j, key_after_reset(key_kind, shift, mp))
 
         if t >= warmup:
             seen = counts[j]
@@ -116,7 +121,7 @@ def advance(model, key_kind, par, heap, geom, n, k,
             n_rec += 1
 
         if heap[root] > rebase_at:
-            dt, key_shift, factor = rebase_step(key_kind, heap[root], par)
+            dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
             pq_rebase(heap, key_shift, factor)
             add_compensated(clock, dt)
 

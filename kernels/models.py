@@ -12,7 +12,9 @@ A neuron's key is what the priority queue orders (smaller spikes sooner):
 Both keys grow without bound; ``rebase`` subtracts ``S`` (phase) or divides
 by ``2**REBASE_BITS`` (exp), exactly and order-preservingly, and moves the
 difference into the time origin. ``par`` is a float64 vector indexed by the
-``P_*`` constants below, filled by ``sparseprop_gpu.models``.
+``P_*`` constants below, filled by ``sparseprop_gpu.models``; the event loop
+reads it once into a tuple ``mp`` (``constants(par)``) and passes that on, since
+an array handed to a helper costs a reference-count call per event on the CPU.
 """
 import math
 
@@ -40,54 +42,60 @@ LN2 = 0.6931471805599453
 
 
 @register_jitable
-def ptc(model, phi, par):
-    """Phase transition curve g(phi; J) of ``model`` (phase units)."""
-    if model == LIF:
-        omega = par[P_OMEGA]
-        return -omega * math.log(math.exp(-phi / omega) - par[P_KICK])
-    return 2.0 * math.atan(math.tan(0.5 * phi) + par[P_KICK])
+def constants(par):
+    """The model constants as a tuple, indexed like ``par``."""
+    return (par[0], par[1], par[2], par[3], par[4], par[5], par[6], par[7])
 
 
 @register_jitable
-def shift_of(key_kind, key_min, par):
+def ptc(model, phi, mp):
+    """Phase transition curve g(phi; J) of ``model`` (phase units)."""
+    if model == LIF:
+        omega = mp[P_OMEGA]
+        return -omega * math.log(math.exp(-phi / omega) - mp[P_KICK])
+    return 2.0 * math.atan(math.tan(0.5 * phi) + mp[P_KICK])
+
+
+@register_jitable
+def shift_of(key_kind, key_min, mp):
     """The global shift (``S``, or ``G`` for exp keys) when the minimum key spikes."""
     if key_kind == KEY_EXP:
-        return key_min * par[P_EXP_THR]
+        return key_min * mp[P_EXP_THR]
     return key_min
 
 
 @register_jitable
-def elapsed(key_kind, shift, par):
+def elapsed(key_kind, shift, mp):
     """Seconds since the current time origin at global shift ``shift``."""
     if key_kind == KEY_EXP:
-        return par[P_TAU] * math.log(shift)
-    return shift * par[P_TPP]
+        return mp[P_TAU] * math.log(shift)
+    return shift * mp[P_TPP]
 
 
 @register_jitable
-def key_after_input(model, key_kind, key, shift, par):
+def key_after_input(model, key_kind, key, shift, mp):
     """A target's new key after one input arriving at global shift ``shift``."""
     if key_kind == KEY_EXP:
-        return key - par[P_KICK] * shift
-    phi_th = par[P_PHI_TH]
-    phi = ptc(model, phi_th - (key - shift), par)
+        return key - mp[P_KICK] * shift
+    phi_th = mp[P_PHI_TH]
+    phi = ptc(model, phi_th - (key - shift), mp)
     return shift + (phi_th - phi)
 
 
 @register_jitable
-def key_after_reset(key_kind, shift, par):
+def key_after_reset(key_kind, shift, mp):
     """The spiking neuron's key after its reset."""
     if key_kind == KEY_EXP:
         return shift
-    return shift + (par[P_PHI_TH] - par[P_PHI_RESET])
+    return shift + (mp[P_PHI_TH] - mp[P_PHI_RESET])
 
 
 @register_jitable
-def rebase_step(key_kind, key_min, par):
+def rebase_step(key_kind, key_min, mp):
     """Time-origin increment (s) and key change of one rebase.
 
     Returns ``(dt, shift, factor)``: keys become ``(key - shift) * factor``.
     """
     if key_kind == KEY_EXP:
-        return par[P_TAU] * (REBASE_BITS * LN2), 0.0, REBASE_FACTOR
-    return key_min * par[P_TPP], key_min, 1.0
+        return mp[P_TAU] * (REBASE_BITS * LN2), 0.0, REBASE_FACTOR
+    return key_min * mp[P_TPP], key_min, 1.0

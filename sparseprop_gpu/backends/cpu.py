@@ -1,4 +1,7 @@
 """CPU backend: the ``kernels/`` device code compiled with ``numba.njit`` (cached on disk)."""
+import hashlib
+from pathlib import Path
+
 import numpy as np
 from numba import njit
 
@@ -7,9 +10,40 @@ from ..kernels import connectivity, engine, models as km, pqueue
 FAN_BITS = 3   # 8 children: one 64-byte line per group (README, performance)
 
 
-@njit(cache=True)
-def _fill_table(seed, n, k, bitmap, table):
-    connectivity.fill_target_table(seed, n, k, bitmap, table)
+def _kernels_digest():
+    """SHA-256 of the kernels/ sources."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(engine.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _compile(digest):
+    """The njit entry points into kernels/, cached on disk.
+
+    Numba keys its cache on the source file of the cached function only, not on
+    the files it calls into; ``digest`` (of kernels/) sits in each function's
+    closure, which Numba does hash, so editing a kernel recompiles them.
+    """
+    @njit(cache=True)
+    def fill_table(seed, n, k, bitmap, table):
+        digest
+        connectivity.fill_target_table(seed, n, k, bitmap, table)
+
+    @njit(cache=True)
+    def build(heap, geom, n):
+        digest
+        pqueue.pq_build(heap, geom, n)
+
+    @njit(cache=True)
+    def advance(*args):
+        digest
+        return engine.advance(*args)
+
+    return fill_table, build, advance
+
+
+_fill_table, _build, _advance = _compile(_kernels_digest())
 
 
 def target_table(seed, n, k):
@@ -23,20 +57,6 @@ def target_table(seed, n, k):
 def bitmap_words(n):
     """64-bit words of an n-bit set."""
     return -(-n // 64)
-
-
-@njit(cache=True)
-def _build(heap, geom, n):
-    pqueue.pq_build(heap, geom, n)
-
-
-@njit(cache=True)
-def _advance(model, key_kind, par, heap, geom, n, k, conn_mode, seed, table, bitmap, targets,
-             clock, t_end, warmup, counts, t_last, isi_sum, isi_sumsq,
-             store, out_times, out_senders, rec_cap, max_spikes):
-    return engine.advance(model, key_kind, par, heap, geom, n, k, conn_mode, seed, table, bitmap,
-                          targets, clock, t_end, warmup, counts, t_last, isi_sum, isi_sumsq,
-                          store, out_times, out_senders, rec_cap, max_spikes)
 
 
 class EngineState:
@@ -80,6 +100,7 @@ class EngineState:
             self.table = table
             self.bitmap = np.zeros(1, np.uint64)
             self.targets = np.zeros(1, np.int32)
+        self.gathered = np.zeros(k)
         self.clock = np.zeros(2)
         self.counts = np.zeros(n, np.int32)
         self.t_last = np.zeros(n)
@@ -88,7 +109,7 @@ class EngineState:
 
     def nbytes(self):
         """Bytes of state the engine holds (a stored table counts in full)."""
-        arrays = (self.heap, self.geom, self.table, self.bitmap, self.targets, self.clock,
+        arrays = (self.heap, self.geom, self.table, self.bitmap, self.targets, self.gathered, self.clock,
                   self.counts, self.t_last, self.isi_sum, self.isi_sumsq, self.par)
         return sum(a.nbytes for a in arrays)
 
@@ -97,7 +118,7 @@ class EngineState:
         status, n_rec, n_proc = _advance(
             np.int64(self.model_id), np.int64(self.key_kind), self.par, self.heap, self.geom,
             np.int64(self.n), np.int64(self.k), np.int64(self.conn_mode), np.int64(self.seed),
-            self.table, self.bitmap, self.targets, self.clock, float(t_end), float(warmup),
+            self.table, self.bitmap, self.targets, self.gathered, self.clock, float(t_end), float(warmup),
             self.counts, self.t_last, self.isi_sum, self.isi_sumsq, bool(store),
             out_times, out_senders, np.int64(rec_cap), np.int64(max_spikes))
         return int(status), int(n_rec), int(n_proc)

@@ -1,0 +1,125 @@
+"""The ``sparseprop`` command: ``simulate`` one network, ``info`` about this installation."""
+import argparse
+import importlib
+import os
+import platform
+import sys
+import time
+
+from . import __version__
+
+DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate": 1.0,
+            "t_end": 10.0}
+
+
+def _simulate(args):
+    from .models import MODELS
+    from .network import Network
+    from .recordio import check_path
+    from .simulate import simulate
+
+    if args.out is not None:
+        check_path(args.out)
+    model = MODELS[args.model](tau=args.tau)
+    if args.drive is not None or args.coupling is not None:
+        coupling = dict(drive=args.drive, coupling=args.coupling)
+    else:
+        coupling = dict(j0=args.j0, target_rate=args.rate)
+    net = Network(model=model, n=args.n, k=args.k, seed=args.seed, ic_seed=args.ic_seed,
+                  connectivity=args.connectivity, **coupling)
+    t_end = None if args.t_end is None or args.t_end <= 0 and args.n_spikes else args.t_end
+    started = time.perf_counter()
+    rec = simulate(net, t_end=t_end, n_spikes=args.n_spikes, warmup=args.warmup,
+                   record=args.record, progress=not args.quiet)
+    took = time.perf_counter() - started
+    print(net)
+    print(rec.summary())
+    spikes = int(rec.counts.sum())
+    print(f"wall time (s)           {took:.3g}  ({took / max(spikes, 1) * 1e9:.3g} ns per recorded spike)")
+    if args.out is not None:
+        rec.save(args.out)
+        print(f"written                 {args.out}")
+    return 0
+
+
+def _version(module):
+    try:
+        return importlib.import_module(module).__version__
+    except Exception:   # absent or broken: report, never fail
+        return "not installed"
+
+
+def gpu_status():
+    """(usable, message): whether numba-cuda finds a usable GPU, and what it found."""
+    try:
+        from numba import cuda
+    except Exception as exc:
+        return False, f"numba.cuda unavailable ({exc})"
+    try:
+        if not cuda.is_available():
+            return False, "no CUDA driver or device found"
+        dev = cuda.get_current_device()
+        return True, f"{dev.name.decode() if isinstance(dev.name, bytes) else dev.name}, cc {dev.compute_capability}"
+    except Exception as exc:
+        return False, f"CUDA not usable ({exc})"
+
+
+def _info(args):
+    print(f"sparseprop-gpu  {__version__}")
+    print(f"python          {platform.python_version()} ({sys.executable})")
+    for name in ("numpy", "numba", "zarr", "tqdm", "numba_cuda", "cupy", "dask", "distributed"):
+        print(f"{name:<15} {_version(name)}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"backend cpu     available ({cores} cores)")
+    usable, message = gpu_status()
+    print(f"backend cuda    {'available' if usable else 'not available'}: {message}")
+    from numba.core.config import CACHE_DIR
+    print(f"numba cache     {CACHE_DIR or 'next to the package sources (__pycache__)'}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="sparseprop", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sparseprop-gpu {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="simulate one network and print its statistics",
+                         description="Simulate one network exactly with SparseProp. Defaults: "
+                         "an inhibitory LIF network, N=10000, K=100, balanced state with "
+                         "j0=1 and a 1 Hz target rate, 10 s.")
+    sim.add_argument("--model", choices=["lif", "qif"], default=DEFAULTS["model"])
+    sim.add_argument("-n", type=int, default=DEFAULTS["n"], help="neurons (default 10000)")
+    sim.add_argument("-k", type=int, default=DEFAULTS["k"], help="out-degree (default 100)")
+    sim.add_argument("--tau", type=float, default=DEFAULTS["tau"], help="membrane time constant, s")
+    sim.add_argument("--j0", type=float, default=DEFAULTS["j0"], help="balanced coupling strength")
+    sim.add_argument("--rate", type=float, default=DEFAULTS["rate"], help="target rate, Hz")
+    sim.add_argument("--drive", type=float, help="direct drive I (with --coupling)")
+    sim.add_argument("--coupling", type=float, help="direct coupling J <= 0 (with --drive)")
+    sim.add_argument("--t-end", type=float, default=DEFAULTS["t_end"],
+                     help="end time, s (default 10; 0 with --n-spikes: no time limit)")
+    sim.add_argument("--n-spikes", type=int, help="stop after recording this many spikes")
+    sim.add_argument("--warmup", type=float, default=0.0, help="discard spikes before this time, s")
+    sim.add_argument("--record", choices=["spikes", "summary"], default="spikes")
+    sim.add_argument("--connectivity", choices=["auto", "stored", "on_the_fly"], default="auto")
+    sim.add_argument("--seed", type=int, default=0, help="network seed")
+    sim.add_argument("--ic-seed", type=int, help="initial-condition seed (default: --seed)")
+    sim.add_argument("--out", help="write the record to this .zarr or .npz path")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(func=_simulate)
+
+    info = sub.add_parser("info", help="versions, backends, whether a GPU is usable")
+    info.set_defaults(func=_info)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"sparseprop: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
