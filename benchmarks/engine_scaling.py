@@ -1,0 +1,97 @@
+"""SparseProp against the conventional engine: cost per spike and per synaptic event against N.
+
+Run:  python benchmarks/engine_scaling.py            (about 2 minutes on 2 cores)
+      python benchmarks/engine_scaling.py --quick    (small sizes, a smoke test)
+
+Everything is measured side by side in this one process; each figure is the best
+of ``--repeats`` timings (the machine is shared). Networks: inhibitory LIF,
+balanced state (j0 = 1, target rate 1 Hz, tau = 10 ms), K = 100, after a warm-up
+of max(N, 20 000) spikes so the queue holds a steady state.
+"""
+import argparse
+import time
+
+import numpy as np
+
+import sparseprop_gpu as sp
+from sparseprop_gpu import reference
+from sparseprop_gpu.simulate import engine_state
+
+K = 100
+
+
+def network(n, connectivity="auto", k=K):
+    return sp.Network(model=sp.LIF(tau=0.01), n=n, k=k, j0=1.0, target_rate=1.0, seed=1,
+                      connectivity=connectivity)
+
+
+def sparseprop_cost(net, spikes, repeats, key="exp", fan_bits=3):
+    """Best ns per network spike of the SparseProp engine, and its state in bytes."""
+    state = engine_state(net, key=key, fan_bits=fan_bits)
+    none_f, none_i = np.empty(0), np.empty(0, np.int32)
+    state.advance(np.inf, 0.0, none_f, none_i, 1 << 62, max(net.n, 20_000), store=False)
+    best = np.inf
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        _, _, done = state.advance(np.inf, 0.0, none_f, none_i, 1 << 62, spikes, store=False)
+        best = min(best, (time.perf_counter() - tick) / done * 1e9)
+    return best, state.nbytes()
+
+
+def conventional_cost(net, spikes, repeats):
+    """Best ns per network spike of the O(N) reference engine."""
+    reference.simulate(net, n_spikes=10, record="summary")          # compile
+    best = np.inf
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        reference.simulate(net, n_spikes=spikes, record="summary")
+        best = min(best, (time.perf_counter() - tick) / spikes * 1e9)
+    return best
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
+    spikes = 20_000 if args.quick else 200_000
+    r = args.repeats
+
+    print(f"SparseProp vs conventional, LIF, K = {K}, best of {r}")
+    print(f"{'N':>9} {'conn':>10} {'ns/spike':>9} {'ns/event':>9} {'B/neuron':>9} "
+          f"{'conv ns/spike':>14} {'speed-up':>9}")
+    per_spike = {}
+    conv = {}
+    for n in sizes:
+        net = network(n)
+        cost, nbytes = sparseprop_cost(net, spikes, r)
+        per_spike[n] = cost
+        if n <= 100_000:
+            conv[n] = conventional_cost(net, max(200, 2 * 10**8 // n // 100), r)
+            conv_txt, ratio = f"{conv[n]:14.0f}", f"{conv[n] / cost:9.0f}"
+        else:
+            extrapolated = conv[max(conv)] * n / max(conv)
+            conv_txt, ratio = f"{extrapolated:10.0f} (x)", f"{extrapolated / cost:5.0f} (x)"
+        print(f"{n:>9} {net.connectivity:>10} {cost:9.0f} {cost / K:9.2f} {nbytes / n:9.1f} "
+              f"{conv_txt} {ratio}")
+    print("(x): extrapolated, conventional cost per spike scaled linearly in N from the "
+          "largest N measured")
+    print(f"cost per spike, N = {sizes[-1]:g} over N = {sizes[0]:g}: "
+          f"{per_spike[sizes[-1]] / per_spike[sizes[0]]:.2f}x")
+
+    n = 10_000 if args.quick else 100_000
+    print(f"\nChoices at N = {n}, K = {K} (ns per synaptic event, best of {r})")
+    rows = [("key exp, stored, fan-out 8", dict(connectivity="stored")),
+            ("key exp, on the fly, fan-out 8", dict(connectivity="on_the_fly")),
+            ("key phase, on the fly, fan-out 8", dict(connectivity="on_the_fly", key="phase"))]
+    rows += [(f"key exp, on the fly, fan-out {1 << b}", dict(connectivity="on_the_fly", fan_bits=b))
+             for b in (1, 2, 4)]
+    for label, opts in rows:
+        conn = opts.pop("connectivity")
+        cost, _ = sparseprop_cost(network(n, conn), spikes, r, **opts)
+        print(f"  {label:<36} {cost / K:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
