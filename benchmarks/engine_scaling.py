@@ -28,12 +28,11 @@ def network(n, connectivity="auto", k=K):
 def sparseprop_cost(net, spikes, repeats, key="exp", fan_bits=3):
     """Best ns per network spike of the SparseProp engine, and its state in bytes."""
     state = engine_state(net, key=key, fan_bits=fan_bits)
-    none_f, none_i = np.empty(0), np.empty(0, np.int32)
-    state.advance(np.inf, 0.0, none_f, none_i, 1 << 62, max(net.n, 20_000), store=False)
+    state.advance(np.inf, 0.0, 1 << 62, max(net.n, 20_000))
     best = np.inf
     for _ in range(repeats):
         tick = time.perf_counter()
-        _, _, done = state.advance(np.inf, 0.0, none_f, none_i, 1 << 62, spikes, store=False)
+        _, _, done = state.advance(np.inf, 0.0, 1 << 62, spikes)
         best = min(best, (time.perf_counter() - tick) / done * 1e9)
     return best, state.nbytes()
 

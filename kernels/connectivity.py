@@ -38,6 +38,29 @@ def stream_key(seed, j):
 
 
 @register_jitable
+def _take(bits, span, reject_below, j, bitmap, out, got):
+    """Turn 32 random ``bits`` into target number ``got`` if they give a new one.
+
+    Lemire's multiply-and-reject maps the bits uniformly onto ``[0, span)``; the
+    result skips ``j``; a target already in ``bitmap`` is rejected. Returns the
+    number of targets drawn so far.
+    """
+    m = bits * span
+    if (m & LOW32) < reject_below:
+        return got
+    r = np.int64(m >> U32)
+    if r >= j:
+        r += 1
+    word = r >> 6
+    bit = ONE << (np.uint64(r) & U63)
+    if bitmap[word] & bit:
+        return got
+    bitmap[word] |= bit
+    out[got] = r
+    return got + 1
+
+
+@register_jitable
 def draw_targets(seed, j, n, k, bitmap, out):
     """Write the ``k`` distinct targets of neuron ``j`` into ``out[:k]``.
 
@@ -59,22 +82,12 @@ def draw_targets(seed, j, n, k, bitmap, out):
     reject_below = (TWO32 - span) % span
     counter = np.uint64(0)
     got = 0
-    while got < k:
+    while got < k:             # each 64-bit draw gives two 32-bit candidates
         counter += ONE
-        x = mix64(key + counter * GOLDEN) >> U32
-        m = x * span
-        if (m & LOW32) < reject_below:
-            continue
-        r = np.int64(m >> U32)
-        if r >= j:
-            r += 1
-        word = r >> 6
-        bit = ONE << (np.uint64(r) & U63)
-        if bitmap[word] & bit:
-            continue
-        bitmap[word] |= bit
-        out[got] = r
-        got += 1
+        h = mix64(key + counter * GOLDEN)
+        got = _take(h >> U32, span, reject_below, j, bitmap, out, got)
+        if got < k:
+            got = _take(h & LOW32, span, reject_below, j, bitmap, out, got)
     for c in range(k):
         r = out[c]
         bitmap[r >> 6] &= ~(ONE << (np.uint64(r) & U63))

@@ -11,8 +11,9 @@ State arrays of one instance
 heap : float64, the priority queue of keys (``kernels.pqueue``)
 clock : float64[2], the time origin (s) as a compensated sum ``clock[0] + clock[1]``
 counts : int32[n], spikes per neuron at ``t >= warmup``
-t_last : float64[n], time of each neuron's last such spike (s)
-isi_sum, isi_sumsq : float64[n], sums of inter-spike intervals (s) and their squares
+isi : float64[n, 3], per neuron: time of the last such spike (s), sum of the
+    inter-spike intervals (s) and of their squares (s^2); one row, so a spike
+    touches one or two cache lines for its statistics, not three
 """
 from numba.extending import register_jitable
 
@@ -41,11 +42,29 @@ def add_compensated(clock, dt):
 
 
 @register_jitable
+def take_statistics(times, senders, count, counts, isi):
+    """Add ``count`` buffered spikes, in time order, to the per-neuron statistics.
+
+    Done in a batch rather than at each spike: the rows of different neurons are
+    independent, so their cache misses overlap here instead of stalling the loop.
+    """
+    for s in range(count):
+        j = senders[s]
+        t = times[s]
+        seen = counts[j]
+        if seen > 0:
+            interval = t - isi[j, 0]
+            isi[j, 1] += interval
+            isi[j, 2] += interval * interval
+        counts[j] = seen + 1
+        isi[j, 0] = t
+
+
+@register_jitable
 def advance(model, key_kind, par, heap, geom, n, k,
             conn_mode, seed, table, bitmap, targets, gathered,
-            clock, t_end, warmup,
-            counts, t_last, isi_sum, isi_sumsq,
-            store, out_times, out_senders, rec_cap, max_spikes):
+            clock, t_end, warmup, counts, isi,
+            keep, buf_times, buf_senders, rec_cap, max_spikes):
     """Process network spikes until a stop condition; see the module docstring.
 
     Parameters
@@ -72,27 +91,33 @@ def advance(model, key_kind, par, heap, geom, n, k,
     t_end, warmup : float
         Stop before the first spike after ``t_end``; record spikes at
         ``t >= warmup`` only (s).
-    store : bool
-        Write recorded spikes to ``out_times``/``out_senders``.
+    keep : bool
+        True: ``buf_times``/``buf_senders`` receive every recorded spike of this
+        call, which stops when they are full. False: they are scratch, reused
+        once their spikes are in the statistics.
+    buf_times : float64[B]; buf_senders : int32[B], B >= 1
     rec_cap, max_spikes : int
         Stop after recording ``rec_cap`` or processing ``max_spikes`` spikes.
 
     Returns
     -------
     status : int
-        ``REACHED_T_END``, ``BUFFER_FULL`` or ``PAUSED``.
+        ``REACHED_T_END``, ``BUFFER_FULL`` (buffer or ``rec_cap``) or ``PAUSED``.
     n_recorded, n_processed : int
     """
     root = heap.shape[0] - 1
     mp = constants(par)
     rebase_at = mp[P_REBASE_AT]
+    capacity = buf_times.shape[0]
     n_rec = 0
     n_proc = 0
+    fill = 0
     while True:
         j = pq_argmin(heap, geom)
         shift = shift_of(key_kind, heap[j], mp)
         t = clock[0] + (clock[1] + elapsed(key_kind, shift, mp))
         if t > t_end:
+            take_statistics(buf_times, buf_senders, fill, counts, isi)
             return REACHED_T_END, n_rec, n_proc
 
         if conn_mode == STORED:
@@ -107,26 +132,22 @@ def advance(model, key_kind, par, heap, geom, n, k,
                       key_after_input(model, key_kind, gathered[c], shift, mp))
         pq_update(heap, geom, j, key_after_reset(key_kind, shift, mp))
 
-        if t >= warmup:
-            seen = counts[j]
-            if seen > 0:
-                isi = t - t_last[j]
-                isi_sum[j] += isi
-                isi_sumsq[j] += isi * isi
-            counts[j] = seen + 1
-            t_last[j] = t
-            if store:
-                out_times[n_rec] = t
-                out_senders[n_rec] = j
-            n_rec += 1
-
         if heap[root] > rebase_at:
             dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
             pq_rebase(heap, key_shift, factor)
             add_compensated(clock, dt)
 
         n_proc += 1
-        if n_rec == rec_cap:
-            return BUFFER_FULL, n_rec, n_proc
+        if t >= warmup:
+            buf_times[fill] = t
+            buf_senders[fill] = j
+            fill += 1
+            n_rec += 1
+            if fill == capacity or n_rec == rec_cap:
+                take_statistics(buf_times, buf_senders, fill, counts, isi)
+                if keep or n_rec == rec_cap:
+                    return BUFFER_FULL, n_rec, n_proc
+                fill = 0
         if n_proc == max_spikes:
+            take_statistics(buf_times, buf_senders, fill, counts, isi)
             return PAUSED, n_rec, n_proc

@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from . import validate
-from .backends.cpu import EngineState
+from .backends.cpu import FAN_BITS, EngineState
 from .kernels import engine, models as km
 from .record import SpikeRecord
 
@@ -37,8 +37,8 @@ def check_run(t_end, n_spikes, warmup, record, key, model):
     return t_end, n_spikes, warmup, key
 
 
-def engine_state(network, key="exp", rebase=True, fan_bits=3):
-    """The engine's arrays for ``network`` at t = 0."""
+def engine_state(network, key="exp", rebase=True, fan_bits=FAN_BITS):
+    """The engine's arrays for ``network`` at t = 0 (``fan_bits``: log2 of the queue's fan-out)."""
     model = network.model
     par = model.kernel_params(network.drive, network.coupling, key=key, rebase=rebase)
     table = network.target_table() if network.connectivity == "stored" else None
@@ -81,38 +81,35 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes", ke
     store = record == "spikes"
     times, senders = [], []
     chunk = max(1000, 10_000_000 // (network.k + 1))
-    buf_times = np.empty(chunk if store else 0)
-    buf_senders = np.empty(chunk if store else 0, np.int32)
+    buffers = (np.empty(chunk), np.empty(chunk, np.int32)) if store else None
     recorded = 0
     bar = Progress(t_end, n_spikes, enabled=progress)
     while True:
-        cap = min(buf_times.size, n_spikes - recorded) if store else n_spikes - recorded
         tick = time.perf_counter()
-        status, n_rec, n_proc = state.advance(t_end, warmup, buf_times, buf_senders, cap, chunk,
-                                              store=store)
+        status, n_rec, n_proc = state.advance(t_end, warmup, n_spikes - recorded, chunk,
+                                              out=buffers)
         took = time.perf_counter() - tick
         if store and n_rec:
-            times.append(buf_times[:n_rec].copy())
-            senders.append(buf_senders[:n_rec].copy())
+            times.append(buffers[0][:n_rec].copy())
+            senders.append(buffers[1][:n_rec].copy())
         recorded += n_rec
         if status == engine.REACHED_T_END or recorded >= n_spikes:
             break
         bar.update(state.time(), recorded)
         if took > 0:
             chunk = int(np.clip(n_proc * CHUNK_SECONDS / took, 1000, 1 << 26))
-            if store and chunk > buf_times.size:
-                buf_times = np.empty(chunk)
-                buf_senders = np.empty(chunk, np.int32)
+            if store and chunk > buffers[0].size:
+                buffers = (np.empty(chunk), np.empty(chunk, np.int32))
     bar.close()
     if status == engine.REACHED_T_END:
         t_stop = t_end
     else:
-        t_stop = float(times[-1][-1]) if store else float(state.t_last.max())
+        t_stop = float(times[-1][-1]) if store else float(state.isi[:, 0].max())
     return SpikeRecord(
         times=np.concatenate(times) if times else np.empty(0),
         senders=np.concatenate(senders) if senders else np.empty(0, np.int32),
-        counts=state.counts.astype(np.int64), isi_sum=state.isi_sum.copy(),
-        isi_sumsq=state.isi_sumsq.copy(), t_start=warmup, t_stop=t_stop,
+        counts=state.counts.astype(np.int64), isi_sum=state.isi[:, 1].copy(),
+        isi_sumsq=state.isi[:, 2].copy(), t_start=warmup, t_stop=t_stop,
         meta={**network.describe(), "key": key, "record": record, "backend": "cpu"})
 
 

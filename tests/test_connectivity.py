@@ -26,7 +26,7 @@ def test_targets_are_uniform():
     assert in_degree.var() == pytest.approx(k * (1 - k / (n - 1)), rel=0.15)
 
 
-@njit(cache=True)
+@njit
 def _draw(seed, j, n, k, bitmap, out):
     connectivity.draw_targets(seed, j, n, k, bitmap, out)
 

@@ -89,7 +89,7 @@ def test_resuming_after_a_full_buffer_changes_nothing(lif_net):
     times, senders = np.empty(7), np.empty(7, np.int32)
     got_t, got_s = [], []
     while sum(map(len, got_t)) < 3000:
-        _, n_rec, _ = state.advance(np.inf, 0.0, times, senders, 7, 1 << 40)
+        _, n_rec, _ = state.advance(np.inf, 0.0, 1 << 40, 1 << 40, out=(times, senders))
         got_t.append(times[:n_rec].copy())
         got_s.append(senders[:n_rec].copy())
     np.testing.assert_array_equal(np.concatenate(got_t)[:3000], whole.times)
@@ -110,7 +110,7 @@ def test_t_end_warmup_and_summary_mode(lif_net):
 def test_final_phases_match_oracle(lif_net):
     ref, phases = reference.simulate(lif_net, n_spikes=4000)
     state = engine_state(lif_net, key="phase")
-    state.advance(np.inf, 0.0, np.empty(4000), np.empty(4000, np.int32), 4000, 1 << 40)
+    state.advance(np.inf, 0.0, 4000, 1 << 40)
     # the oracle's phases are just after its last spike; the engine's at its next spike
     dt = state.time() - ref.times[-1]
     advanced = phases + dt / lif_net.model.tau * lif_net.model.omega(lif_net.drive)

@@ -6,7 +6,7 @@ from numba import njit
 from sparseprop_gpu.kernels import pqueue
 
 
-@njit(cache=True)
+@njit
 def _churn(heap, geom, n, idx, values, tops):
     pqueue.pq_build(heap, geom, n)
     for s in range(idx.shape[0]):
