@@ -38,14 +38,14 @@ def stream_key(seed, j):
 
 
 @register_jitable
-def _take(bits, span, reject_below, j, bitmap, out, got):
-    """Turn 32 random ``bits`` into target number ``got`` if they give a new one.
+def _take(m, reject_below, j, bitmap, out, got):
+    """Make the product ``m`` of 32 random bits and ``n - 1`` target number ``got``.
 
-    Lemire's multiply-and-reject maps the bits uniformly onto ``[0, span)``; the
-    result skips ``j``; a target already in ``bitmap`` is rejected. Returns the
-    number of targets drawn so far.
+    Lemire's multiply-and-reject: the high half of ``m`` is uniform on
+    ``[0, n - 1)`` unless the low half falls below ``reject_below``. The result
+    skips ``j``; a target already in ``bitmap`` is rejected. Returns the number of
+    targets drawn so far.
     """
-    m = bits * span
     if (m & LOW32) < reject_below:
         return got
     r = np.int64(m >> U32)
@@ -61,7 +61,7 @@ def _take(bits, span, reject_below, j, bitmap, out, got):
 
 
 @register_jitable
-def draw_targets(seed, j, n, k, bitmap, out):
+def draw_targets(seed, j, n, k, bitmap, out, products):
     """Write the ``k`` distinct targets of neuron ``j`` into ``out[:k]``.
 
     Parameters
@@ -76,25 +76,42 @@ def draw_targets(seed, j, n, k, bitmap, out):
         Scratch set of drawn targets; all zero again on return.
     out : ndarray of int, length >= k
         Receives the targets in draw order.
+    products : ndarray of uint64, even length >= 2
+        Scratch: the candidates of one batch of draws.
+
+    Notes
+    -----
+    Each 64-bit draw of the stream gives two 32-bit candidates, high half first.
+    A batch of draws is computed in a branch-free loop (which the compiler
+    vectorises) and then consumed in order, so the targets are those of the plain
+    one-candidate-at-a-time loop whatever the batch size.
     """
     key = stream_key(seed, j)
     span = np.uint64(n - 1)
     reject_below = (TWO32 - span) % span
+    half = products.shape[0] // 2
     counter = np.uint64(0)
     got = 0
-    while got < k:             # each 64-bit draw gives two 32-bit candidates
-        counter += ONE
-        h = mix64(key + counter * GOLDEN)
-        got = _take(h >> U32, span, reject_below, j, bitmap, out, got)
-        if got < k:
-            got = _take(h & LOW32, span, reject_below, j, bitmap, out, got)
+    while got < k:
+        for c in range(half):
+            h = mix64(key + (counter + np.uint64(c + 1)) * GOLDEN)
+            products[c] = (h >> U32) * span
+            products[half + c] = (h & LOW32) * span
+        counter += np.uint64(half)
+        for c in range(half):
+            got = _take(products[c], reject_below, j, bitmap, out, got)
+            if got == k:
+                break
+            got = _take(products[half + c], reject_below, j, bitmap, out, got)
+            if got == k:
+                break
     for c in range(k):
         r = out[c]
         bitmap[r >> 6] &= ~(ONE << (np.uint64(r) & U63))
 
 
 @register_jitable
-def fill_target_table(seed, n, k, bitmap, table):
+def fill_target_table(seed, n, k, bitmap, products, table):
     """Draw every neuron's targets into the ``(n, k)`` table."""
     for j in range(n):
-        draw_targets(seed, j, n, k, bitmap, table[j])
+        draw_targets(seed, j, n, k, bitmap, table[j], products)

@@ -62,7 +62,7 @@ def take_statistics(times, senders, count, counts, isi):
 
 @register_jitable
 def advance(model, key_kind, par, heap, geom, n, k,
-            conn_mode, seed, table, bitmap, targets, gathered,
+            conn_mode, seed, table, bitmap, targets, products, gathered,
             clock, t_end, warmup, counts, isi,
             keep, buf_times, buf_senders, rec_cap, max_spikes):
     """Process network spikes until a stop condition; see the module docstring.
@@ -82,8 +82,8 @@ def advance(model, key_kind, par, heap, geom, n, k,
         Network seed for on-the-fly targets.
     table : int32[n, k]
         Stored targets (any shape when on the fly).
-    bitmap : uint64[ceil(n / 64)], zero; targets : int32[k]
-        Scratch for on-the-fly targets.
+    bitmap : uint64[ceil(n / 64)], zero; targets : int32[k]; products : uint64[even >= 2]
+        Scratch for on-the-fly targets (``connectivity.draw_targets``).
     gathered : float64[k]
         Scratch for the targets' keys, loaded before any is updated.
     clock : float64[2]
@@ -123,7 +123,7 @@ def advance(model, key_kind, par, heap, geom, n, k,
         if conn_mode == STORED:
             row = table[j]
         else:
-            draw_targets(seed, j, n, k, bitmap, targets)
+            draw_targets(seed, j, n, k, bitmap, targets, products)
             row = targets
         for c in range(k):              # independent loads first: they overlap in memory
             gathered[c] = heap[row[c]]

@@ -4,7 +4,7 @@ import pytest
 from numba import njit
 
 import sparseprop_gpu as sp
-from sparseprop_gpu.backends.cpu import bitmap_words, target_table
+from sparseprop_gpu.backends.cpu import bitmap_words, candidate_scratch, target_table
 from sparseprop_gpu.kernels import connectivity
 
 
@@ -27,8 +27,8 @@ def test_targets_are_uniform():
 
 
 @njit
-def _draw(seed, j, n, k, bitmap, out):
-    connectivity.draw_targets(seed, j, n, k, bitmap, out)
+def _draw(seed, j, n, k, bitmap, out, products):
+    connectivity.draw_targets(seed, j, n, k, bitmap, out, products)
 
 
 def test_on_the_fly_draws_equal_the_table_and_leave_the_bitmap_clear():
@@ -37,9 +37,10 @@ def test_on_the_fly_draws_equal_the_table_and_leave_the_bitmap_clear():
     bitmap = np.zeros(bitmap_words(n), np.uint64)
     out = np.zeros(k, np.int32)
     for j in (0, 1, 250, 499):
-        _draw(11, j, n, k, bitmap, out)
-        np.testing.assert_array_equal(out, table[j])
-        assert not bitmap.any()
+        for batch in (2, 4, 20, 64):          # the batch of candidates does not matter
+            _draw(11, j, n, k, bitmap, out, np.zeros(batch, np.uint64))
+            np.testing.assert_array_equal(out, table[j])
+            assert not bitmap.any()
 
 
 def test_seeds_change_the_network():
