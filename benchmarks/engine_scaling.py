@@ -15,6 +15,7 @@ import numpy as np
 
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
+from sparseprop_gpu.backends.cpu import FAN_BITS
 from sparseprop_gpu.simulate import engine_state
 
 K = 100
@@ -25,7 +26,7 @@ def network(n, connectivity="auto", k=K):
                       connectivity=connectivity)
 
 
-def sparseprop_cost(net, spikes, repeats, key="exp", fan_bits=3):
+def sparseprop_cost(net, spikes, repeats, key="exp", fan_bits=FAN_BITS):
     """Best ns per network spike of the SparseProp engine, and its state in bytes."""
     state = engine_state(net, key=key, fan_bits=fan_bits)
     state.advance(np.inf, 0.0, 1 << 62, max(net.n, 20_000))
@@ -57,39 +58,41 @@ def main():
     spikes = 20_000 if args.quick else 200_000
     r = args.repeats
 
-    print(f"SparseProp vs conventional, LIF, K = {K}, best of {r}")
-    print(f"{'N':>9} {'conn':>10} {'ns/spike':>9} {'ns/event':>9} {'B/neuron':>9} "
+    print(f"SparseProp vs conventional, LIF, K = {K}, best of {r}; * marks the connectivity "
+          "that 'auto' picks")
+    print(f"{'N':>9} {'connectivity':>13} {'ns/spike':>9} {'ns/event':>9} {'B/neuron':>9} "
           f"{'conv ns/spike':>14} {'speed-up':>9}")
-    per_spike = {}
+    cost = {}
     conv = {}
     for n in sizes:
-        net = network(n)
-        cost, nbytes = sparseprop_cost(net, spikes, r)
-        per_spike[n] = cost
         if n <= 100_000:
-            conv[n] = conventional_cost(net, max(200, 2 * 10**8 // n // 100), r)
-            conv_txt, ratio = f"{conv[n]:14.0f}", f"{conv[n] / cost:9.0f}"
-        else:
-            extrapolated = conv[max(conv)] * n / max(conv)
-            conv_txt, ratio = f"{extrapolated:10.0f} (x)", f"{extrapolated / cost:5.0f} (x)"
-        print(f"{n:>9} {net.connectivity:>10} {cost:9.0f} {cost / K:9.2f} {nbytes / n:9.1f} "
-              f"{conv_txt} {ratio}")
-    print("(x): extrapolated, conventional cost per spike scaled linearly in N from the "
+            conv[n] = conventional_cost(network(n), max(200, 2 * 10**8 // n // 100), r)
+        for mode in ("stored", "on_the_fly"):
+            net = network(n, mode)
+            cost[n, mode], nbytes = sparseprop_cost(net, spikes, r)
+            if n in conv:
+                conv_txt, ratio = f"{conv[n]:14.0f}", f"{conv[n] / cost[n, mode]:9.0f}"
+            else:
+                extrapolated = conv[max(conv)] * n / max(conv)
+                conv_txt = f"{extrapolated:10.0f} (x)"
+                ratio = f"{extrapolated / cost[n, mode]:5.0f} (x)"
+            mark = "*" if network(n).connectivity == mode else " "
+            print(f"{n:>9} {mode:>12}{mark} {cost[n, mode]:9.0f} {cost[n, mode] / K:9.2f} "
+                  f"{nbytes / n:9.1f} {conv_txt} {ratio}")
+    print("(x): extrapolated, the conventional cost per spike scaled linearly in N from the "
           "largest N measured")
-    print(f"cost per spike, N = {sizes[-1]:g} over N = {sizes[0]:g}: "
-          f"{per_spike[sizes[-1]] / per_spike[sizes[0]]:.2f}x")
+    lo, hi = sizes[0], sizes[-1]
+    auto = cost[hi, network(hi).connectivity] / cost[lo, network(lo).connectivity]
+    print(f"cost per spike, N = {hi:g} over N = {lo:g}: {cost[hi, 'on_the_fly'] / cost[lo, 'on_the_fly']:.2f}x "
+          f"on the fly, {cost[hi, 'stored'] / cost[lo, 'stored']:.2f}x stored, {auto:.2f}x with 'auto'")
 
     n = 10_000 if args.quick else 100_000
-    print(f"\nChoices at N = {n}, K = {K} (ns per synaptic event, best of {r})")
-    rows = [("key exp, stored, fan-out 8", dict(connectivity="stored")),
-            ("key exp, on the fly, fan-out 8", dict(connectivity="on_the_fly")),
-            ("key phase, on the fly, fan-out 8", dict(connectivity="on_the_fly", key="phase"))]
-    rows += [(f"key exp, on the fly, fan-out {1 << b}", dict(connectivity="on_the_fly", fan_bits=b))
-             for b in (1, 2, 4)]
+    print(f"\nChoices at N = {n}, K = {K}, on the fly (ns per synaptic event, best of {r})")
+    rows = [(f"key exp, fan-out {1 << b}", dict(fan_bits=b)) for b in (3, 4, 5, 6)]
+    rows.append((f"key phase, fan-out {1 << FAN_BITS}", dict(key="phase")))
     for label, opts in rows:
-        conn = opts.pop("connectivity")
-        cost, _ = sparseprop_cost(network(n, conn), spikes, r, **opts)
-        print(f"  {label:<36} {cost / K:6.2f}")
+        choice, _ = sparseprop_cost(network(n, "on_the_fly"), spikes, r, **opts)
+        print(f"  {label:<28} {choice / K:6.2f}")
 
 
 if __name__ == "__main__":

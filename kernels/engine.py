@@ -20,7 +20,7 @@ from numba.extending import register_jitable
 from .connectivity import draw_targets
 from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
                      shift_of, P_REBASE_AT)
-from .pqueue import pq_argmin, pq_rebase, pq_update
+from .pqueue import pq_argmin, pq_rebase, pq_set_in_group, pq_update
 
 ON_THE_FLY = 0
 STORED = 1
@@ -109,6 +109,8 @@ def advance(model, key_kind, par, heap, geom, n, k,
     mp = constants(par)
     rebase_at = mp[P_REBASE_AT]
     capacity = buf_times.shape[0]
+    level1 = geom[3]
+    bits = geom[1]
     n_rec = 0
     n_proc = 0
     fill = 0
@@ -128,8 +130,11 @@ def advance(model, key_kind, par, heap, geom, n, k,
         for c in range(k):              # independent loads first: they overlap in memory
             gathered[c] = heap[row[c]]
         for c in range(k):
-            pq_update(heap, geom, row[c],
-                      key_after_input(model, key_kind, gathered[c], shift, mp))
+            i = row[c]
+            before = gathered[c]
+            after = key_after_input(model, key_kind, before, shift, mp)
+            if not pq_set_in_group(heap, level1, bits, i, before, after):
+                pq_update(heap, geom, i, after)
         pq_update(heap, geom, j, key_after_reset(key_kind, shift, mp))
 
         if heap[root] > rebase_at:

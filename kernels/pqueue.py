@@ -123,6 +123,23 @@ def pq_update(heap, geom, i, new):
 
 
 @register_jitable
+def pq_set_in_group(heap, level1, bits, i, old, new):
+    """Set key ``i`` from ``old`` to ``new`` when that cannot change any minimum.
+
+    True when ``i`` was not its group's minimum and does not become smaller than
+    it: the key is stored and nothing above it changes (the common case of an
+    increasing key). False, storing nothing, when ``pq_update`` must do it.
+    ``level1 = geom[3]`` and ``bits = geom[1]`` are passed in, read once by the
+    caller, so that the hot loop does not reload them after every store.
+    """
+    group_min = heap[level1 + (i >> bits)]
+    if old != group_min and new >= group_min:
+        heap[i] = new
+        return True
+    return False
+
+
+@register_jitable
 def pq_rebase(heap, shift, factor):
     """Map every key and minimum to ``(key - shift) * factor``.
 

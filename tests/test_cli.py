@@ -1,4 +1,5 @@
 """The ``sparseprop`` command as a user runs it."""
+import os
 import subprocess
 import sys
 
@@ -44,3 +45,19 @@ def test_info():
     assert done.returncode == 0
     assert "backend cpu     available" in done.stdout
     assert "backend cuda" in done.stdout
+
+
+def test_second_run_does_not_recompile(tmp_path):
+    """The compiled engine is cached on disk: a second process loads it."""
+    script = ("import sparseprop_gpu as sp\n"
+              "from sparseprop_gpu.backends import cpu\n"
+              "net = sp.Network(model=sp.LIF(), n=50, k=5, j0=1.0, target_rate=1.0)\n"
+              "sp.simulate(net, t_end=0.1)\n"
+              "print(sum(cpu._advance.stats.cache_misses.values()),"
+              " sum(cpu._advance.stats.cache_hits.values()))\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           env=env, timeout=300) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert runs[0].stdout.split() == ["1", "0"]      # compiled once ...
+    assert runs[1].stdout.split() == ["0", "1"]      # ... then loaded from the cache

@@ -46,3 +46,33 @@ def test_rebase_keeps_order_exactly():
     assert heap[-1] == 0.0 and pqueue.pq_argmin(heap, geom) == top
     pqueue.pq_rebase(heap, 0.0, 2.0 ** -64)
     assert pqueue.pq_argmin(heap, geom) == top
+
+
+@njit
+def _churn_two_step(heap, geom, n, idx, values, tops):
+    pqueue.pq_build(heap, geom, n)
+    for s in range(idx.shape[0]):
+        i = idx[s]
+        if not pqueue.pq_set_in_group(heap, geom[3], geom[1], i, heap[i], values[s]):
+            pqueue.pq_update(heap, geom, i, values[s])
+        tops[s] = pqueue.pq_argmin(heap, geom)
+
+
+@pytest.mark.parametrize("fan_bits", [1, 3, 5])
+def test_quick_set_then_update_equals_update(fan_bits):
+    n = 700
+    rng = np.random.default_rng(fan_bits)
+    geom, size = pqueue.tree_geometry(n, fan_bits)
+    keys = rng.random(n)
+    idx = rng.integers(0, n, 3000)
+    values = keys[idx] + rng.normal(0.0, 0.1, 3000)        # increases and decreases
+    heaps, tops = [], []
+    for churn in (_churn, _churn_two_step):
+        heap = np.empty(size)
+        heap[:n] = keys
+        top = np.empty(3000, np.int64)
+        churn(heap, geom, n, idx, values, top)
+        heaps.append(heap)
+        tops.append(top)
+    np.testing.assert_array_equal(heaps[0], heaps[1])
+    np.testing.assert_array_equal(tops[0], tops[1])
