@@ -38,30 +38,20 @@ def stream_key(seed, j):
 
 
 @register_jitable
-def _take(m, reject_below, j, bitmap, out, got):
-    """Make the product ``m`` of 32 random bits and ``n - 1`` target number ``got``.
+def _candidate(bits, span, reject_below, j):
+    """Target drawn from 32 random ``bits``, or -1 when Lemire's method rejects them.
 
-    Lemire's multiply-and-reject: the high half of ``m`` is uniform on
-    ``[0, n - 1)`` unless the low half falls below ``reject_below``. The result
-    skips ``j``; a target already in ``bitmap`` is rejected. Returns the number of
-    targets drawn so far.
+    The high half of ``bits * span`` is uniform on ``[0, span)`` unless the low
+    half falls below ``reject_below``; the result skips ``j``. Branch-free.
     """
-    if (m & LOW32) < reject_below:
-        return got
+    m = bits * span
     r = np.int64(m >> U32)
-    if r >= j:
-        r += 1
-    word = r >> 6
-    bit = ONE << (np.uint64(r) & U63)
-    if bitmap[word] & bit:
-        return got
-    bitmap[word] |= bit
-    out[got] = r
-    return got + 1
+    r += r >= j
+    return r if (m & LOW32) >= reject_below else -1
 
 
 @register_jitable
-def draw_targets(seed, j, n, k, bitmap, out, products):
+def draw_targets(seed, j, n, k, bitmap, out, candidates):
     """Write the ``k`` distinct targets of neuron ``j`` into ``out[:k]``.
 
     Parameters
@@ -76,33 +66,39 @@ def draw_targets(seed, j, n, k, bitmap, out, products):
         Scratch set of drawn targets; all zero again on return.
     out : ndarray of int, length >= k
         Receives the targets in draw order.
-    products : ndarray of uint64, even length >= 2
+    candidates : ndarray of int64, even length >= 2
         Scratch: the candidates of one batch of draws.
 
     Notes
     -----
-    Each 64-bit draw of the stream gives two 32-bit candidates, high half first.
-    A batch of draws is computed in a branch-free loop (which the compiler
-    vectorises) and then consumed in order, so the targets are those of the plain
-    one-candidate-at-a-time loop whatever the batch size.
+    Each 64-bit draw of the stream gives two 32-bit candidates, high half first;
+    a candidate already drawn is skipped. A batch of draws is computed in a
+    branch-free loop (which the compiler vectorises) and then taken in order, so
+    the targets are those of a one-candidate-at-a-time loop whatever the batch.
     """
     key = stream_key(seed, j)
     span = np.uint64(n - 1)
     reject_below = (TWO32 - span) % span
-    half = products.shape[0] // 2
+    half = candidates.shape[0] // 2
     counter = np.uint64(0)
     got = 0
     while got < k:
         for c in range(half):
             h = mix64(key + (counter + np.uint64(c + 1)) * GOLDEN)
-            products[c] = (h >> U32) * span
-            products[half + c] = (h & LOW32) * span
+            candidates[2 * c] = _candidate(h >> U32, span, reject_below, j)
+            candidates[2 * c + 1] = _candidate(h & LOW32, span, reject_below, j)
         counter += np.uint64(half)
-        for c in range(half):
-            got = _take(products[c], reject_below, j, bitmap, out, got)
-            if got == k:
-                break
-            got = _take(products[half + c], reject_below, j, bitmap, out, got)
+        for c in range(2 * half):
+            r = candidates[c]
+            if r < 0:
+                continue
+            word = r >> 6
+            bit = ONE << (np.uint64(r) & U63)
+            if bitmap[word] & bit:
+                continue
+            bitmap[word] |= bit
+            out[got] = r
+            got += 1
             if got == k:
                 break
     for c in range(k):
@@ -111,7 +107,7 @@ def draw_targets(seed, j, n, k, bitmap, out, products):
 
 
 @register_jitable
-def fill_target_table(seed, n, k, bitmap, products, table):
+def fill_target_table(seed, n, k, bitmap, candidates, table):
     """Draw every neuron's targets into the ``(n, k)`` table."""
     for j in range(n):
-        draw_targets(seed, j, n, k, bitmap, table[j], products)
+        draw_targets(seed, j, n, k, bitmap, table[j], candidates)

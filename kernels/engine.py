@@ -62,7 +62,7 @@ def take_statistics(times, senders, count, counts, isi):
 
 @register_jitable
 def advance(model, key_kind, par, heap, geom, n, k,
-            conn_mode, seed, table, bitmap, targets, products, gathered,
+            conn_mode, seed, table, bitmap, targets, candidates, gathered,
             clock, t_end, warmup, counts, isi,
             keep, buf_times, buf_senders, rec_cap, max_spikes):
     """Process network spikes until a stop condition; see the module docstring.
@@ -82,7 +82,7 @@ def advance(model, key_kind, par, heap, geom, n, k,
         Network seed for on-the-fly targets.
     table : int32[n, k]
         Stored targets (any shape when on the fly).
-    bitmap : uint64[ceil(n / 64)], zero; targets : int32[k]; products : uint64[even >= 2]
+    bitmap : uint64[ceil(n / 64)], zero; targets : int32[k]; candidates : int64[even >= 2]
         Scratch for on-the-fly targets (``connectivity.draw_targets``).
     gathered : float64[k]
         Scratch for the targets' keys, loaded before any is updated.
@@ -125,7 +125,7 @@ def advance(model, key_kind, par, heap, geom, n, k,
         if conn_mode == STORED:
             row = table[j]
         else:
-            draw_targets(seed, j, n, k, bitmap, targets, products)
+            draw_targets(seed, j, n, k, bitmap, targets, candidates)
             row = targets
         for c in range(k):              # independent loads first: they overlap in memory
             gathered[c] = heap[row[c]]

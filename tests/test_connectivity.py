@@ -27,8 +27,8 @@ def test_targets_are_uniform():
 
 
 @njit
-def _draw(seed, j, n, k, bitmap, out, products):
-    connectivity.draw_targets(seed, j, n, k, bitmap, out, products)
+def _draw(seed, j, n, k, bitmap, out, candidates):
+    connectivity.draw_targets(seed, j, n, k, bitmap, out, candidates)
 
 
 def test_on_the_fly_draws_equal_the_table_and_leave_the_bitmap_clear():
@@ -38,7 +38,7 @@ def test_on_the_fly_draws_equal_the_table_and_leave_the_bitmap_clear():
     out = np.zeros(k, np.int32)
     for j in (0, 1, 250, 499):
         for batch in (2, 4, 20, 64):          # the batch of candidates does not matter
-            _draw(11, j, n, k, bitmap, out, np.zeros(batch, np.uint64))
+            _draw(11, j, n, k, bitmap, out, np.zeros(batch, np.int64))
             np.testing.assert_array_equal(out, table[j])
             assert not bitmap.any()
 

@@ -27,9 +27,9 @@ def _compile(digest):
     closure, which Numba does hash, so editing a kernel recompiles them.
     """
     @njit(cache=True)
-    def fill_table(seed, n, k, bitmap, products, table):
+    def fill_table(seed, n, k, bitmap, candidates, table):
         digest
-        connectivity.fill_target_table(seed, n, k, bitmap, products, table)
+        connectivity.fill_target_table(seed, n, k, bitmap, candidates, table)
 
     @njit(cache=True)
     def build(heap, geom, n):
@@ -62,7 +62,7 @@ def bitmap_words(n):
 
 def candidate_scratch(k):
     """Scratch for one batch of target candidates: k rounded up to even."""
-    return np.zeros(k + (k & 1), np.uint64)
+    return np.zeros(k + (k & 1), np.int64)
 
 
 class EngineState:
@@ -101,13 +101,13 @@ class EngineState:
             self.table = np.zeros((1, 1), np.int32)
             self.bitmap = np.zeros(bitmap_words(n), np.uint64)
             self.targets = np.zeros(k, np.int32)
-            self.products = candidate_scratch(k)
+            self.candidates = candidate_scratch(k)
         else:
             self.conn_mode = engine.STORED
             self.table = table
             self.bitmap = np.zeros(1, np.uint64)
             self.targets = np.zeros(1, np.int32)
-            self.products = candidate_scratch(1)
+            self.candidates = candidate_scratch(1)
         self.gathered = np.zeros(k)
         self.clock = np.zeros(2)
         self.counts = np.zeros(n, np.int32)
@@ -116,7 +116,7 @@ class EngineState:
 
     def nbytes(self):
         """Bytes of state the engine holds (a stored table counts in full)."""
-        arrays = (self.heap, self.geom, self.table, self.bitmap, self.targets, self.products, self.gathered, self.clock,
+        arrays = (self.heap, self.geom, self.table, self.bitmap, self.targets, self.candidates, self.gathered, self.clock,
                   self.counts, self.isi, self.par) + self.scratch
         return sum(a.nbytes for a in arrays)
 
@@ -142,7 +142,7 @@ class EngineState:
         status, n_rec, n_proc = _advance(
             np.int64(self.model_id), np.int64(self.key_kind), self.par, self.heap, self.geom,
             np.int64(self.n), np.int64(self.k), np.int64(self.conn_mode), np.int64(self.seed),
-            self.table, self.bitmap, self.targets, self.products, self.gathered, self.clock, float(t_end),
+            self.table, self.bitmap, self.targets, self.candidates, self.gathered, self.clock, float(t_end),
             float(warmup), self.counts, self.isi, keep, times, senders, np.int64(rec_cap),
             np.int64(max_spikes))
         return int(status), int(n_rec), int(n_proc)
