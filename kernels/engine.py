@@ -15,6 +15,7 @@ isi : float64[n, 3], per neuron: time of the last such spike (s), sum of the
     inter-spike intervals (s) and of their squares (s^2); one row, so a spike
     touches one or two cache lines for its statistics, not three
 """
+import numpy as np
 from numba.extending import register_jitable
 
 from .connectivity import draw_targets
@@ -128,7 +129,7 @@ def advance(model, key_kind, par, heap, geom, n, k,
             draw_targets(seed, j, n, k, bitmap, targets, candidates)
             row = targets
         for c in range(k):              # independent loads first: they overlap in memory
-            gathered[c] = heap[row[c]]
+            gathered[c] = heap[np.uint64(row[c])]
         for c in range(k):
             i = row[c]
             before = gathered[c]

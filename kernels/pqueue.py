@@ -13,6 +13,10 @@ consecutive nodes of level ``l``, their minimum. Every level is padded with
 There is no position array and nothing moves: a key changes in place and only
 the minima on its path to the root may change (on average far less than one
 level for an increasing key). Smaller keys come first.
+
+Indices on the hot paths are cast to ``np.uint64``: they are never negative, and
+an unsigned index spares Numba's negative-index wraparound (three instructions
+per access, ~10 % of a synaptic event).
 """
 import math
 
@@ -81,10 +85,10 @@ def pq_argmin(heap, geom):
     fan = 1 << bits
     idx = 0
     for lev in range(n_levels, 0, -1):
-        m = heap[geom[2 + lev] + idx]
+        m = heap[np.uint64(geom[2 + lev] + idx)]
         base = geom[1 + lev] + (idx << bits)
         for c in range(fan):
-            if heap[base + c] == m:
+            if heap[np.uint64(base + c)] == m:
                 idx = (idx << bits) + c
                 break
     return idx
@@ -96,20 +100,20 @@ def pq_update(heap, geom, i, new):
     n_levels = geom[0]
     bits = geom[1]
     fan = 1 << bits
-    old = heap[i]
-    heap[i] = new
+    old = heap[np.uint64(i)]
+    heap[np.uint64(i)] = new
     idx = i
     for lev in range(n_levels):
         parent = idx >> bits
-        slot = geom[3 + lev] + parent
+        slot = np.uint64(geom[3 + lev] + parent)
         p = heap[slot]
         if new < p:
             heap[slot] = new
         elif old == p:
             base = geom[2 + lev] + (parent << bits)
-            m = heap[base]
+            m = heap[np.uint64(base)]
             for c in range(1, fan):
-                v = heap[base + c]
+                v = heap[np.uint64(base + c)]
                 if v < m:
                     m = v
             if m == p:
@@ -132,9 +136,9 @@ def pq_set_in_group(heap, level1, bits, i, old, new):
     ``level1 = geom[3]`` and ``bits = geom[1]`` are passed in, read once by the
     caller, so that the hot loop does not reload them after every store.
     """
-    group_min = heap[level1 + (i >> bits)]
+    group_min = heap[np.uint64(level1 + (i >> bits))]
     if old != group_min and new >= group_min:
-        heap[i] = new
+        heap[np.uint64(i)] = new
         return True
     return False
 
