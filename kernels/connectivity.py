@@ -16,6 +16,7 @@ STREAM = np.uint64(0xD1B54A32D192ED03)
 LOW32 = np.uint64(0xFFFFFFFF)
 TWO32 = np.uint64(1 << 32)
 ONE = np.uint64(1)
+U6 = np.uint64(6)
 U27 = np.uint64(27)
 U30 = np.uint64(30)
 U31 = np.uint64(31)
@@ -92,18 +93,18 @@ def draw_targets(seed, j, n, k, bitmap, out, candidates):
             r = candidates[c]
             if r < 0:
                 continue
-            word = r >> 6
+            word = np.uint64(r) >> U6          # unsigned: no wraparound (see pqueue)
             bit = ONE << (np.uint64(r) & U63)
             if bitmap[word] & bit:
                 continue
             bitmap[word] |= bit
-            out[got] = r
+            out[np.uint64(got)] = r
             got += 1
             if got == k:
                 break
     for c in range(k):
-        r = out[c]
-        bitmap[r >> 6] &= ~(ONE << (np.uint64(r) & U63))
+        r = np.uint64(out[c])
+        bitmap[r >> U6] &= ~(ONE << (r & U63))
 
 
 @register_jitable
