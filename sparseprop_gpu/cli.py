@@ -27,7 +27,7 @@ def _simulate(args):
         coupling = dict(j0=args.j0, target_rate=args.rate)
     net = Network(model=model, n=args.n, k=args.k, seed=args.seed, ic_seed=args.ic_seed,
                   connectivity=args.connectivity, **coupling)
-    t_end = None if args.t_end is None or args.t_end <= 0 and args.n_spikes else args.t_end
+    t_end = None if args.t_end <= 0 and args.n_spikes else args.t_end
     started = time.perf_counter()
     rec = simulate(net, t_end=t_end, n_spikes=args.n_spikes, warmup=args.warmup,
                    record=args.record, progress=not args.quiet)

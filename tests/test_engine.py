@@ -115,3 +115,9 @@ def test_final_phases_match_oracle(lif_net):
     dt = state.time() - ref.times[-1]
     advanced = phases + dt / lif_net.model.tau * lif_net.model.omega(lif_net.drive)
     np.testing.assert_allclose(state.phases(), advanced, atol=1e-10)
+
+
+def test_on_the_fly_state_is_under_40_bytes_per_neuron():
+    net = sp.Network(model=sp.LIF(tau=0.01), n=1_000_000, k=100, j0=1.0, target_rate=1.0,
+                     connectivity="on_the_fly")
+    assert engine_state(net).nbytes() / net.n <= 40
