@@ -21,7 +21,7 @@ from numba.extending import register_jitable
 from .connectivity import draw_targets
 from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
                      shift_of, P_REBASE_AT)
-from .pqueue import pq_argmin, pq_rebase, pq_set_in_group, pq_update
+from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 
 ON_THE_FLY = 0
 STORED = 1
@@ -106,7 +106,7 @@ def advance(model, key_kind, par, heap, geom, n, k,
         ``REACHED_T_END``, ``BUFFER_FULL`` (buffer or ``rec_cap``) or ``PAUSED``.
     n_recorded, n_processed : int
     """
-    root = heap.shape[0] - 1
+    root = pq_root(geom)
     mp = constants(par)
     rebase_at = mp[P_REBASE_AT]
     capacity = buf_times.shape[0]
@@ -140,7 +140,7 @@ def advance(model, key_kind, par, heap, geom, n, k,
 
         if heap[root] > rebase_at:
             dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
-            pq_rebase(heap, key_shift, factor)
+            pq_rebase(heap, geom, key_shift, factor)
             add_compensated(clock, dt)
 
         n_proc += 1
@@ -157,3 +157,22 @@ def advance(model, key_kind, par, heap, geom, n, k,
         if n_proc == max_spikes:
             take_statistics(buf_times, buf_senders, fill, counts, isi)
             return PAUSED, n_rec, n_proc
+
+
+@register_jitable
+def advance_instance(m, model, key_kind, par, heap, geom, n, k, seed, bitmap, targets, candidates,
+                     gathered, clock, counts, isi, buf_times, buf_senders, rec_cap,
+                     status, n_rec, n_proc, conn_mode, table, t_end, warmup, keep, max_spikes):
+    """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array.
+
+    The per-instance arrays are laid out by ``sparseprop_gpu.batch.Batch`` (one row
+    per instance); ``table`` (a stored topology) and the scalars after it are shared.
+    The outcome goes to ``status[m]``, ``n_rec[m]`` and ``n_proc[m]``.
+    """
+    s, r, p = advance(model, key_kind, par[m], heap[m], geom[m], n[m], k[m],
+                      conn_mode, seed[m], table, bitmap[m], targets[m], candidates[m],
+                      gathered[m], clock[m], t_end, warmup, counts[m], isi[m],
+                      keep, buf_times[m], buf_senders[m], rec_cap[m], max_spikes)
+    status[m] = s
+    n_rec[m] = r
+    n_proc[m] = p

@@ -8,7 +8,8 @@ Level 0 holds the keys themselves (neuron ``i`` at ``heap[off_0 + i]``, with
 ``off_0 = 0``); level ``l + 1`` holds, for each group of ``2**fan_bits``
 consecutive nodes of level ``l``, their minimum. Every level is padded with
 ``+inf`` to a whole number of groups, so a group is always complete and, with
-8 children, one 64-byte cache line. Level ``L`` is the single root.
+8 children, one 64-byte cache line. Level ``L`` is the single root; ``heap``
+may be longer than the tree (a row of a batch sized for its largest instance).
 
 There is no position array and nothing moves: a key changes in place and only
 the minima on its path to the root may change (on average far less than one
@@ -144,12 +145,18 @@ def pq_set_in_group(heap, level1, bits, i, old, new):
 
 
 @register_jitable
-def pq_rebase(heap, shift, factor):
+def pq_root(geom):
+    """Position of the root (the smallest key's value) in ``heap``."""
+    return geom[2 + geom[0]]
+
+
+@register_jitable
+def pq_rebase(heap, geom, shift, factor):
     """Map every key and minimum to ``(key - shift) * factor``.
 
     Floating-point subtraction and multiplication are monotone, so every stored
     minimum stays the minimum of its children; with ``factor`` a power of two
     (or 1) and ``shift`` 0 (or a key) nothing else is rounded differently.
     """
-    for i in range(heap.shape[0]):
+    for i in range(pq_root(geom) + 1):
         heap[i] = (heap[i] - shift) * factor

@@ -1,19 +1,18 @@
 """simulate(network, ...) -> SpikeRecord: one network on the CPU backend."""
 import math
-import time
 
 import numpy as np
 
 from . import validate
-from .backends.cpu import FAN_BITS, EngineState
-from .kernels import engine, models as km
+from .backends.cpu import CpuRunner
+from .batch import FAN_BITS, SUMMARY_BUFFER, Batch
+from .driver import UNLIMITED, drive
+from .kernels import models as km
 from .record import SpikeRecord
 
 RECORD = ("spikes", "summary")
 KEYS = ("auto", "exp", "phase")
-UNLIMITED = 2**62
-CHUNK_SECONDS = 0.25      # wall time per engine call between progress updates
-PROGRESS_AFTER = 2.0      # show a progress bar once a run is predicted to last longer (s)
+SPIKE_BUFFER = 1 << 18    # spikes drained per launch when the record is kept
 
 
 def check_run(t_end, n_spikes, warmup, record, key, model):
@@ -37,14 +36,19 @@ def check_run(t_end, n_spikes, warmup, record, key, model):
     return t_end, n_spikes, warmup, key
 
 
-def engine_state(network, key="exp", rebase=True, fan_bits=FAN_BITS):
-    """The engine's arrays for ``network`` at t = 0 (``fan_bits``: log2 of the queue's fan-out)."""
+def key_kind_of(key):
+    """``kernels.models`` key constant of a resolved key name."""
+    return km.KEY_EXP if key == "exp" else km.KEY_PHASE
+
+
+def engine_state(network, key="exp", rebase=True, fan_bits=FAN_BITS, buffer_spikes=SPIKE_BUFFER):
+    """The engine's arrays for ``network`` at t = 0: a Batch of one instance."""
     model = network.model
     par = model.kernel_params(network.drive, network.coupling, key=key, rebase=rebase)
     table = network.target_table() if network.connectivity == "stored" else None
-    key_kind = km.KEY_EXP if key == "exp" else km.KEY_PHASE
-    return EngineState(model.kernel_id, key_kind, par, network.initial_phases, network.k,
-                       network.seed, table, fan_bits=fan_bits)
+    return Batch(model.kernel_id, key_kind_of(key), par[None, :], [network.initial_phases],
+                 [network.k], [network.seed], table, buffer_spikes=buffer_spikes,
+                 fan_bits=fan_bits)
 
 
 def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes", key="auto",
@@ -77,81 +81,18 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes", ke
     """
     t_end, n_spikes, warmup, key = check_run(t_end, n_spikes, warmup, record, key,
                                              network.model)
-    state = engine_state(network, key=key, rebase=rebase)
-    store = record == "spikes"
-    times, senders = [], []
-    chunk = max(1000, 10_000_000 // (network.k + 1))
-    buffers = (np.empty(chunk), np.empty(chunk, np.int32)) if store else None
-    recorded = 0
-    bar = Progress(t_end, n_spikes, enabled=progress)
-    while True:
-        tick = time.perf_counter()
-        status, n_rec, n_proc = state.advance(t_end, warmup, n_spikes - recorded, chunk,
-                                              out=buffers)
-        took = time.perf_counter() - tick
-        if store and n_rec:
-            times.append(buffers[0][:n_rec].copy())
-            senders.append(buffers[1][:n_rec].copy())
-        recorded += n_rec
-        if status == engine.REACHED_T_END or recorded >= n_spikes:
-            break
-        bar.update(state.time(), recorded)
-        if took > 0:
-            chunk = int(np.clip(n_proc * CHUNK_SECONDS / took, 1000, 1 << 26))
-            if store and chunk > buffers[0].size:
-                buffers = (np.empty(chunk), np.empty(chunk, np.int32))
-    bar.close()
-    if status == engine.REACHED_T_END:
+    keep = record == "spikes"
+    batch = engine_state(network, key=key, rebase=rebase,
+                         buffer_spikes=SPIKE_BUFFER if keep else SUMMARY_BUFFER)
+    spikes, reached_end = drive(CpuRunner(batch, parallel=False), t_end, n_spikes, warmup,
+                                keep, progress)
+    times, senders = spikes[0]
+    isi = batch.isi[0]
+    if reached_end[0]:
         t_stop = t_end
     else:
-        t_stop = float(times[-1][-1]) if store else float(state.isi[:, 0].max())
+        t_stop = float(times[-1]) if keep else float(isi[:, 0].max())
     return SpikeRecord(
-        times=np.concatenate(times) if times else np.empty(0),
-        senders=np.concatenate(senders) if senders else np.empty(0, np.int32),
-        counts=state.counts.astype(np.int64), isi_sum=state.isi[:, 1].copy(),
-        isi_sumsq=state.isi[:, 2].copy(), t_start=warmup, t_stop=t_stop,
+        times=times, senders=senders, counts=batch.counts[0].astype(np.int64),
+        isi_sum=isi[:, 1].copy(), isi_sumsq=isi[:, 2].copy(), t_start=warmup, t_stop=t_stop,
         meta={**network.describe(), "key": key, "record": record, "backend": "cpu"})
-
-
-class Progress:
-    """A tqdm bar over simulated time (or spikes), shown once a run looks long.
-
-    Parameters
-    ----------
-    t_end : float
-        End time (s), possibly inf.
-    n_spikes : int
-        Spike budget, possibly unlimited.
-    enabled : bool
-        False: never show anything.
-    """
-
-    def __init__(self, t_end, n_spikes, enabled=True):
-        self.t_end, self.n_spikes, self.enabled = t_end, n_spikes, enabled
-        self.started = time.perf_counter()
-        self.bar = None
-
-    def _fraction(self, t, recorded):
-        by_time = t / self.t_end if math.isfinite(self.t_end) else 0.0
-        by_count = recorded / self.n_spikes if self.n_spikes < UNLIMITED else 0.0
-        return min(1.0, max(by_time, by_count))
-
-    def update(self, t, recorded):
-        """Report the simulated time ``t`` (s) reached and the spikes recorded."""
-        if not self.enabled:
-            return
-        done = self._fraction(t, recorded)
-        if self.bar is None:
-            spent = time.perf_counter() - self.started
-            if done <= 0 or spent / done < PROGRESS_AFTER:
-                return
-            from tqdm import tqdm
-            self.bar = tqdm(total=1000, unit="‰", desc="simulating",
-                            bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
-        self.bar.update(int(1000 * done) - self.bar.n)
-
-    def close(self):
-        """Fill and close the bar, if one is shown."""
-        if self.bar is not None:
-            self.bar.update(1000 - self.bar.n)
-            self.bar.close()

@@ -4,6 +4,8 @@ import pytest
 
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
+from sparseprop_gpu.backends.cpu import CpuRunner
+from sparseprop_gpu.batch import SUMMARY_BUFFER
 from sparseprop_gpu.simulate import engine_state
 
 from conftest import assert_same_spikes
@@ -85,13 +87,14 @@ def test_network_and_initial_condition_seeds_are_separate(lif_net):
 def test_resuming_after_a_full_buffer_changes_nothing(lif_net):
     """Draining a small buffer many times gives the record of one long call."""
     whole = sp.simulate(lif_net, n_spikes=3000)
-    state = engine_state(lif_net)
-    times, senders = np.empty(7), np.empty(7, np.int32)
+    batch = engine_state(lif_net, buffer_spikes=7)
+    runner = CpuRunner(batch, parallel=False)
     got_t, got_s = [], []
     while sum(map(len, got_t)) < 3000:
-        _, n_rec, _ = state.advance(np.inf, 0.0, 1 << 40, 1 << 40, out=(times, senders))
-        got_t.append(times[:n_rec].copy())
-        got_s.append(senders[:n_rec].copy())
+        runner.advance(np.array([0]), np.inf, 0.0, 1 << 40, keep=True)
+        times, senders = runner.spikes(0, batch.n_rec[0])
+        got_t.append(times)
+        got_s.append(senders)
     np.testing.assert_array_equal(np.concatenate(got_t)[:3000], whole.times)
     np.testing.assert_array_equal(np.concatenate(got_s)[:3000], whole.senders)
 
@@ -110,7 +113,8 @@ def test_t_end_warmup_and_summary_mode(lif_net):
 def test_final_phases_match_oracle(lif_net):
     ref, phases = reference.simulate(lif_net, n_spikes=4000)
     state = engine_state(lif_net, key="phase")
-    state.advance(np.inf, 0.0, 4000, 1 << 40)
+    state.rec_cap[0] = 4000
+    CpuRunner(state, parallel=False).advance(np.array([0]), np.inf, 0.0, 1 << 40, keep=False)
     # the oracle's phases are just after its last spike; the engine's at its next spike
     dt = state.time() - ref.times[-1]
     advanced = phases + dt / lif_net.model.tau * lif_net.model.omega(lif_net.drive)
@@ -120,4 +124,4 @@ def test_final_phases_match_oracle(lif_net):
 def test_on_the_fly_state_is_under_40_bytes_per_neuron():
     net = sp.Network(model=sp.LIF(tau=0.01), n=1_000_000, k=100, j0=1.0, target_rate=1.0,
                      connectivity="on_the_fly")
-    assert engine_state(net).nbytes() / net.n <= 40
+    assert engine_state(net, buffer_spikes=SUMMARY_BUFFER).nbytes() / net.n <= 40

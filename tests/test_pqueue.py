@@ -42,9 +42,9 @@ def test_rebase_keeps_order_exactly():
     heap[:n] = 1e6 + rng.random(n)
     pqueue.pq_build(heap, geom, n)
     top = pqueue.pq_argmin(heap, geom)
-    pqueue.pq_rebase(heap, heap[-1], 1.0)
+    pqueue.pq_rebase(heap, geom, heap[-1], 1.0)
     assert heap[-1] == 0.0 and pqueue.pq_argmin(heap, geom) == top
-    pqueue.pq_rebase(heap, 0.0, 2.0 ** -64)
+    pqueue.pq_rebase(heap, geom, 0.0, 2.0 ** -64)
     assert pqueue.pq_argmin(heap, geom) == top
 
 

@@ -4,6 +4,7 @@ import pytest
 
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
+from sparseprop_gpu.backends.cpu import CpuRunner
 from sparseprop_gpu.simulate import engine_state
 
 T_END = 1e4          # s of simulated time
@@ -20,10 +21,10 @@ def long_run():
 
 def run_engine(net, key, rebase):
     """Spikes of the last WINDOW seconds, and the phases at the first spike after T_END."""
-    state = engine_state(net, key=key, rebase=rebase)
-    times, senders = np.empty(10**6), np.empty(10**6, np.int32)
-    _, n_rec, _ = state.advance(T_END, T_END - WINDOW, 10**6, 1 << 62, out=(times, senders))
-    return times[:n_rec], senders[:n_rec], state
+    state = engine_state(net, key=key, rebase=rebase, buffer_spikes=10**6)
+    runner = CpuRunner(state, parallel=False)
+    runner.advance(np.array([0]), T_END, T_END - WINDOW, 1 << 62, keep=True)
+    return (*runner.spikes(0, state.n_rec[0]), state)
 
 
 def spike_error(times, senders, ref):

@@ -1,14 +1,16 @@
-"""CPU backend: the ``kernels/`` device code compiled with ``numba.njit`` (cached on disk)."""
+"""CPU backend: the ``kernels/`` device code compiled with ``numba.njit`` (cached on disk).
+
+Instances of a batch run in parallel over the cores (``prange``); a batch of one
+runs without the thread pool.
+"""
 import hashlib
 from pathlib import Path
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from ..kernels import connectivity, engine, models as km, pqueue
-
-FAN_BITS = 5          # 32 children per node: measured fastest (README, performance)
-SCRATCH_SPIKES = 4096  # spikes buffered between batches of statistics when none are kept
+from ..batch import OUTCOME, OUTPUT, SCRATCH, STATE, bitmap_words, candidate_scratch
+from ..kernels import connectivity, engine, pqueue
 
 
 def _kernels_digest():
@@ -34,130 +36,96 @@ def _compile(digest):
     @njit(cache=True)
     def build(heap, geom, n):
         digest
-        pqueue.pq_build(heap, geom, n)
+        for m in range(n.shape[0]):
+            pqueue.pq_build(heap[m], geom[m], n[m])
 
     @njit(cache=True)
-    def advance(*args):
+    def advance_serial(active, *args):
         digest
-        return engine.advance(*args)
+        for a in range(active.shape[0]):
+            engine.advance_instance(active[a], *args)
 
-    return fill_table, build, advance
+    @njit(cache=True, parallel=True)
+    def advance_parallel(active, *args):
+        digest
+        for a in prange(active.shape[0]):
+            engine.advance_instance(active[a], *args)
+
+    return fill_table, build, advance_serial, advance_parallel
 
 
-_fill_table, _build, _advance = _compile(_kernels_digest())
+_fill_table, _build, _advance_serial, _advance_parallel = _compile(_kernels_digest())
 
 
 def target_table(seed, n, k):
     """The (n, k) int32 target table of network ``seed`` (same as drawn on the fly)."""
     table = np.empty((n, k), dtype=np.int32)
     _fill_table(np.int64(seed), np.int64(n), np.int64(k), np.zeros(bitmap_words(n), np.uint64),
-                candidate_scratch(k), table)
+                np.zeros(candidate_scratch(k), np.int64), table)
     return table
 
 
-def bitmap_words(n):
-    """64-bit words of an n-bit set."""
-    return -(-n // 64)
+def build_queues(heap, geom, n):
+    """Fill every instance's priority queue above its keys ``heap[m, :n[m]]``."""
+    _build(heap, geom, n)
 
 
-def candidate_scratch(k):
-    """Scratch for one batch of target candidates: k rounded up to even."""
-    return np.zeros(k + (k & 1), np.int64)
-
-
-class EngineState:
-    """Every array one instance's engine reads and writes, laid out for ``kernels.engine``.
+def advance(batch, active, t_end, warmup, max_spikes, keep, parallel=True):
+    """Run the instances ``active`` of ``batch`` until each stops; see ``kernels.engine``.
 
     Parameters
     ----------
-    model_id, key_kind : int
-        ``kernels.models`` constants.
-    par : ndarray
-        Model parameter vector.
-    phases : ndarray (n,)
-        Initial phases.
-    k, seed : int
-        Out-degree and network seed.
-    table : ndarray (n, k) of int32 or None
-        Stored targets, or None for on-the-fly targets.
-    fan_bits : int
-        log2 of the priority queue's fan-out.
+    batch : Batch
+    active : ndarray of int64
+        Instances to run; their outcome lands in ``batch.status``, ``n_rec``, ``n_proc``.
+    t_end, warmup : float
+        End time and start of recording (s).
+    max_spikes : int
+        Network spikes per instance in this call, at most.
+    keep : bool
+        Keep the recorded spikes in the batch's buffers (stop when full).
+    parallel : bool
+        Spread the instances over the cores.
+    """
+    run = _advance_parallel if parallel and active.shape[0] > 1 else _advance_serial
+    run(np.ascontiguousarray(active, np.int64), np.int64(batch.model_id),
+        np.int64(batch.key_kind), *batch.arrays(STATE + SCRATCH + OUTPUT + OUTCOME),
+        np.int64(batch.conn_mode), batch.table, float(t_end), float(warmup), bool(keep),
+        np.int64(max_spikes))
+
+
+class CpuRunner:
+    """Runs a batch on the CPU; the batch's own arrays are the state.
+
+    Parameters
+    ----------
+    batch : Batch
+    parallel : bool
+        Spread the instances of a launch over the cores.
     """
 
-    def __init__(self, model_id, key_kind, par, phases, k, seed, table, fan_bits=FAN_BITS):
-        n = phases.shape[0]
-        self.model_id, self.key_kind, self.par = model_id, key_kind, par
-        self.n, self.k, self.seed = n, k, seed
-        self.geom, size = pqueue.tree_geometry(n, fan_bits)
-        self.heap = np.empty(size)
-        phi_th = par[km.P_PHI_TH]
-        if key_kind == km.KEY_EXP:
-            self.heap[:n] = np.exp(-phases / par[km.P_OMEGA])
-        else:
-            self.heap[:n] = phi_th - phases
-        _build(self.heap, self.geom, np.int64(n))
-        if table is None:
-            self.conn_mode = engine.ON_THE_FLY
-            self.table = np.zeros((1, 1), np.int32)
-            self.bitmap = np.zeros(bitmap_words(n), np.uint64)
-            self.targets = np.zeros(k, np.int32)
-            self.candidates = candidate_scratch(k)
-        else:
-            self.conn_mode = engine.STORED
-            self.table = table
-            self.bitmap = np.zeros(1, np.uint64)
-            self.targets = np.zeros(1, np.int32)
-            self.candidates = candidate_scratch(1)
-        self.gathered = np.zeros(k)
-        self.clock = np.zeros(2)
-        self.counts = np.zeros(n, np.int32)
-        self.isi = np.zeros((n, 3))
-        self.scratch = (np.empty(SCRATCH_SPIKES), np.empty(SCRATCH_SPIKES, np.int32))
+    name = "cpu"
 
-    def nbytes(self):
-        """Bytes of state the engine holds (a stored table counts in full)."""
-        arrays = (self.heap, self.geom, self.table, self.bitmap, self.targets, self.candidates, self.gathered, self.clock,
-                  self.counts, self.isi, self.par) + self.scratch
-        return sum(a.nbytes for a in arrays)
+    def __init__(self, batch, parallel=True):
+        self.batch = batch
+        self.parallel = parallel
 
-    def advance(self, t_end, warmup, rec_cap, max_spikes, out=None):
-        """Run the event loop until a stop condition.
+    def advance(self, active, t_end, warmup, max_spikes, keep):
+        """One launch over ``active``; see ``advance``."""
+        advance(self.batch, active, t_end, warmup, max_spikes, keep, self.parallel)
 
-        Parameters
-        ----------
-        t_end, warmup : float
-            End time and start of recording (s).
-        rec_cap, max_spikes : int
-            Stop after recording or processing this many spikes.
-        out : (float64[B], int32[B]), optional
-            Buffers that receive the recorded spikes (the call stops when they are
-            full); without them only the statistics are kept.
+    def outcome(self, active):
+        """(status, recorded) of the instances ``active`` after the last launch."""
+        return self.batch.status[active], self.batch.n_rec[active]
 
-        Returns
-        -------
-        (status, recorded, processed)
-        """
-        keep = out is not None
-        times, senders = out if keep else self.scratch
-        status, n_rec, n_proc = _advance(
-            np.int64(self.model_id), np.int64(self.key_kind), self.par, self.heap, self.geom,
-            np.int64(self.n), np.int64(self.k), np.int64(self.conn_mode), np.int64(self.seed),
-            self.table, self.bitmap, self.targets, self.candidates, self.gathered, self.clock, float(t_end),
-            float(warmup), self.counts, self.isi, keep, times, senders, np.int64(rec_cap),
-            np.int64(max_spikes))
-        return int(status), int(n_rec), int(n_proc)
+    def spikes(self, m, count):
+        """Copies of the first ``count`` buffered spikes (times, senders) of instance ``m``."""
+        return self.batch.buf_times[m, :count].copy(), self.batch.buf_senders[m, :count].copy()
 
-    def _shift(self):
-        return km.shift_of(self.key_kind, self.heap[-1], self.par)
+    def set_rec_cap(self, active, caps):
+        """Recording budget of each active instance for the next launch."""
+        self.batch.rec_cap[active] = caps
 
-    def phases(self):
-        """Phases at ``time()``, the instant of the next spike."""
-        keys = self.heap[:self.n]
-        shift = self._shift()
-        if self.key_kind == km.KEY_EXP:
-            return -self.par[km.P_OMEGA] * np.log(keys / shift)
-        return self.par[km.P_PHI_TH] - (keys - shift)
-
-    def time(self):
-        """Time of the next spike (s)."""
-        return self.clock[0] + (self.clock[1] + km.elapsed(self.key_kind, self._shift(), self.par))
+    def sync(self):
+        """Bring the batch's host arrays up to date (nothing to do on the CPU)."""
+        return self.batch

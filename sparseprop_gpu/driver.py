@@ -1,0 +1,114 @@
+"""The launch loop shared by ``simulate`` and ``run_ensemble``.
+
+Launch the unfinished instances, drain the spikes they recorded, repeat: memory
+stays bounded for any run length, and a result never depends on how the run was
+cut into launches.
+"""
+import math
+import time
+
+import numpy as np
+
+from .kernels import engine
+
+UNLIMITED = 2**62
+LAUNCH_SECONDS = 0.25     # wall time per launch, for progress updates
+PROGRESS_AFTER = 2.0      # show a progress bar once a run is predicted to last longer (s)
+
+
+def drive(runner, t_end, n_spikes, warmup, keep, progress=False, first_launch=20_000):
+    """Run every instance of ``runner.batch`` to ``t_end`` or ``n_spikes`` recorded spikes.
+
+    Parameters
+    ----------
+    runner : CpuRunner or CudaRunner
+    t_end, warmup : float
+        End time and start of recording (s).
+    n_spikes : int
+        Spikes to record per instance (``UNLIMITED`` for none).
+    keep : bool
+        Collect the recorded spikes (else only the statistics are kept).
+    progress : bool
+        Show a progress bar when the run looks long.
+    first_launch : int
+        Network spikes per instance in the first launch (later ones aim at 0.25 s).
+
+    Returns
+    -------
+    spikes : list of (times, senders) per instance, empty arrays unless ``keep``
+    reached_end : ndarray of bool
+        True where the instance stopped at ``t_end`` (else after ``n_spikes``).
+    """
+    size = runner.batch.size
+    recorded = np.zeros(size, np.int64)
+    pieces = [[] for _ in range(size)]
+    reached_end = np.zeros(size, bool)
+    active = np.arange(size, dtype=np.int64)
+    chunk = first_launch
+    bar = Progress(enabled=progress)
+    while active.size:
+        runner.set_rec_cap(active, n_spikes - recorded[active])
+        tick = time.perf_counter()
+        runner.advance(active, t_end, warmup, chunk, keep)
+        took = time.perf_counter() - tick
+        status, n_rec = runner.outcome(active)
+        if keep:
+            for m, count in zip(active[n_rec > 0], n_rec[n_rec > 0]):
+                pieces[m].append(runner.spikes(m, count))
+        recorded[active] += n_rec
+        ended = status == engine.REACHED_T_END
+        reached_end[active[ended]] = True
+        active = active[~ended & (recorded[active] < n_spikes)]
+        if active.size:
+            if size == 1 and math.isfinite(t_end):
+                done = runner.sync().time(0) / t_end
+            elif size == 1 and n_spikes < UNLIMITED:
+                done = recorded[0] / n_spikes
+            else:
+                done = 1.0 - active.size / size
+            bar.update(done)
+            chunk = int(np.clip(chunk * LAUNCH_SECONDS / max(took, 1e-6), 1000, 1 << 26))
+    bar.close()
+    spikes = [_join(p) for p in pieces]
+    return spikes, reached_end
+
+
+def _join(pieces):
+    if not pieces:
+        return np.empty(0), np.empty(0, np.int32)
+    return np.concatenate([t for t, _ in pieces]), np.concatenate([s for _, s in pieces])
+
+
+class Progress:
+    """A tqdm bar over the fraction of a run done, shown once the run looks long.
+
+    Parameters
+    ----------
+    enabled : bool
+        False: never show anything.
+    """
+
+    def __init__(self, enabled=True):
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        self.bar = None
+
+    def update(self, done):
+        """Report the fraction ``done`` (0 to 1) of the run."""
+        if not self.enabled:
+            return
+        done = min(max(done, 0.0), 1.0)
+        if self.bar is None:
+            spent = time.perf_counter() - self.started
+            if done <= 0 or spent / done < PROGRESS_AFTER:
+                return
+            from tqdm import tqdm
+            self.bar = tqdm(total=1000, desc="simulating",
+                            bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+        self.bar.update(int(1000 * done) - self.bar.n)
+
+    def close(self):
+        """Fill and close the bar, if one is shown."""
+        if self.bar is not None:
+            self.bar.update(1000 - self.bar.n)
+            self.bar.close()
