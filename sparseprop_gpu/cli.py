@@ -49,21 +49,6 @@ def _version(module):
         return "not installed"
 
 
-def gpu_status():
-    """(usable, message): whether numba-cuda finds a usable GPU, and what it found."""
-    try:
-        from numba import cuda
-    except Exception as exc:
-        return False, f"numba.cuda unavailable ({exc})"
-    try:
-        if not cuda.is_available():
-            return False, "no CUDA driver or device found"
-        dev = cuda.get_current_device()
-        return True, f"{dev.name.decode() if isinstance(dev.name, bytes) else dev.name}, cc {dev.compute_capability}"
-    except Exception as exc:
-        return False, f"CUDA not usable ({exc})"
-
-
 def _info(args):
     print(f"sparseprop-gpu  {__version__}")
     print(f"python          {platform.python_version()} ({sys.executable})")
@@ -71,8 +56,10 @@ def _info(args):
         print(f"{name:<15} {_version(name)}")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"backend cpu     available ({cores} cores)")
-    usable, message = gpu_status()
+    from .backends import cuda
+    usable, message = cuda.status()
     print(f"backend cuda    {'available' if usable else 'not available'}: {message}")
+    print(f"backend auto    {'cuda' if usable else 'cpu'}")
     from numba.core.config import CACHE_DIR
     print(f"numba cache     {CACHE_DIR or 'next to the package sources (__pycache__)'}")
     return 0

@@ -72,6 +72,7 @@ class Network:
                 connectivity = "stored" if self.n < STORED_BELOW else "on_the_fly"
             self.connectivity = connectivity
         self.initial_phases = self._initial_phases(initial_phases, initial_voltages)
+        self._table = None
 
     def _set_coupling(self, j0, target_rate, drive, coupling):
         balanced = j0 is not None or target_rate is not None
@@ -131,10 +132,12 @@ class Network:
         """The (n, k) int32 target table: the stored one or one drawn from ``seed``."""
         if self.targets is not None:
             return self.targets
+        if self._table is not None:
+            return self._table
         from .backends.cpu import target_table
         table = target_table(self.seed, self.n, self.k)
         if self.connectivity == "stored":
-            self.targets = table
+            self._table = table
         return table
 
     def describe(self):

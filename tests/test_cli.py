@@ -45,6 +45,7 @@ def test_info():
     assert done.returncode == 0
     assert "backend cpu     available" in done.stdout
     assert "backend cuda" in done.stdout
+    assert "backend auto    cpu" in done.stdout or "backend auto    cuda" in done.stdout
 
 
 def test_second_run_does_not_recompile(tmp_path):

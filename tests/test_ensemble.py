@@ -1,0 +1,148 @@
+"""Ensembles: every instance equals its own simulate(), whatever the batch or backend."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import sparseprop_gpu as sp
+
+M = 6
+
+
+@pytest.fixture(scope="module")
+def ensemble():
+    net = sp.Network(model=sp.LIF(tau=0.01), n=300, k=20, j0=1.0, target_rate=2.0, seed=0)
+    return sp.Ensemble(net, seeds=range(10, 10 + M), j0=np.linspace(0.5, 2.0, M))
+
+
+@pytest.fixture(scope="module")
+def spikes_result(ensemble):
+    return sp.run_ensemble(ensemble, t_end=1.0, record="spikes", backend="cpu")
+
+
+def test_every_instance_equals_its_own_simulation(ensemble, spikes_result):
+    for m, net in enumerate(ensemble.instances):
+        alone = sp.simulate(net, t_end=1.0)
+        times, senders = spikes_result.spikes(m)
+        np.testing.assert_array_equal(times, alone.times)
+        np.testing.assert_array_equal(senders, alone.senders)
+        np.testing.assert_array_equal(spikes_result.counts[m], alone.counts)
+        np.testing.assert_array_equal(spikes_result.isi_sum[m], alone.isi_sum)
+    assert spikes_result.parameters["j0"][3] == pytest.approx(np.linspace(0.5, 2.0, M)[3])
+    assert spikes_result.rates.shape == (M, 300) and spikes_result.mean_rate.shape == (M,)
+
+
+def test_batches_buffers_and_record_mode_change_nothing(ensemble, spikes_result):
+    for kw in (dict(batch_size=1), dict(batch_size=4, buffer_spikes=1),
+               dict(record="summary", buffer_spikes=3)):
+        out = sp.run_ensemble(ensemble, t_end=1.0, **{"record": "spikes", **kw}, backend="cpu")
+        np.testing.assert_array_equal(out.counts, spikes_result.counts)
+        np.testing.assert_array_equal(out.isi_sumsq, spikes_result.isi_sumsq)
+        if kw.get("record", "spikes") == "spikes":
+            np.testing.assert_array_equal(out.times, spikes_result.times)
+            np.testing.assert_array_equal(out.offsets, spikes_result.offsets)
+
+
+def test_position_in_the_ensemble_does_not_matter(ensemble, spikes_result):
+    seeds = np.arange(10, 10 + M)[::-1]
+    flipped = sp.Ensemble(ensemble.network, seeds=seeds, j0=np.linspace(0.5, 2.0, M)[::-1])
+    out = sp.run_ensemble(flipped, t_end=1.0, backend="cpu")
+    np.testing.assert_array_equal(out.counts[::-1], spikes_result.counts)
+
+
+def test_per_instance_sizes_within_capacity():
+    net = sp.Network(model=sp.QIF(tau=0.01), n=100, k=10, j0=1.0, target_rate=2.0)
+    ens = sp.Ensemble(net, n=[50, 100, 80], k=[5, 10, 7], seeds=[1, 2, 3])
+    out = sp.run_ensemble(ens, t_end=0.5, backend="cpu")
+    for m, net_m in enumerate(ens.instances):
+        alone = sp.simulate(net_m, t_end=0.5, record="summary")
+        np.testing.assert_array_equal(out.counts[m, :net_m.n], alone.counts)
+        assert np.all(out.counts[m, net_m.n:] == 0) and np.all(np.isnan(out.rates[m, net_m.n:]))
+        assert out.record(m).n == net_m.n
+
+
+def test_shared_stored_table_equals_per_instance_topology():
+    net = sp.Network(model=sp.LIF(tau=0.01), n=200, k=10, j0=1.0, target_rate=2.0, seed=4,
+                     connectivity="stored")
+    shared = sp.Ensemble(net, ic_seeds=range(4))
+    own = sp.Ensemble(sp.Network(model=sp.LIF(tau=0.01), n=200, k=10, j0=1.0, target_rate=2.0,
+                                 seed=4, connectivity="on_the_fly"), ic_seeds=range(4))
+    assert shared.shared_table and not own.shared_table
+    a = sp.run_ensemble(shared, n_spikes=500, record="spikes", backend="cpu")
+    b = sp.run_ensemble(own, n_spikes=500, record="spikes", backend="cpu")
+    np.testing.assert_array_equal(a.times, b.times)
+    np.testing.assert_array_equal(a.senders, b.senders)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(seeds=range(4), j0=[1.0, 2.0]), "same length"),
+    (dict(seeds=[]), "at least one"),
+    (dict(j0=[1.0, -1.0]), "instance 1: j0"),
+    (dict(drive=[1.5, 2.0]), "drive given per instance"),
+    (dict(n=[100, 400], n_max=300), "n_max = 300"),
+    (dict(k=[10, 20], k_max=15), "k_max = 15"),
+])
+def test_bad_ensembles(ensemble, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        sp.Ensemble(ensemble.network, **kwargs)
+
+
+def test_bad_runs(ensemble):
+    with pytest.raises(ValueError, match="buffer_spikes"):
+        sp.run_ensemble(ensemble, t_end=1.0, buffer_spikes=0)
+    with pytest.raises(ValueError, match="backend"):
+        sp.run_ensemble(ensemble, t_end=1.0, backend="gpu")
+    with pytest.raises(ValueError, match="batch_size"):
+        sp.run_ensemble(ensemble, t_end=1.0, batch_size=0)
+
+
+def test_cuda_without_a_gpu_says_what_is_missing(ensemble):
+    from sparseprop_gpu.backends import cuda
+    usable, message = cuda.status()
+    if usable:
+        pytest.skip(f"a CUDA device is usable here: {message}")
+    with pytest.raises(RuntimeError, match="not usable"):
+        sp.run_ensemble(ensemble, t_end=1.0, backend="cuda")
+    assert sp.run_ensemble(ensemble, t_end=0.2, backend="auto").backend == "cpu"
+
+
+SIMULATOR_SCRIPT = """
+import json, warnings
+import numpy as np
+import sparseprop_gpu as sp
+warnings.simplefilter("ignore", RuntimeWarning)   # uint64 wraparound of the hash, in Python
+out = {}
+for model in (sp.LIF(tau=0.01), sp.QIF(tau=0.01)):
+    net = sp.Network(model=model, n=40, k=5, j0=1.0, target_rate=10.0, seed=0)
+    ens = sp.Ensemble(net, seeds=range(8), j0=np.linspace(0.5, 2.0, 8))
+    for record in ("spikes", "summary"):
+        cuda = sp.run_ensemble(ens, n_spikes=300, backend="cuda", record=record, buffer_spikes=64)
+        cpu = sp.run_ensemble(ens, n_spikes=300, backend="cpu", record=record)
+        out[model.name + " " + record] = dict(
+            backend=cuda.backend,
+            senders=bool(np.array_equal(cuda.senders, cpu.senders)),
+            offsets=bool(np.array_equal(cuda.offsets, cpu.offsets)),
+            max_dt=float(np.abs(cuda.times - cpu.times).max()) if cpu.times.size else 0.0,
+            counts=bool(np.array_equal(cuda.counts, cpu.counts)),
+            isi=bool(np.array_equal(cuda.isi_sumsq, cpu.isi_sumsq)))
+print(json.dumps(out))
+"""
+
+
+def test_cuda_kernel_under_the_simulator_equals_cpu():
+    """The CUDA kernel, run by Numba's CUDA simulator, against the CPU backend.
+
+    8 instances with their own seeds and couplings, 300 spikes each through a
+    64-spike buffer (drained and relaunched four times), LIF and QIF.
+    """
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    done = subprocess.run([sys.executable, "-c", SIMULATOR_SCRIPT], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    for case, result in json.loads(done.stdout.strip().splitlines()[-1]).items():
+        assert result["backend"] == "cuda", case
+        assert result["senders"] and result["offsets"] and result["counts"] and result["isi"], case
+        assert result["max_dt"] <= 1e-12, case
