@@ -5,6 +5,7 @@ CUDA 12 wheels, and cupy). Device arrays are cupy arrays on a real GPU and
 numba's own under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), where the
 kernel runs in Python threads: tiny sizes only, for the tests.
 """
+import importlib.util
 import math
 
 import numpy as np
@@ -29,6 +30,8 @@ def status():
         return False, f"numba.cuda cannot be imported ({IMPORT_ERROR}); install it with {INSTALL}"
     if config.ENABLE_CUDASIM:
         return True, "the CUDA simulator (NUMBA_ENABLE_CUDASIM=1)"
+    if importlib.util.find_spec("numba_cuda") is None:
+        return False, f"numba-cuda is not installed; install it with {INSTALL}"
     try:
         if not cuda.is_available():
             return False, "no CUDA driver or device found"
