@@ -20,7 +20,7 @@ from numba.extending import register_jitable
 
 from .connectivity import draw_targets
 from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
-                     shift_of, P_REBASE_AT)
+                     shift_of, KEY_TIME, N_KICK, N_OMEGA, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 
 ON_THE_FLY = 0
@@ -62,7 +62,7 @@ def take_statistics(times, senders, count, counts, isi):
 
 
 @register_jitable
-def advance(model, key_kind, par, heap, geom, n, k,
+def advance(model, key_kind, par, neuron, heap, geom, n, k,
             conn_mode, seed, table, bitmap, targets, candidates, gathered,
             clock, t_end, warmup, counts, isi,
             keep, buf_times, buf_senders, rec_cap, max_spikes):
@@ -74,6 +74,8 @@ def advance(model, key_kind, par, heap, geom, n, k,
         ``kernels.models`` model and key representation.
     par : float64[N_PAR]
         Model constants (``kernels.models.P_*``).
+    neuron : float64[n, N_NEURON]
+        Per-neuron constants (``kernels.models.N_*``) for the time key; any shape else.
     heap, geom : the priority queue and its geometry.
     n, k : int
         Neurons and out-degree.
@@ -133,10 +135,17 @@ def advance(model, key_kind, par, heap, geom, n, k,
         for c in range(k):
             i = row[c]
             before = gathered[c]
-            after = key_after_input(model, key_kind, before, shift, mp)
+            if key_kind == KEY_TIME:
+                own = np.uint64(i)
+                after = key_after_input(model, key_kind, before, shift, mp, neuron[own, N_OMEGA],
+                                        neuron[own, N_KICK], neuron[own, N_TPP])
+            else:
+                after = key_after_input(model, key_kind, before, shift, mp, mp[P_OMEGA],
+                                        mp[P_KICK], 1.0)
             if not pq_set_in_group(heap, level1, bits, i, before, after):
                 pq_update(heap, geom, i, after)
-        pq_update(heap, geom, j, key_after_reset(key_kind, shift, mp))
+        tpp = neuron[np.uint64(j), N_TPP] if key_kind == KEY_TIME else 1.0
+        pq_update(heap, geom, j, key_after_reset(key_kind, shift, mp, tpp))
 
         if heap[root] > rebase_at:
             dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
@@ -160,8 +169,8 @@ def advance(model, key_kind, par, heap, geom, n, k,
 
 
 @register_jitable
-def advance_instance(m, model, key_kind, par, heap, geom, n, k, seed, bitmap, targets, candidates,
-                     gathered, clock, counts, isi, buf_times, buf_senders, rec_cap,
+def advance_instance(m, model, key_kind, par, neuron, heap, geom, n, k, seed, bitmap, targets,
+                     candidates, gathered, clock, counts, isi, buf_times, buf_senders, rec_cap,
                      status, n_rec, n_proc, conn_mode, table, t_end, warmup, keep, max_spikes):
     """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array.
 
@@ -169,7 +178,7 @@ def advance_instance(m, model, key_kind, par, heap, geom, n, k, seed, bitmap, ta
     per instance); ``table`` (a stored topology) and the scalars after it are shared.
     The outcome goes to ``status[m]``, ``n_rec[m]`` and ``n_proc[m]``.
     """
-    s, r, p = advance(model, key_kind, par[m], heap[m], geom[m], n[m], k[m],
+    s, r, p = advance(model, key_kind, par[m], neuron[m], heap[m], geom[m], n[m], k[m],
                       conn_mode, seed[m], table, bitmap[m], targets[m], candidates[m],
                       gathered[m], clock[m], t_end, warmup, counts[m], isi[m],
                       keep, buf_times[m], buf_senders[m], rec_cap[m], max_spikes)

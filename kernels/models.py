@@ -8,6 +8,11 @@ A neuron's key is what the priority queue orders (smaller spikes sooner):
   ``G = exp(S / omega)``. An input of strength ``J`` is the addition
   ``z += (-J / I) * G`` (no exp or log per event) and the neuron spikes when
   ``G = z * I / (I - 1)``. The queue's minimum gives the next ``G``.
+* ``KEY_TIME`` (heterogeneous neurons, DESIGN.md 2.4): the time (s, from the
+  time origin) of the neuron's next spike, ``key = t + (phi_th - phi) * tpp_i``
+  with the neuron's own seconds per unit of phase ``tpp_i = tau_i / omega_i``.
+  The phase key is the time key of a neuron with ``tpp = 1``: the same formulas
+  serve both (a factor 1.0 is exact).
 
 Both keys grow without bound; ``rebase`` subtracts ``S`` (phase) or divides
 by ``2**REBASE_BITS`` (exp), exactly and order-preservingly, and moves the
@@ -25,6 +30,13 @@ QIF = 1
 
 KEY_PHASE = 0
 KEY_EXP = 1
+KEY_TIME = 2
+
+# per-neuron constants of a heterogeneous network (one row per neuron)
+N_OMEGA = 0
+N_KICK = 1
+N_TPP = 2
+N_NEURON = 3
 
 P_OMEGA = 0       # phase velocity per membrane time constant
 P_KICK = 1        # LIF: J / I; QIF: J / sqrt(I)
@@ -48,12 +60,14 @@ def constants(par):
 
 
 @register_jitable
-def ptc(model, phi, mp):
-    """Phase transition curve g(phi; J) of ``model`` (phase units)."""
+def ptc(model, phi, omega, kick):
+    """Phase transition curve g(phi; J) of ``model`` (phase units).
+
+    ``kick`` is J / I for LIF and J / sqrt(I) for QIF.
+    """
     if model == LIF:
-        omega = mp[P_OMEGA]
-        return -omega * math.log(math.exp(-phi / omega) - mp[P_KICK])
-    return 2.0 * math.atan(math.tan(0.5 * phi) + mp[P_KICK])
+        return -omega * math.log(math.exp(-phi / omega) - kick)
+    return 2.0 * math.atan(math.tan(0.5 * phi) + kick)
 
 
 @register_jitable
@@ -69,25 +83,31 @@ def elapsed(key_kind, shift, mp):
     """Seconds since the current time origin at global shift ``shift``."""
     if key_kind == KEY_EXP:
         return mp[P_TAU] * math.log(shift)
+    if key_kind == KEY_TIME:
+        return shift
     return shift * mp[P_TPP]
 
 
 @register_jitable
-def key_after_input(model, key_kind, key, shift, mp):
-    """A target's new key after one input arriving at global shift ``shift``."""
+def key_after_input(model, key_kind, key, shift, mp, omega, kick, tpp):
+    """A target's new key after one input arriving at global shift ``shift``.
+
+    ``omega``, ``kick`` and ``tpp`` are the target's own (time key) or the
+    network's with ``tpp = 1`` (phase key); the exp key needs none of them.
+    """
     if key_kind == KEY_EXP:
         return key - mp[P_KICK] * shift
     phi_th = mp[P_PHI_TH]
-    phi = ptc(model, phi_th - (key - shift), mp)
-    return shift + (phi_th - phi)
+    phi = ptc(model, phi_th - (key - shift) / tpp, omega, kick)
+    return shift + (phi_th - phi) * tpp
 
 
 @register_jitable
-def key_after_reset(key_kind, shift, mp):
-    """The spiking neuron's key after its reset."""
+def key_after_reset(key_kind, shift, mp, tpp):
+    """The spiking neuron's key after its reset (``tpp``: as in ``key_after_input``)."""
     if key_kind == KEY_EXP:
         return shift
-    return shift + (mp[P_PHI_TH] - mp[P_PHI_RESET])
+    return shift + (mp[P_PHI_TH] - mp[P_PHI_RESET]) * tpp
 
 
 @register_jitable
@@ -98,4 +118,4 @@ def rebase_step(key_kind, key_min, mp):
     """
     if key_kind == KEY_EXP:
         return mp[P_TAU] * (REBASE_BITS * LN2), 0.0, REBASE_FACTOR
-    return key_min * mp[P_TPP], key_min, 1.0
+    return elapsed(key_kind, key_min, mp), key_min, 1.0

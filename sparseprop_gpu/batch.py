@@ -14,7 +14,7 @@ FAN_BITS = 5                # 32 children per node: measured fastest (README, pe
 SUMMARY_BUFFER = 4096       # spikes buffered between batches of statistics when none are kept
 
 # the per-instance arrays, in the order ``advance_instance`` takes them after (model, key_kind)
-STATE = ("par", "heap", "geom", "n", "k", "seed")
+STATE = ("par", "neuron", "heap", "geom", "n", "k", "seed")
 SCRATCH = ("bitmap", "targets", "candidates", "gathered", "clock", "counts", "isi")
 OUTPUT = ("buf_times", "buf_senders", "rec_cap")
 OUTCOME = ("status", "n_rec", "n_proc")
@@ -30,10 +30,12 @@ def candidate_scratch(k):
     return k + (k & 1)
 
 
-def initial_keys(key_kind, par, phases):
-    """Queue keys of neurons at ``phases`` with the global shift at zero."""
+def initial_keys(key_kind, par, phases, neuron):
+    """Queue keys of neurons at ``phases`` with the global shift (or time) at zero."""
     if key_kind == km.KEY_EXP:
         return np.exp(-phases / par[km.P_OMEGA])
+    if key_kind == km.KEY_TIME:
+        return (par[km.P_PHI_TH] - phases) * neuron[:, km.N_TPP]
     return par[km.P_PHI_TH] - phases
 
 
@@ -50,6 +52,8 @@ class Batch:
         Initial phases of each instance (length n of that instance).
     ks, seeds : sequences of M ints
         Out-degree and network seed of each instance.
+    neurons : list of M ndarrays (n, N_NEURON), optional
+        Per-neuron constants of each instance, for the time key.
     table : ndarray (n, k) of int32 or None
         One stored target table shared by all instances, or None for targets
         drawn on the fly from each instance's seed.
@@ -60,7 +64,7 @@ class Batch:
     """
 
     def __init__(self, model_id, key_kind, pars, phases, ks, seeds, table=None,
-                 buffer_spikes=SUMMARY_BUFFER, fan_bits=FAN_BITS):
+                 buffer_spikes=SUMMARY_BUFFER, fan_bits=FAN_BITS, neurons=None):
         from .backends.cpu import build_queues
         m = len(phases)
         ns = np.array([p.shape[0] for p in phases], np.int64)
@@ -73,11 +77,14 @@ class Batch:
         width = max(g.shape[0] for g, _ in geoms)
         self.geom = np.zeros((m, width), np.int64)
         self.heap = np.zeros((m, max(size for _, size in geoms)))
+        n_max, k_max = int(ns.max()), int(self.k.max())
+        self.neuron = np.zeros((m, n_max if neurons is not None else 1, km.N_NEURON))
         for i, ((g, _), p) in enumerate(zip(geoms, phases)):
             self.geom[i, :g.shape[0]] = g
-            self.heap[i, :p.shape[0]] = initial_keys(key_kind, self.par[i], p)
+            if neurons is not None:
+                self.neuron[i, :p.shape[0]] = neurons[i]
+            self.heap[i, :p.shape[0]] = initial_keys(key_kind, self.par[i], p, self.neuron[i])
         build_queues(self.heap, self.geom, self.n)
-        n_max, k_max = int(ns.max()), int(self.k.max())
         if table is None:
             self.conn_mode = engine.ON_THE_FLY
             self.table = np.zeros((1, 1), np.int32)

@@ -15,7 +15,7 @@ from .batch import SUMMARY_BUFFER, Batch
 from .driver import drive
 from .network import Network
 from .record import SpikeRecord
-from .simulate import check_run, key_kind_of
+from .simulate import check_run, instance_params, key_kind_of
 
 PER_INSTANCE = ("seeds", "ic_seeds", "n", "k", "j0", "target_rate", "drive", "coupling")
 BACKENDS = ("auto", "cpu", "cuda")
@@ -53,6 +53,9 @@ class Ensemble:
                  target_rate=None, drive=None, coupling=None, n_max=None, k_max=None):
         if not isinstance(network, Network):
             raise ValueError(f"network must be a sp.Network; got {network!r}")
+        if network.heterogeneous:
+            raise ValueError("ensembles of heterogeneous networks (per-neuron drive or tau) "
+                             "are not supported yet; simulate them one by one")
         given = {name: value for name, value in zip(
             PER_INSTANCE, (seeds, ic_seeds, n, k, j0, target_rate, drive, coupling))
             if value is not None}
@@ -129,8 +132,7 @@ class Ensemble:
         """The engine state of the instances ``members``."""
         nets = [self.instances[i] for i in members]
         model = self.network.model
-        pars = np.stack([model.kernel_params(x.drive, x.coupling, key=key, rebase=rebase)
-                         for x in nets])
+        pars = np.stack([instance_params(x, key, rebase)[0] for x in nets])
         table = self.network.target_table() if self.shared_table else None
         return Batch(model.kernel_id, key_kind_of(key), pars, [x.initial_phases for x in nets],
                      [x.k for x in nets], [x.seed for x in nets], table,
@@ -270,7 +272,7 @@ def run_ensemble(ensemble, t_end=None, n_spikes=None, warmup=0.0, record="summar
     if not isinstance(ensemble, Ensemble):
         raise ValueError(f"ensemble must be a sp.Ensemble; got {ensemble!r}")
     t_end, n_spikes, warmup, key = check_run(t_end, n_spikes, warmup, record, key,
-                                             ensemble.network.model)
+                                             ensemble.network)
     size = len(ensemble)
     batch_size = size if batch_size is None else validate.integer("batch_size", batch_size, 1,
                                                                   2**31 - 1)

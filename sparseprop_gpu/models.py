@@ -50,17 +50,40 @@ class NeuronModel:
         return self.tau * math.sqrt(k) * j0 * target_rate
 
     def omega(self, drive):
-        """Phase velocity per membrane time constant (phase units)."""
+        """Phase velocity per membrane time constant (phase units; vectorised)."""
         raise NotImplementedError
+
+    def external_to_drive(self, external):
+        """Drive I from the external drive I_ext of the balanced parametrisation."""
+        return external
+
+    def neuron_params(self, drive, coupling, tau):
+        """Per-neuron constants (rows ``kernels.models.N_*``) of a heterogeneous network.
+
+        Parameters
+        ----------
+        drive, tau : ndarray (n,)
+            Each neuron's drive and membrane time constant (s).
+        coupling : float
+        """
+        omega = self.omega(drive)
+        table = np.empty((drive.shape[0], km.N_NEURON))
+        table[:, km.N_OMEGA] = omega
+        table[:, km.N_KICK] = self._kick(drive, coupling)
+        table[:, km.N_TPP] = tau / omega
+        return table
 
     def period(self, drive):
         """Free period from reset to threshold without input (s)."""
         return self.tau * (self.phase_threshold - self.phase_reset) / self.omega(drive)
 
-    def kernel_params(self, drive, coupling, key="phase", rebase=True):
-        """The float64 parameter vector the device code reads (``kernels.models.P_*``)."""
+    def kernel_params(self, drive, coupling, key="phase", rebase=True, rebase_at=None):
+        """The float64 parameter vector the device code reads (``kernels.models.P_*``).
+
+        ``rebase_at`` overrides the rebasing threshold (keys in seconds for the time key).
+        """
         drive = self.check_drive(drive)
-        omega = self.omega(drive)
+        omega = float(self.omega(drive))
         par = np.zeros(km.N_PAR)
         par[km.P_OMEGA] = omega
         par[km.P_KICK] = self._kick(drive, coupling)
@@ -72,6 +95,8 @@ class NeuronModel:
         span = self.phase_threshold - self.phase_reset
         if not rebase:
             par[km.P_REBASE_AT] = math.inf
+        elif rebase_at is not None:
+            par[km.P_REBASE_AT] = rebase_at
         elif key == "exp":
             par[km.P_REBASE_AT] = 2.0 ** km.REBASE_BITS
         else:
@@ -100,8 +125,11 @@ class LIF(NeuronModel):
     def balanced_drive(self, k, j0, target_rate):
         return 1.0 + super().balanced_drive(k, j0, target_rate)
 
+    def external_to_drive(self, external):
+        return 1.0 + external
+
     def omega(self, drive):
-        return 1.0 / math.log(drive / (drive - 1.0))
+        return 1.0 / np.log(drive / (drive - 1.0))
 
     def ptc(self, phi, drive, coupling):
         """Phase after an input of strength ``coupling`` at phase ``phi`` (vectorised)."""
@@ -140,23 +168,23 @@ class QIF(NeuronModel):
                              low_open=True)
 
     def omega(self, drive):
-        return 2.0 * math.sqrt(drive)
+        return 2.0 * np.sqrt(drive)
 
     def ptc(self, phi, drive, coupling):
         """Phase after an input of strength ``coupling`` at phase ``phi`` (vectorised)."""
         phi = np.asarray(phi, dtype=float)
-        return 2.0 * np.arctan(np.tan(0.5 * phi) + coupling / math.sqrt(drive))
+        return 2.0 * np.arctan(np.tan(0.5 * phi) + coupling / np.sqrt(drive))
 
     def phase_to_voltage(self, phi, drive):
         """Membrane potential at phase ``phi``."""
-        return math.sqrt(drive) * np.tan(0.5 * np.asarray(phi, dtype=float))
+        return np.sqrt(drive) * np.tan(0.5 * np.asarray(phi, dtype=float))
 
     def voltage_to_phase(self, v, drive):
         """Phase of membrane potential ``v``."""
-        return 2.0 * np.arctan(np.asarray(v, dtype=float) / math.sqrt(drive))
+        return 2.0 * np.arctan(np.asarray(v, dtype=float) / np.sqrt(drive))
 
     def _kick(self, drive, coupling):
-        return coupling / math.sqrt(drive)
+        return coupling / np.sqrt(drive)
 
 
 MODELS = {"lif": LIF, "qif": QIF}

@@ -11,12 +11,48 @@ STORED_BELOW = 100_000   # "auto" stores the table below this many neurons (see 
 SEED_MAX = 2**63 - 1
 
 
+class Heterogeneous:
+    """A per-neuron value: an array of n values, or a function ``f(i, n)`` of the index.
+
+    Parameters
+    ----------
+    values : array_like (n,) or callable
+        The values, or ``f(i, n)`` taking the array of indices ``0..n-1`` and ``n``.
+    """
+
+    def __init__(self, values):
+        self.values = values
+
+    def resolve(self, name, n):
+        """The ``n`` values as a float64 array, checked finite."""
+        values = np.asarray(self.values(np.arange(n), n) if callable(self.values) else self.values,
+                            dtype=float)
+        if values.shape == ():
+            values = np.full(n, values)
+        return validate.finite_array(name, values, (n,))
+
+    def __repr__(self):
+        return f"heterogeneous({self.values!r})"
+
+
+def heterogeneous(values):
+    """Mark a network parameter (``drive`` or ``tau``) as per-neuron; see ``Heterogeneous``."""
+    return Heterogeneous(values)
+
+
 class Network:
     """A sparse recurrent network of identical neurons.
 
     Give either the balanced-state parametrisation (``j0`` and ``target_rate``:
     ``I = tau sqrt(K) j0 nu`` (+1 for LIF), ``J = -j0 / sqrt(K)``) or the drive and
     coupling directly (``drive`` and ``coupling``).
+
+    Heterogeneous neurons: ``drive=sp.heterogeneous(...)`` and/or
+    ``tau=sp.heterogeneous(...)``. With the balanced parametrisation a per-neuron
+    ``drive`` is the external drive ``I_ext`` of each neuron (``I = 1 + I_ext`` for
+    LIF), replacing ``tau sqrt(K) j0 nu``; with the direct one it is ``I``. Such a
+    network runs on the time key (DESIGN.md 2.4); identical neurons keep the
+    faster phase or exponential key.
 
     Parameters
     ----------
@@ -47,11 +83,13 @@ class Network:
     initial_phases, initial_voltages : array_like, shape (n,), optional
         Initial state, at most one of them; phases below threshold, voltages below
         the threshold voltage.
+    tau : Heterogeneous, optional
+        Per-neuron membrane time constants (s), > 0; default: the model's.
     """
 
     def __init__(self, model, n, k, *, j0=None, target_rate=None, drive=None, coupling=None,
                  seed=0, ic_seed=None, connectivity="auto", targets=None,
-                 initial_phases=None, initial_voltages=None):
+                 initial_phases=None, initial_voltages=None, tau=None):
         if not isinstance(model, NeuronModel):
             raise ValueError(f"model must be a NeuronModel such as sp.LIF() or sp.QIF(); got {model!r}")
         self.model = model
@@ -60,6 +98,7 @@ class Network:
         self.seed = validate.integer("seed", seed, 0, SEED_MAX)
         self.ic_seed = self.seed if ic_seed is None else validate.integer("ic_seed", ic_seed, 0, SEED_MAX)
         self._set_coupling(j0, target_rate, drive, coupling)
+        self._set_tau(tau)
         validate.choice("connectivity", connectivity, CONNECTIVITY)
         if targets is not None:
             if connectivity == "on_the_fly":
@@ -76,7 +115,8 @@ class Network:
 
     def _set_coupling(self, j0, target_rate, drive, coupling):
         balanced = j0 is not None or target_rate is not None
-        direct = drive is not None or coupling is not None
+        per_neuron = isinstance(drive, Heterogeneous)
+        direct = (drive is not None and not (balanced and per_neuron)) or coupling is not None
         if balanced == direct or (balanced and (j0 is None or target_rate is None)) or (
                 direct and (drive is None or coupling is None)):
             raise ValueError("give either j0 and target_rate (balanced state) "
@@ -85,13 +125,49 @@ class Network:
             self.j0 = validate.real("j0", j0, 0.0, math.inf, low_open=True)
             self.target_rate = validate.real("target_rate (Hz)", target_rate, 0.0, math.inf,
                                              low_open=True)
-            drive = self.model.balanced_drive(self.k, self.j0, self.target_rate)
+            if per_neuron:
+                drive = self.model.external_to_drive(drive.resolve("drive", self.n))
+            else:
+                drive = self.model.balanced_drive(self.k, self.j0, self.target_rate)
             coupling = -self.j0 / math.sqrt(self.k)
         else:
             self.j0 = self.target_rate = None
             coupling = validate.real("coupling (inhibitory: J <= 0)", coupling, -math.inf, 0.0)
-        self.drive = self.model.check_drive(drive)
+            if per_neuron:
+                drive = drive.resolve("drive", self.n)
+        if per_neuron:
+            for i in np.flatnonzero(~(drive > (1.0 if self.model.name == "lif" else 0.0))):
+                try:
+                    self.model.check_drive(float(drive[i]))
+                except ValueError as exc:
+                    raise ValueError(f"neuron {i}: {exc}") from None
+            self.drive = drive
+        else:
+            self.drive = self.model.check_drive(drive)
         self.coupling = coupling
+
+    def _set_tau(self, tau):
+        if tau is None:
+            self.tau = self.model.tau
+            return
+        if not isinstance(tau, Heterogeneous):
+            raise ValueError("tau must be sp.heterogeneous(...) (a scalar tau belongs to the model)")
+        values = tau.resolve("tau", self.n)
+        if np.any(values <= 0):
+            raise ValueError(f"tau must be > 0 (s) for every neuron; neuron "
+                             f"{int(np.argmax(values <= 0))} has {values[values <= 0][0]:g}")
+        self.tau = values
+
+    @property
+    def heterogeneous(self):
+        """True when drive or tau differ per neuron (the time key runs it)."""
+        return isinstance(self.drive, np.ndarray) or isinstance(self.tau, np.ndarray)
+
+    def neuron_params(self):
+        """Per-neuron constants for the time key, shape (n, kernels.models.N_NEURON)."""
+        drive = np.broadcast_to(self.drive, (self.n,)).astype(float)
+        tau = np.broadcast_to(self.tau, (self.n,)).astype(float)
+        return self.model.neuron_params(drive, self.coupling, tau)
 
     def _check_targets(self, targets):
         table = np.asarray(targets)
@@ -116,7 +192,8 @@ class Network:
             v = validate.finite_array("initial_voltages", voltages, (self.n,))
             v_th = model.phase_to_voltage(model.phase_threshold, self.drive)
             if np.any(v >= v_th):
-                raise ValueError(f"initial_voltages must be below the threshold voltage {v_th:g}")
+                raise ValueError(f"initial_voltages must be below the threshold voltage "
+                                 f"{np.min(v_th):g}")
             phases = model.voltage_to_phase(v, self.drive)
         if phases is None:
             rng = np.random.default_rng([self.ic_seed, 0x1C])
@@ -142,11 +219,20 @@ class Network:
 
     def describe(self):
         """Plain-data description for records and stores."""
-        return {"model": self.model.name, "tau": self.model.tau, "n": self.n, "k": self.k,
-                "j0": self.j0, "target_rate": self.target_rate, "drive": self.drive,
+        def plain(value):
+            if isinstance(value, np.ndarray):
+                return {"per_neuron": True, "min": float(value.min()), "max": float(value.max()),
+                        "mean": float(value.mean())}
+            return value
+        return {"model": self.model.name, "tau": plain(self.tau), "n": self.n, "k": self.k,
+                "j0": self.j0, "target_rate": self.target_rate, "drive": plain(self.drive),
                 "coupling": self.coupling, "seed": self.seed, "ic_seed": self.ic_seed,
                 "connectivity": self.connectivity}
 
     def __repr__(self):
-        return (f"Network({self.model!r}, n={self.n}, k={self.k}, drive={self.drive:.6g}, "
+        drive = (f"drive=[{self.drive.min():.6g}..{self.drive.max():.6g}]" if
+                 isinstance(self.drive, np.ndarray) else f"drive={self.drive:.6g}")
+        tau = (f", tau=[{self.tau.min():.6g}..{self.tau.max():.6g}]"
+               if isinstance(self.tau, np.ndarray) else "")
+        return (f"Network({self.model!r}, n={self.n}, k={self.k}, {drive}{tau}, "
                 f"coupling={self.coupling:.6g}, seed={self.seed}, connectivity={self.connectivity!r})")

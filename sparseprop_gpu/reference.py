@@ -2,7 +2,8 @@
 
 Every neuron's phase is stored as it is; at every network spike all ``n`` phases
 advance to the spike time and the targets jump through the phase transition
-curve: O(n) work per spike. It shares no code with ``kernels/`` except the
+curve: O(n) work per spike. Heterogeneous neurons (per-neuron drive or tau)
+advance at their own velocities. It shares no code with ``kernels/`` except the
 target table it is given: its own PTCs, its own argmax, its own clock
 (a compensated sum of the inter-spike intervals).
 """
@@ -37,17 +38,33 @@ def _argmax(phi):
 
 
 @njit(cache=True)
-def _run(model, drive, coupling, omega, tau, phi_reset, phi_th, phi, table, t_end, warmup,
-         n_spikes, times, senders, counts, t_last, isi_sum, isi_sumsq):
+def _next_spiker(phi, phi_th, seconds_per_phase):
+    """Neuron that reaches threshold first (the first on ties) and its delay (s)."""
+    best = math.inf
+    first = -1
+    for i in range(phi.shape[0]):
+        delay = (phi_th - phi[i]) * seconds_per_phase[i]
+        if delay < best:
+            best = delay
+            first = i
+    return first, best
+
+
+@njit(cache=True)
+def _run(model, drive, coupling, omega, seconds_per_phase, same, phi_reset, phi_th, phi, table,
+         t_end, warmup, n_spikes, times, senders, counts, t_last, isi_sum, isi_sumsq):
+    """Conventional loop; ``drive``, ``omega``, ``seconds_per_phase`` are per neuron and
+    ``same`` says all neurons are alike (then the spiker is the largest phase)."""
     n, k = table.shape
-    seconds_per_phase = tau / omega
     t = 0.0
     t_comp = 0.0
     n_rec = 0
     while n_rec < n_spikes:
-        j = _argmax(phi)
-        step = phi_th - phi[j]
-        dt = step * seconds_per_phase
+        if same:
+            j = _argmax(phi)
+            dt = (phi_th - phi[j]) * seconds_per_phase[0]
+        else:
+            j, dt = _next_spiker(phi, phi_th, seconds_per_phase)
         t_new = t + dt                      # Neumaier-compensated clock
         if abs(t) >= abs(dt):
             t_comp += (t - t_new) + dt
@@ -57,11 +74,16 @@ def _run(model, drive, coupling, omega, tau, phi_reset, phi_th, phi, table, t_en
         now = t + t_comp
         if now > t_end:
             break
-        for i in range(n):
-            phi[i] += step
+        if same:
+            step = phi_th - phi[j]
+            for i in range(n):
+                phi[i] += step
+        else:
+            for i in range(n):
+                phi[i] += dt / seconds_per_phase[i]
         for c in range(k):
             i = table[j, c]
-            phi[i] = _phase_jump(model, phi[i], drive, coupling, omega)
+            phi[i] = _phase_jump(model, phi[i], drive[i], coupling, omega[i])
         phi[j] = phi_reset
         if now >= warmup:
             if counts[j] > 0:
@@ -89,8 +111,7 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
     phases : ndarray (n,)
         Every neuron's phase just after the last processed spike.
     """
-    t_end, n_spikes, warmup, _ = check_run(t_end, n_spikes, warmup, record, "auto",
-                                           network.model)
+    t_end, n_spikes, warmup, _ = check_run(t_end, n_spikes, warmup, record, "auto", network)
     if record == "spikes" and n_spikes == UNLIMITED:
         raise ValueError("n_spikes must be given for the reference simulator with record='spikes'")
     model = network.model
@@ -101,10 +122,13 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
     counts = np.zeros(n, np.int64)
     t_last, isi_sum, isi_sumsq = np.zeros(n), np.zeros(n), np.zeros(n)
     model_id = LIF if model.name == "lif" else QIF
-    n_rec, t_last_event = _run(model_id, network.drive, network.coupling, model.omega(network.drive),
-                               model.tau, model.phase_reset, model.phase_threshold, phi,
-                               network.target_table(), t_end, warmup, n_spikes, times, senders,
-                               counts, t_last, isi_sum, isi_sumsq)
+    drive = np.broadcast_to(np.asarray(network.drive, float), (n,)).copy()
+    omega = np.asarray(model.omega(drive), float)
+    seconds_per_phase = np.broadcast_to(network.tau, (n,)) / omega
+    n_rec, _ = _run(model_id, drive, network.coupling, omega, seconds_per_phase,
+                    not network.heterogeneous, model.phase_reset, model.phase_threshold, phi,
+                    network.target_table(), t_end, warmup, n_spikes, times, senders, counts,
+                    t_last, isi_sum, isi_sumsq)
     t_stop = t_end if n_rec < n_spikes else float(times[n_rec - 1] if size else t_last.max())
     return SpikeRecord(times=times[:n_rec], senders=senders[:n_rec], counts=counts,
                        isi_sum=isi_sum, isi_sumsq=isi_sumsq, t_start=warmup, t_stop=t_stop,

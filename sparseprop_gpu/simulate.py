@@ -11,11 +11,12 @@ from .kernels import models as km
 from .record import SpikeRecord
 
 RECORD = ("spikes", "summary")
-KEYS = ("auto", "exp", "phase")
+KEYS = ("auto", "exp", "phase", "time")
 SPIKE_BUFFER = 1 << 18    # spikes drained per launch when the record is kept
+REBASE_PERIODS = 16       # time key: rebase after this many of the slowest neuron's free periods
 
 
-def check_run(t_end, n_spikes, warmup, record, key, model):
+def check_run(t_end, n_spikes, warmup, record, key, network):
     """Validate the run settings; returns (t_end, n_spikes, warmup, key)."""
     if t_end is None and n_spikes is None:
         raise ValueError("give t_end (s) or n_spikes (or both) to say when to stop")
@@ -28,8 +29,11 @@ def check_run(t_end, n_spikes, warmup, record, key, model):
         raise ValueError(f"warmup must be in [0, t_end) = [0, {t_end:g}); got {warmup:g}")
     validate.choice("record", record, RECORD)
     validate.choice("key", key, KEYS)
+    model = network.model
     if key == "auto":
-        key = "exp" if model.exp_key else "phase"
+        key = "time" if network.heterogeneous else "exp" if model.exp_key else "phase"
+    elif key != "time" and network.heterogeneous:
+        raise ValueError("key must be 'time' or 'auto' for a network of heterogeneous neurons")
     elif key == "exp" and not model.exp_key:
         raise ValueError(f"key must be 'phase' or 'auto' for the {model.name} model "
                          "(the exponential key exists for LIF only)")
@@ -38,17 +42,30 @@ def check_run(t_end, n_spikes, warmup, record, key, model):
 
 def key_kind_of(key):
     """``kernels.models`` key constant of a resolved key name."""
-    return km.KEY_EXP if key == "exp" else km.KEY_PHASE
+    return {"exp": km.KEY_EXP, "phase": km.KEY_PHASE, "time": km.KEY_TIME}[key]
+
+
+def instance_params(network, key, rebase=True):
+    """(par, neuron) of one network for the engine: shared and per-neuron constants."""
+    model = network.model
+    if key != "time":
+        return model.kernel_params(network.drive, network.coupling, key=key, rebase=rebase), None
+    neuron = network.neuron_params()
+    span = model.phase_threshold - model.phase_reset
+    rebase_at = REBASE_PERIODS * span * float(neuron[:, km.N_TPP].max())
+    par = model.kernel_params(float(np.broadcast_to(network.drive, (network.n,))[0]),
+                              network.coupling, key=key, rebase=rebase, rebase_at=rebase_at)
+    return par, neuron
 
 
 def engine_state(network, key="exp", rebase=True, fan_bits=FAN_BITS, buffer_spikes=SPIKE_BUFFER):
     """The engine's arrays for ``network`` at t = 0: a Batch of one instance."""
-    model = network.model
-    par = model.kernel_params(network.drive, network.coupling, key=key, rebase=rebase)
+    par, neuron = instance_params(network, key, rebase)
     table = network.target_table() if network.connectivity == "stored" else None
-    return Batch(model.kernel_id, key_kind_of(key), par[None, :], [network.initial_phases],
-                 [network.k], [network.seed], table, buffer_spikes=buffer_spikes,
-                 fan_bits=fan_bits)
+    return Batch(network.model.kernel_id, key_kind_of(key), par[None, :],
+                 [network.initial_phases], [network.k], [network.seed], table,
+                 buffer_spikes=buffer_spikes, fan_bits=fan_bits,
+                 neurons=None if neuron is None else [neuron])
 
 
 def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes", key="auto",
@@ -67,9 +84,10 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes", ke
     record : {"spikes", "summary"}
         Keep every spike, or only per-neuron counts and ISI moments (any run length
         in O(n) memory).
-    key : {"auto", "exp", "phase"}
+    key : {"auto", "exp", "phase", "time"}
         Priority-queue key: "exp" (LIF only, the default for LIF) turns each input
-        into one addition; "phase" works for every model.
+        into one addition; "phase" works for every model; "time" (next spike times,
+        the default for heterogeneous neurons) for per-neuron drive and tau.
     progress : bool
         Show a progress bar when the run is predicted to take more than 2 s.
     rebase : bool
@@ -79,8 +97,7 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes", ke
     -------
     SpikeRecord
     """
-    t_end, n_spikes, warmup, key = check_run(t_end, n_spikes, warmup, record, key,
-                                             network.model)
+    t_end, n_spikes, warmup, key = check_run(t_end, n_spikes, warmup, record, key, network)
     keep = record == "spikes"
     batch = engine_state(network, key=key, rebase=rebase,
                          buffer_spikes=SPIKE_BUFFER if keep else SUMMARY_BUFFER)

@@ -21,7 +21,8 @@ def test_reference_values(model, drive, ref):
     par = model.kernel_params(drive, -0.1)
     for phi, expected in ref["ptc"].items():
         assert model.ptc(phi, drive, -0.1) == pytest.approx(expected, abs=1e-12)
-        assert km.ptc(model.kernel_id, phi, par) == pytest.approx(expected, abs=1e-12)
+        assert km.ptc(model.kernel_id, phi, par[km.P_OMEGA], par[km.P_KICK]) == pytest.approx(
+            expected, abs=1e-12)
         oracle = reference._phase_jump.py_func(model.kernel_id, phi, drive, -0.1, model.omega(drive))
         assert oracle == pytest.approx(expected, abs=1e-12)
 
@@ -64,7 +65,7 @@ def test_exp_key_turns_the_lif_ptc_into_an_addition():
         g = math.exp(shift_phase / omega)
         for phi in (-0.3, 0.1, 0.5, 0.99):
             z = math.exp(-(phi - shift_phase) / omega)
-            z_new = km.key_after_input(km.LIF, km.KEY_EXP, z, g, par)
+            z_new = km.key_after_input(km.LIF, km.KEY_EXP, z, g, par, 0.0, 0.0, 1.0)
             phi_new = shift_phase - omega * math.log(z_new)
             assert phi_new == pytest.approx(lif.ptc(phi, drive, coupling), abs=1e-12)
         # the neuron whose key is smallest reaches threshold (phi = 1) at G = z I / (I - 1)
@@ -78,5 +79,19 @@ def test_phase_key_round_trip():
     shift = 12.5
     for phi in (-3.0, 0.0, 1.0, 3.0):
         key = shift + (math.pi - phi)
-        new = km.key_after_input(km.QIF, km.KEY_PHASE, key, shift, par)
+        new = km.key_after_input(km.QIF, km.KEY_PHASE, key, shift, par, par[km.P_OMEGA],
+                                 par[km.P_KICK], 1.0)
         assert math.pi - (new - shift) == pytest.approx(qif.ptc(phi, drive, -0.1), abs=1e-12)
+
+
+def test_time_key_round_trip():
+    """Time key: the next spike time moves by the PTC's phase change times tau_i / omega_i."""
+    lif, drive, tau = sp.LIF(), 1.3, 0.02
+    par = lif.kernel_params(drive, -0.1)
+    omega = lif.omega(drive)
+    tpp = tau / omega
+    now = 3.0
+    for phi in (-0.2, 0.3, 0.9):
+        key = now + (1.0 - phi) * tpp
+        new = km.key_after_input(km.LIF, km.KEY_TIME, key, now, par, omega, -0.1 / drive, tpp)
+        assert 1.0 - (new - now) / tpp == pytest.approx(lif.ptc(phi, drive, -0.1), abs=1e-12)

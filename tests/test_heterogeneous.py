@@ -1,0 +1,85 @@
+"""Heterogeneous neurons (per-neuron drive and tau) on the time key, DESIGN.md 2.4."""
+import numpy as np
+import pytest
+
+import sparseprop_gpu as sp
+from sparseprop_gpu import reference
+
+from conftest import assert_same_spikes
+
+
+def drive_profile(i, n):
+    return 0.07 * (1 + 0.4 * np.sin(2 * np.pi * i / n))
+
+
+@pytest.fixture(scope="module")
+def hetero_lif():
+    return sp.Network(model=sp.LIF(tau=0.01), n=2000, k=50, j0=1.0, target_rate=1.0, seed=1,
+                      drive=sp.heterogeneous(drive_profile),
+                      tau=sp.heterogeneous(lambda i, n: 0.01 * (1 + 0.2 * np.cos(i))))
+
+
+def test_time_key_matches_heterogeneous_oracle(hetero_lif):
+    assert hetero_lif.heterogeneous
+    rec = sp.simulate(hetero_lif, n_spikes=20_000)
+    assert rec.meta["key"] == "time"
+    ref, _ = reference.simulate(hetero_lif, n_spikes=20_000)
+    assert_same_spikes(rec, ref, atol=1e-12)
+
+
+def test_on_the_fly_heterogeneous_equals_stored(hetero_lif):
+    other = sp.Network(model=sp.LIF(tau=0.01), n=2000, k=50, j0=1.0, target_rate=1.0, seed=1,
+                       drive=sp.heterogeneous(drive_profile),
+                       tau=sp.heterogeneous(lambda i, n: 0.01 * (1 + 0.2 * np.cos(i))),
+                       connectivity="on_the_fly")
+    a = sp.simulate(hetero_lif, n_spikes=5000)
+    b = sp.simulate(other, n_spikes=5000)
+    np.testing.assert_array_equal(a.times, b.times)
+
+
+def test_equal_neurons_reproduce_the_homogeneous_engine():
+    homo = sp.Network(model=sp.LIF(tau=0.01), n=2000, k=50, j0=1.0, target_rate=1.0, seed=1)
+    external = homo.drive - 1.0
+    same = sp.Network(model=sp.LIF(tau=0.01), n=2000, k=50, j0=1.0, target_rate=1.0, seed=1,
+                      drive=sp.heterogeneous(np.full(2000, external)))
+    np.testing.assert_array_equal(same.drive, homo.drive)
+    a = sp.simulate(same, n_spikes=20_000)
+    for key in ("phase", "exp"):
+        assert_same_spikes(a, sp.simulate(homo, n_spikes=20_000, key=key), atol=1e-12)
+
+
+def test_heterogeneous_qif_statistics_agree_with_oracle():
+    net = sp.Network(model=sp.QIF(tau=0.01), n=1000, k=50, j0=1.0, target_rate=2.0, seed=4,
+                     drive=sp.heterogeneous(lambda i, n: 0.1 * (1 + 0.3 * np.sin(i))))
+    rec = sp.simulate(net, t_end=5.0, warmup=1.0, record="summary")
+    ref, _ = reference.simulate(net, t_end=5.0, warmup=1.0, record="summary")
+    total = ref.counts.sum()
+    assert abs(rec.counts.sum() - total) < 5 * np.sqrt(total) + 0.02 * total
+    assert np.nanmean(rec.cv_isi()) == pytest.approx(np.nanmean(ref.cv_isi()), abs=0.05)
+
+
+def test_long_heterogeneous_run_stays_exact():
+    """Rebasing the time key: 1e3 s later the spikes still match the oracle."""
+    net = sp.Network(model=sp.LIF(tau=0.01), n=100, k=10, j0=1.0, target_rate=1.0, seed=3,
+                     drive=sp.heterogeneous(lambda i, n: 0.03 * (1 + 0.3 * np.sin(i))))
+    rec = sp.simulate(net, t_end=1000.0, warmup=990.0)
+    ref, _ = reference.simulate(net, t_end=1000.0, warmup=990.0, n_spikes=10**6)
+    assert rec.times.size > 100
+    assert_same_spikes(rec, ref, atol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(drive=sp.heterogeneous(lambda i, n: np.where(i == 7, -2.0, 0.1))), "neuron 7: drive"),
+    (dict(drive=sp.heterogeneous(np.full(99, 0.1))), "drive"),
+    (dict(drive=sp.heterogeneous(lambda i, n: np.full(n, np.nan))), "drive must be finite"),
+    (dict(tau=sp.heterogeneous(lambda i, n: np.where(i == 3, 0.0, 0.01))), "tau must be > 0"),
+    (dict(tau=0.02), "tau must be sp.heterogeneous"),
+])
+def test_bad_heterogeneous_parameters(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        sp.Network(model=sp.LIF(tau=0.01), n=100, k=10, j0=1.0, target_rate=1.0, **kwargs)
+
+
+def test_heterogeneous_network_needs_the_time_key(hetero_lif):
+    with pytest.raises(ValueError, match="key must be 'time'"):
+        sp.simulate(hetero_lif, t_end=1.0, key="exp")
