@@ -20,7 +20,8 @@ from numba.extending import register_jitable
 
 from .connectivity import draw_targets
 from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
-                     shift_of, KEY_TIME, N_KICK, N_OMEGA, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT)
+                     shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK, N_EXP_RESET, N_KICK, N_OMEGA,
+                     N_TPP, P_KICK, P_OMEGA, P_REBASE_AT)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 
 ON_THE_FLY = 0
@@ -139,12 +140,20 @@ def advance(model, key_kind, par, neuron, heap, geom, n, k,
                 own = np.uint64(i)
                 after = key_after_input(model, key_kind, before, shift, mp, neuron[own, N_OMEGA],
                                         neuron[own, N_KICK], neuron[own, N_TPP])
+            elif key_kind == KEY_EXP_TIME:
+                after = key_after_input(model, key_kind, before, shift, mp, 0.0,
+                                        neuron[np.uint64(i), N_EXP_KICK], 1.0)
             else:
                 after = key_after_input(model, key_kind, before, shift, mp, mp[P_OMEGA],
                                         mp[P_KICK], 1.0)
             if not pq_set_in_group(heap, level1, bits, i, before, after):
                 pq_update(heap, geom, i, after)
-        tpp = neuron[np.uint64(j), N_TPP] if key_kind == KEY_TIME else 1.0
+        if key_kind == KEY_TIME:
+            tpp = neuron[np.uint64(j), N_TPP]
+        elif key_kind == KEY_EXP_TIME:
+            tpp = neuron[np.uint64(j), N_EXP_RESET]
+        else:
+            tpp = 1.0
         pq_update(heap, geom, j, key_after_reset(key_kind, shift, mp, tpp))
 
         if heap[root] > rebase_at:

@@ -8,6 +8,10 @@ A neuron's key is what the priority queue orders (smaller spikes sooner):
   ``G = exp(S / omega)``. An input of strength ``J`` is the addition
   ``z += (-J / I) * G`` (no exp or log per event) and the neuron spikes when
   ``G = z * I / (I - 1)``. The queue's minimum gives the next ``G``.
+* ``KEY_EXP_TIME`` (LIF with per-neuron drive and one tau): ``y = exp(t_next / tau)``,
+  the exponential of the neuron's next spike time. The smallest ``y`` is the next
+  ``G = exp(t / tau)``; an input is ``y += -J / (I_i - 1) * G`` and a reset
+  ``y = G * I_i / (I_i - 1)``: still one addition per input.
 * ``KEY_TIME`` (heterogeneous neurons, DESIGN.md 2.4): the time (s, from the
   time origin) of the neuron's next spike, ``key = t + (phi_th - phi) * tpp_i``
   with the neuron's own seconds per unit of phase ``tpp_i = tau_i / omega_i``.
@@ -31,11 +35,14 @@ QIF = 1
 KEY_PHASE = 0
 KEY_EXP = 1
 KEY_TIME = 2
+KEY_EXP_TIME = 3
 
 # per-neuron constants of a heterogeneous network (one row per neuron)
-N_OMEGA = 0
-N_KICK = 1
-N_TPP = 2
+N_OMEGA = 0       # time key: phase velocity
+N_KICK = 1        # time key: J / I_i (LIF), J / sqrt(I_i) (QIF)
+N_TPP = 2         # time key: seconds per unit of phase
+N_EXP_KICK = 0    # exp-time key: J / (I_i - 1)
+N_EXP_RESET = 1   # exp-time key: I_i / (I_i - 1)
 N_NEURON = 3
 
 P_OMEGA = 0       # phase velocity per membrane time constant
@@ -81,7 +88,7 @@ def shift_of(key_kind, key_min, mp):
 @register_jitable
 def elapsed(key_kind, shift, mp):
     """Seconds since the current time origin at global shift ``shift``."""
-    if key_kind == KEY_EXP:
+    if key_kind == KEY_EXP or key_kind == KEY_EXP_TIME:
         return mp[P_TAU] * math.log(shift)
     if key_kind == KEY_TIME:
         return shift
@@ -93,10 +100,13 @@ def key_after_input(model, key_kind, key, shift, mp, omega, kick, tpp):
     """A target's new key after one input arriving at global shift ``shift``.
 
     ``omega``, ``kick`` and ``tpp`` are the target's own (time key) or the
-    network's with ``tpp = 1`` (phase key); the exp key needs none of them.
+    network's with ``tpp = 1`` (phase key); the exp key needs none of them and
+    the exp-time key only the target's ``kick``, J / (I_i - 1).
     """
     if key_kind == KEY_EXP:
         return key - mp[P_KICK] * shift
+    if key_kind == KEY_EXP_TIME:
+        return key - kick * shift
     phi_th = mp[P_PHI_TH]
     phi = ptc(model, phi_th - (key - shift) / tpp, omega, kick)
     return shift + (phi_th - phi) * tpp
@@ -104,9 +114,14 @@ def key_after_input(model, key_kind, key, shift, mp, omega, kick, tpp):
 
 @register_jitable
 def key_after_reset(key_kind, shift, mp, tpp):
-    """The spiking neuron's key after its reset (``tpp``: as in ``key_after_input``)."""
+    """The spiking neuron's key after its reset.
+
+    ``tpp``: as in ``key_after_input``; for the exp-time key, I_j / (I_j - 1).
+    """
     if key_kind == KEY_EXP:
         return shift
+    if key_kind == KEY_EXP_TIME:
+        return shift * tpp
     return shift + (mp[P_PHI_TH] - mp[P_PHI_RESET]) * tpp
 
 
@@ -116,6 +131,6 @@ def rebase_step(key_kind, key_min, mp):
 
     Returns ``(dt, shift, factor)``: keys become ``(key - shift) * factor``.
     """
-    if key_kind == KEY_EXP:
+    if key_kind == KEY_EXP or key_kind == KEY_EXP_TIME:
         return mp[P_TAU] * (REBASE_BITS * LN2), 0.0, REBASE_FACTOR
     return elapsed(key_kind, key_min, mp), key_min, 1.0

@@ -4,12 +4,25 @@ from .models import LIF, QIF, NeuronModel
 from .network import Network, heterogeneous
 from .record import SpikeRecord
 from .simulate import simulate
+from .sweep import Sweep
 
 __version__ = "0.1.0"
 __all__ = ["LIF", "QIF", "NeuronModel", "Network", "SpikeRecord", "simulate", "load_record",
-           "Ensemble", "EnsembleResult", "run_ensemble", "heterogeneous", "__version__"]
+           "Ensemble", "EnsembleResult", "run_ensemble",
+           "Sweep", "run_sweep", "open_results", "heterogeneous", "__version__"]
 
 
 def load_record(path):
     """Read a SpikeRecord from a .npz or .zarr file written by ``SpikeRecord.save``."""
     return SpikeRecord.load(path)
+
+
+def __getattr__(name):
+    # run_sweep and open_results import Dask, Zarr and xarray only when first used
+    if name == "run_sweep":
+        from .distributed import run_sweep
+        return run_sweep
+    if name == "open_results":
+        from .store import open_results
+        return open_results
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

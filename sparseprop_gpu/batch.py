@@ -36,6 +36,8 @@ def initial_keys(key_kind, par, phases, neuron):
         return np.exp(-phases / par[km.P_OMEGA])
     if key_kind == km.KEY_TIME:
         return (par[km.P_PHI_TH] - phases) * neuron[:, km.N_TPP]
+    if key_kind == km.KEY_EXP_TIME:      # exp(t_next / tau) = (I / (I - 1)) ** (1 - phi)
+        return np.exp((par[km.P_PHI_TH] - phases) * np.log(neuron[:, km.N_EXP_RESET]))
     return par[km.P_PHI_TH] - phases
 
 

@@ -1,4 +1,4 @@
-"""The ``sparseprop`` command: ``simulate`` one network, ``info`` about this installation."""
+"""The ``sparseprop`` command: ``simulate`` one network, ``sweep`` many, ``info`` about this installation."""
 import argparse
 import importlib
 import os
@@ -39,6 +39,23 @@ def _simulate(args):
     if args.out is not None:
         rec.save(args.out)
         print(f"written                 {args.out}")
+    return 0
+
+
+def _sweep(args):
+    from .distributed import SweepError, run_sweep
+    from .sweep import Sweep
+
+    sweep = Sweep.load(args.spec)
+    try:
+        report = run_sweep(sweep, args.out, scheduler=args.scheduler, workers=args.workers,
+                           in_process=args.in_process or None, resume=args.resume,
+                           overwrite=args.overwrite, progress=not args.quiet)
+    except SweepError as exc:
+        print(exc.report, file=sys.stderr)
+        print(f"sparseprop: error: {exc}", file=sys.stderr)
+        return 1
+    print(report)
     return 0
 
 
@@ -93,6 +110,27 @@ def build_parser():
     sim.add_argument("--out", help="write the record to this .zarr or .npz path")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=_simulate)
+
+    sweep = sub.add_parser("sweep", help="run a parameter sweep into a Zarr store",
+                           description="Run the sweep of a TOML specification ([network], "
+                           "[sweep], [run]; see examples/quickstart.toml) on an embedded Dask "
+                           "LocalCluster, any Dask cluster (--scheduler) or this process, "
+                           "writing every batch into the Zarr store --out. "
+                           "Read it with sp.open_results(OUT).")
+    sweep.add_argument("spec", help="the sweep specification, a TOML file")
+    sweep.add_argument("--out", required=True, help="the Zarr store (a path or an fsspec URL)")
+    sweep.add_argument("--scheduler", help="address of a running Dask scheduler, "
+                       "e.g. tcp://host:8786 (default: an embedded LocalCluster)")
+    sweep.add_argument("--workers", type=int,
+                       help="process workers of the embedded cluster (default: one per core)")
+    sweep.add_argument("--in-process", action="store_true",
+                       help="run the batches in this process, without Dask")
+    sweep.add_argument("--resume", action="store_true",
+                       help="run only the batches missing from an unfinished store of this sweep")
+    sweep.add_argument("--overwrite", action="store_true",
+                       help="delete what --out holds and start again")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_sweep)
 
     info = sub.add_parser("info", help="versions, backends, whether a GPU is usable")
     info.set_defaults(func=_info)

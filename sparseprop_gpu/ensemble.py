@@ -134,7 +134,7 @@ class Ensemble:
         model = self.network.model
         pars = np.stack([instance_params(x, key, rebase)[0] for x in nets])
         table = self.network.target_table() if self.shared_table else None
-        return Batch(model.kernel_id, key_kind_of(key), pars, [x.initial_phases for x in nets],
+        return Batch(model.kernel_id, key_kind_of(key, self.network), pars, [x.initial_phases for x in nets],
                      [x.k for x in nets], [x.seed for x in nets], table,
                      buffer_spikes=buffer_spikes)
 

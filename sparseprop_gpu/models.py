@@ -128,6 +128,13 @@ class LIF(NeuronModel):
     def external_to_drive(self, external):
         return 1.0 + external
 
+    def exp_neuron_params(self, drive, coupling):
+        """Per-neuron constants of the exp-time key (rows ``kernels.models.N_EXP_*``)."""
+        table = np.zeros((drive.shape[0], km.N_NEURON))
+        table[:, km.N_EXP_KICK] = coupling / (drive - 1.0)
+        table[:, km.N_EXP_RESET] = drive / (drive - 1.0)
+        return table
+
     def omega(self, drive):
         return 1.0 / np.log(drive / (drive - 1.0))
 

@@ -30,26 +30,34 @@ def check_run(t_end, n_spikes, warmup, record, key, network):
     validate.choice("record", record, RECORD)
     validate.choice("key", key, KEYS)
     model = network.model
+    exp_possible = model.exp_key and not isinstance(network.tau, np.ndarray)
     if key == "auto":
-        key = "time" if network.heterogeneous else "exp" if model.exp_key else "phase"
-    elif key != "time" and network.heterogeneous:
-        raise ValueError("key must be 'time' or 'auto' for a network of heterogeneous neurons")
+        key = "exp" if exp_possible else "time" if network.heterogeneous else "phase"
+    elif network.heterogeneous and not (key == "time" or key == "exp" and exp_possible):
+        raise ValueError("key must be 'time', 'auto' (or 'exp' for LIF with one tau) for a "
+                         "network of heterogeneous neurons")
     elif key == "exp" and not model.exp_key:
         raise ValueError(f"key must be 'phase' or 'auto' for the {model.name} model "
                          "(the exponential key exists for LIF only)")
     return t_end, n_spikes, warmup, key
 
 
-def key_kind_of(key):
-    """``kernels.models`` key constant of a resolved key name."""
+def key_kind_of(key, network):
+    """``kernels.models`` key constant of a resolved key name for ``network``."""
+    if key == "exp" and network.heterogeneous:
+        return km.KEY_EXP_TIME
     return {"exp": km.KEY_EXP, "phase": km.KEY_PHASE, "time": km.KEY_TIME}[key]
 
 
 def instance_params(network, key, rebase=True):
     """(par, neuron) of one network for the engine: shared and per-neuron constants."""
     model = network.model
-    if key != "time":
+    if not network.heterogeneous:
         return model.kernel_params(network.drive, network.coupling, key=key, rebase=rebase), None
+    if key == "exp":
+        par = model.kernel_params(float(network.drive[0]), network.coupling, key=key,
+                                  rebase=rebase)
+        return par, model.exp_neuron_params(network.drive, network.coupling)
     neuron = network.neuron_params()
     span = model.phase_threshold - model.phase_reset
     rebase_at = REBASE_PERIODS * span * float(neuron[:, km.N_TPP].max())
@@ -62,7 +70,7 @@ def engine_state(network, key="exp", rebase=True, fan_bits=FAN_BITS, buffer_spik
     """The engine's arrays for ``network`` at t = 0: a Batch of one instance."""
     par, neuron = instance_params(network, key, rebase)
     table = network.target_table() if network.connectivity == "stored" else None
-    return Batch(network.model.kernel_id, key_kind_of(key), par[None, :],
+    return Batch(network.model.kernel_id, key_kind_of(key, network), par[None, :],
                  [network.initial_phases], [network.k], [network.seed], table,
                  buffer_spikes=buffer_spikes, fan_bits=fan_bits,
                  neurons=None if neuron is None else [neuron])

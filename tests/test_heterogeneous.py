@@ -27,6 +27,17 @@ def test_time_key_matches_heterogeneous_oracle(hetero_lif):
     assert_same_spikes(rec, ref, atol=1e-12)
 
 
+def test_exp_time_key_matches_heterogeneous_oracle():
+    """Per-neuron drive, one tau: LIF keeps one addition per input (the exp-time key)."""
+    net = sp.Network(model=sp.LIF(tau=0.01), n=2000, k=50, j0=1.0, target_rate=1.0, seed=1,
+                     drive=sp.heterogeneous(drive_profile))
+    rec = sp.simulate(net, n_spikes=20_000)
+    assert rec.meta["key"] == "exp"
+    ref, _ = reference.simulate(net, n_spikes=20_000)
+    assert_same_spikes(rec, ref, atol=1e-12)
+    assert_same_spikes(rec, sp.simulate(net, n_spikes=20_000, key="time"), atol=1e-12)
+
+
 def test_on_the_fly_heterogeneous_equals_stored(hetero_lif):
     other = sp.Network(model=sp.LIF(tau=0.01), n=2000, k=50, j0=1.0, target_rate=1.0, seed=1,
                        drive=sp.heterogeneous(drive_profile),
@@ -62,10 +73,10 @@ def test_long_heterogeneous_run_stays_exact():
     """Rebasing the time key: 1e3 s later the spikes still match the oracle."""
     net = sp.Network(model=sp.LIF(tau=0.01), n=100, k=10, j0=1.0, target_rate=1.0, seed=3,
                      drive=sp.heterogeneous(lambda i, n: 0.03 * (1 + 0.3 * np.sin(i))))
-    rec = sp.simulate(net, t_end=1000.0, warmup=990.0)
     ref, _ = reference.simulate(net, t_end=1000.0, warmup=990.0, n_spikes=10**6)
-    assert rec.times.size > 100
-    assert_same_spikes(rec, ref, atol=1e-9)
+    assert ref.times.size > 100
+    for key in ("time", "exp"):
+        assert_same_spikes(sp.simulate(net, t_end=1000.0, warmup=990.0, key=key), ref, atol=1e-9)
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -82,4 +93,6 @@ def test_bad_heterogeneous_parameters(kwargs, words):
 
 def test_heterogeneous_network_needs_the_time_key(hetero_lif):
     with pytest.raises(ValueError, match="key must be 'time'"):
-        sp.simulate(hetero_lif, t_end=1.0, key="exp")
+        sp.simulate(hetero_lif, t_end=1.0, key="exp")        # per-neuron tau: no exp key
+    with pytest.raises(ValueError, match="key must be 'time'"):
+        sp.simulate(hetero_lif, t_end=1.0, key="phase")

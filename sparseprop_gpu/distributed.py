@@ -1,0 +1,240 @@
+"""Running a sweep: batches to Dask workers (or in this process), progress, a summary.
+
+With no scheduler, an embedded ``distributed.LocalCluster`` of process workers, one per core
+(one per GPU with the cuda backend), each running numba on ``cores // workers`` threads.
+With ``scheduler="tcp://host:8786"`` or ``client=``, any Dask cluster: dask-jobqueue's
+SLURMCluster / PBSCluster, dask-cuda's LocalCUDACluster (one worker per GPU), ... Without
+Dask (the ``[dist]`` extra), or with ``in_process=True``, the batches run one after the other
+here, with the same result. Every batch is one task; its worker writes it into the store.
+"""
+import logging
+import os
+import time
+
+from . import store
+from .sweep import load
+
+
+class SweepError(RuntimeError):
+    """Some batches failed; the others are written and committed."""
+
+    def __init__(self, failures, report):
+        self.failures = failures
+        self.report = report
+        lines = [f"{len(failures)} of {report.batches_run} batches failed "
+                 "(the others are complete; fix the cause and run again with --resume):"]
+        lines += [f"  {text}" for _, text in sorted(failures.items())]
+        super().__init__("\n".join(lines))
+
+
+class SweepReport:
+    """What a sweep run did."""
+
+    def __init__(self, path, sweep, todo, runner):
+        self.path = path
+        self.instances = sweep.size
+        self.batches = sweep.n_batches
+        self.batches_skipped = sweep.n_batches - len(todo)
+        self.batches_run = len(todo)
+        self.batches_done = 0
+        self.instances_run = 0
+        self.spikes = 0
+        self.failures = {}
+        self.backends = set()
+        self.runner = runner
+        self.seconds = 0.0
+
+    @property
+    def instances_per_s(self):
+        return self.instances_run / self.seconds if self.seconds > 0 else float("nan")
+
+    def __str__(self):
+        if self.batches_run == 0:
+            return (f"{self.path}: all {self.batches} batches ({self.instances} instances) are "
+                    "already complete; nothing to do")
+        lines = [
+            f"store                   {self.path}",
+            f"instances               {self.instances_run} run, {self.instances} in the sweep",
+            f"batches                 {self.batches_done} done, {len(self.failures)} failed, "
+            f"{self.batches_skipped} already complete (of {self.batches})",
+            f"ran on                  {self.runner}, backend {', '.join(sorted(self.backends)) or '-'}",
+            f"wall time (s)           {self.seconds:.3g} ({self.instances_per_s:.3g} instances/s)",
+            f"spikes                  {self.spikes}",
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return (f"SweepReport({self.path!r}, run={self.batches_run}, done={self.batches_done}, "
+                f"failed={len(self.failures)}, skipped={self.batches_skipped})")
+
+
+def run_batch(path, sweep, b, numba_threads=None):
+    """Run batch ``b`` of ``sweep`` and write it into the store at ``path`` (a worker task).
+
+    Returns (b, instances, spikes, backend, seconds)."""
+    started = time.perf_counter()
+    if numba_threads:
+        import numba
+        numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
+    from .ensemble import run_ensemble
+    lo, hi = sweep.batch_bounds(b)
+    result = run_ensemble(sweep.ensemble(lo, hi), **sweep.run_kwargs())
+    store.write_batch(path, sweep, b, result)
+    return b, hi - lo, int(result.counts.sum()), result.backend, time.perf_counter() - started
+
+
+def _cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def default_workers(sweep):
+    """Workers of the embedded cluster: one per GPU with the cuda backend, else one per core."""
+    if sweep.spec["run"]["backend"] != "cpu":
+        from .ensemble import resolve_backend
+        try:
+            if resolve_backend(sweep.spec["run"]["backend"]) == "cuda":
+                from numba import cuda
+                return max(1, len(cuda.gpus))
+        except Exception:
+            pass
+    return max(1, _cores())
+
+
+def have_dask():
+    try:
+        import distributed  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_process=None,
+              resume=False, overwrite=False, progress=True):
+    """Run a sweep into the Zarr store ``out``.
+
+    Parameters
+    ----------
+    spec : Sweep, dict or path of a TOML file
+    out : str or path
+        The store (a local path or an fsspec URL such as s3://...).
+    scheduler : str, optional
+        Address of a running Dask scheduler ("tcp://host:8786").
+    client : distributed.Client, optional
+        An existing client (dask-jobqueue, dask-cuda, ...).
+    workers : int, optional
+        Process workers of the embedded LocalCluster (default: one per core, or per GPU).
+    in_process : bool, optional
+        Run the batches here, one after the other (default: only when Dask is not installed).
+    resume : bool
+        Run the missing batches of an unfinished store of this same sweep.
+    overwrite : bool
+        Delete what ``out`` holds and start again.
+    progress : bool
+        Show a progress bar (batches, instances/s, ETA).
+
+    Returns
+    -------
+    SweepReport
+        Raises SweepError, after all other batches finished, if some batches failed; each
+        failure names the batch's instances and parameters.
+    """
+    sweep = load(spec)
+    path = store.normalise(out)
+    todo = store.prepare(path, sweep, resume=resume, overwrite=overwrite)
+    if not todo:
+        report = SweepReport(path, sweep, todo, "nothing")
+        return report
+    if sum(x is not None for x in (scheduler, client)) + bool(in_process) > 1:
+        raise ValueError("give at most one of scheduler, client and in_process")
+    if in_process is None:
+        in_process = scheduler is None and client is None and not have_dask()
+    if in_process:
+        report = SweepReport(path, sweep, todo, "this process")
+        _run_here(path, sweep, todo, report, progress)
+    else:
+        if not have_dask():
+            raise ValueError("scheduler/client need Dask: pip install 'sparseprop-gpu[dist]'")
+        report = _run_dask(path, sweep, todo, progress, scheduler, client, workers)
+    if report.backends:
+        store.record_backends(path, report.backends)
+    if report.failures:
+        raise SweepError(report.failures, report)
+    return report
+
+
+def _bar(total, progress, sweep):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="batch", disable=not progress, dynamic_ncols=True,
+                desc=f"sweep {sweep.size} instances", smoothing=0.1)
+
+
+def _done(report, bar, outcome, sweep):
+    b, count, spikes, backend, _ = outcome
+    report.batches_done += 1
+    report.instances_run += count
+    report.spikes += spikes
+    report.backends.add(backend)
+    bar.update(1)
+    elapsed = time.perf_counter() - report._started
+    bar.set_postfix_str(f"{report.instances_run / max(elapsed, 1e-9):.3g} instances/s")
+
+
+def _failed(report, sweep, b, exc):
+    report.failures[b] = f"{sweep.describe_batch(b)}: {type(exc).__name__}: {exc}"
+
+
+def _run_here(path, sweep, todo, report, progress):
+    report._started = time.perf_counter()
+    with _bar(len(todo), progress, sweep) as bar:
+        for b in todo:
+            try:
+                outcome = run_batch(path, sweep, b)
+            except Exception as exc:   # reported with the batch; the others go on
+                _failed(report, sweep, b, exc)
+                bar.update(1)
+                continue
+            _done(report, bar, outcome, sweep)
+    report.seconds = time.perf_counter() - report._started
+
+
+def _run_dask(path, sweep, todo, progress, scheduler, client, workers):
+    from distributed import Client, LocalCluster, as_completed
+    cluster = own_client = None
+    threads = None
+    started = time.perf_counter()
+    try:
+        if client is None and scheduler is not None:
+            client = own_client = Client(scheduler)
+            runner = f"Dask cluster at {scheduler}"
+        elif client is None:
+            n = workers or default_workers(sweep)
+            threads = max(1, _cores() // n)
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = own_client = Client(cluster)
+            runner = f"LocalCluster({n} process workers x {threads} numba threads)"
+        else:
+            runner = f"Dask client {client.scheduler.address}"
+        report = SweepReport(path, sweep, todo, runner)
+        report._started = started
+        shared = client.scatter(sweep, broadcast=True, hash=False)
+        futures = {client.submit(run_batch, path, shared, b, threads, pure=False,
+                                 key=f"sparseprop-batch-{b}-{os.getpid()}-{started}"): b
+                   for b in todo}
+        with _bar(len(todo), progress, sweep) as bar:
+            for future in as_completed(futures):
+                b = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:   # reported with the batch; the others go on
+                    _failed(report, sweep, b, exc)
+                    bar.update(1)
+                    continue
+                _done(report, bar, outcome, sweep)
+        report.seconds = time.perf_counter() - started
+        return report
+    finally:
+        if own_client is not None:
+            own_client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,418 @@
+"""The Zarr 3 store of a sweep, written batch by batch by the workers; ``open_results``.
+
+Layout (root group, Zarr format 3; dimension names for xarray)::
+
+    zarr.json                       attributes["sparseprop"]: kind, format, the full specification,
+                                    package version, backend (asked for and used), sizes
+    n, k, seed, ic_seed, drive, coupling, j0, target_rate      (instance,)  parameters
+    rate_mean, rate_std, cv_isi_mean, spike_count,
+    silent_fraction, t_stop                                     (instance,)  summaries
+    count, rate, cv_isi, isi_sum, isi_sumsq                     (instance, neuron)  if per_neuron
+    n_recorded                                                  (instance,)  if record = "spikes"
+    spikes/times_<b>, spikes/senders_<b>                        (spike,)  batch b's spikes, flat
+    batch_done                                                  (batch,)  the commit markers
+
+The client creates every array before the first batch runs, with chunks of ``batch_size``
+instances, so each batch writes its own chunks and no two workers touch one chunk. A worker
+writes all of a batch's data first and its ``batch_done`` entry last: a batch is complete
+exactly when its marker is 1, and ``resume`` recomputes the batches whose marker is not. The
+spikes of instance ``i`` are, in the NWB Units layout, ``times[offsets[i]:offsets[i + 1]]``
+with ``offsets = [0, cumsum(n_recorded)]``; ``open_results(...).sp`` assembles them.
+"""
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = 1
+SUMMARIES = {"rate_mean": np.float64, "rate_std": np.float64, "cv_isi_mean": np.float64,
+             "spike_count": np.int64, "silent_fraction": np.float64, "t_stop": np.float64}
+NEURON_DTYPES = {"count": np.int64, "rate": np.float64, "cv_isi": np.float64,
+                 "isi_sum": np.float64, "isi_sumsq": np.float64}
+PARAMETERS = ("n", "k", "seed", "ic_seed", "drive", "coupling", "j0", "target_rate")
+NEURON_CHUNK_BYTES = 1 << 24
+
+
+def _is_url(path):
+    return "://" in str(path)
+
+
+def normalise(path):
+    """An absolute local path (workers may run elsewhere in the tree) or a URL, as a str."""
+    return str(path) if _is_url(path) else os.path.abspath(os.fspath(path))
+
+
+def _fill(dtype):
+    return -1 if np.dtype(dtype).kind in "iu" else np.nan
+
+
+def _attrs(group):
+    return dict(group.attrs).get("sparseprop")
+
+
+def _exists(path):
+    if _is_url(path):
+        import zarr
+        try:
+            zarr.open_group(path, mode="r")
+            return True
+        except Exception:
+            return False
+    return Path(path).exists()
+
+
+def prepare(path, sweep, resume=False, overwrite=False):
+    """Create the store of ``sweep`` at ``path``, or check the one there.
+
+    Returns the batches still to run (all of them for a new store, none for a finished one).
+    Raises ValueError when ``path`` holds something else, a different sweep, or an
+    unfinished run of this sweep without ``resume``.
+    """
+    import zarr
+    from . import __version__
+    from .sweep import first_difference
+    path = normalise(path)
+    if overwrite and _exists(path):
+        _remove(path)
+    if _exists(path):
+        try:
+            group = zarr.open_group(path, mode="r")
+            meta = _attrs(group)
+        except Exception:
+            meta = None
+        if meta is None or meta.get("kind") != "sweep":
+            raise ValueError(f"out: {path} exists and is not a sparseprop sweep store; "
+                             "choose another path")
+        if meta.get("ready"):
+            theirs, ours = meta["spec"], json.loads(sweep.to_json())
+            if theirs != ours:
+                key = first_difference(theirs, ours)
+                there = _lookup(theirs, key)
+                here = _lookup(ours, key)
+                raise ValueError(f"out: {path} holds a different sweep ({key} is {there!r} there, "
+                                 f"{here!r} here); choose another --out, or --overwrite it")
+            done = done_batches(path)
+            todo = [b for b in range(sweep.n_batches) if not done[b]]
+            if todo and not resume and done.any():
+                raise ValueError(f"out: {path} holds an unfinished run of this sweep "
+                                 f"({int(done.sum())} of {sweep.n_batches} batches complete); "
+                                 "add --resume (resume=True) to run the missing batches, or "
+                                 "--overwrite to start again")
+            if not _is_url(path):
+                _clean_partials(path)
+            return todo
+        # created but not finished creating (killed during creation): nothing was computed
+    _create(path, sweep, __version__)
+    return list(range(sweep.n_batches))
+
+
+def _lookup(spec, key):
+    value = spec
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _remove(path):
+    if _is_url(path):
+        import zarr
+        zarr.open_group(path, mode="w")
+    else:
+        shutil.rmtree(path) if Path(path).is_dir() else Path(path).unlink()
+
+
+def _clean_partials(path):
+    """Remove the temporary files a killed writer left (Zarr's LocalStore writes name.*.partial
+    and renames it)."""
+    for root, _, files in os.walk(path):
+        for name in files:
+            if name.endswith(".partial"):
+                try:
+                    os.unlink(os.path.join(root, name))
+                except OSError:
+                    pass
+
+
+def _create(path, sweep, version):
+    import zarr
+    group = zarr.open_group(path, mode="w", zarr_format=3)
+    meta = {"kind": "sweep", "format": FORMAT, "ready": False,
+            "spec": json.loads(sweep.to_json()), "version": version,
+            "backend": {"requested": sweep.spec["run"]["backend"], "used": []},
+            "instances": sweep.size, "batch_size": sweep.batch_size,
+            "batches": sweep.n_batches, "neurons": sweep.n_max, "swept": list(sweep.swept),
+            "mode": sweep.mode, "shape": list(sweep.shape), "record": sweep.record,
+            "per_neuron": list(sweep.per_neuron)}
+    group.attrs.update({"sparseprop": meta})
+    m, bs = sweep.size, sweep.batch_size
+    for name, values in sweep.parameters().items():
+        group.create_array(name, data=np.asarray(values), chunks=(bs,),
+                           dimension_names=["instance"], fill_value=_fill(values.dtype))
+    for name, dtype in SUMMARIES.items():
+        group.create_array(name, shape=(m,), chunks=(bs,), dtype=dtype, fill_value=_fill(dtype),
+                           dimension_names=["instance"])
+    neuron_chunk = max(1, min(sweep.n_max, NEURON_CHUNK_BYTES // (8 * bs)))
+    for name in sweep.per_neuron:
+        dtype = NEURON_DTYPES[name]
+        group.create_array(name, shape=(m, sweep.n_max), chunks=(bs, neuron_chunk), dtype=dtype,
+                           fill_value=_fill(dtype), dimension_names=["instance", "neuron"])
+    if sweep.record == "spikes":
+        group.create_array("n_recorded", shape=(m,), chunks=(bs,), dtype=np.int64,
+                           fill_value=-1, dimension_names=["instance"])
+        group.create_group("spikes")
+    group.create_array("batch_done", shape=(sweep.n_batches,), chunks=(1,), dtype=np.uint8,
+                       fill_value=0, compressors=None, dimension_names=["batch"])
+    group.attrs.update({"sparseprop": {**meta, "ready": True}})
+
+
+def done_batches(path):
+    """(n_batches,) bool: which batches are committed."""
+    import zarr
+    return zarr.open_array(normalise(path), path="batch_done", mode="r")[:] == 1
+
+
+def summaries(result):
+    """Per-instance summaries of an EnsembleResult, each computed from its own instance's
+    neurons only (so independent of the batch it ran in)."""
+    size = len(result)
+    out = {name: np.empty(size, dtype) for name, dtype in SUMMARIES.items()}
+    ns = result.parameters["n"]
+    for m in range(size):
+        n = int(ns[m])
+        counts = result.counts[m, :n]
+        duration = result.t_stop[m] - result.t_start
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates = counts / duration
+        cv = _cv(counts, result.isi_sum[m, :n], result.isi_sumsq[m, :n])
+        valid = cv[~np.isnan(cv)]
+        out["rate_mean"][m] = rates.mean()
+        out["rate_std"][m] = rates.std()
+        out["cv_isi_mean"][m] = valid.mean() if valid.size else np.nan
+        out["spike_count"][m] = counts.sum()
+        out["silent_fraction"][m] = np.count_nonzero(counts == 0) / n
+        out["t_stop"][m] = result.t_stop[m]
+    return out
+
+
+def per_neuron(result, names, n_max):
+    """(instance, n_max) arrays of the per-neuron statistics ``names``, padded."""
+    size = len(result)
+    width = result.counts.shape[1]
+    alive = result.neurons
+    out = {}
+    for name in names:
+        dtype = NEURON_DTYPES[name]
+        arr = np.full((size, n_max), _fill(dtype) if name != "count" else 0, dtype)
+        if name == "count":
+            arr[:, :width] = result.counts
+        elif name == "rate":
+            arr[:, :width] = result.rates
+        elif name == "cv_isi":
+            arr[:, :width] = result.cv_isi
+        else:
+            arr[:, :width] = np.where(alive, getattr(result, name), np.nan)
+        out[name] = arr
+    return out
+
+
+def _cv(counts, isi_sum, isi_sumsq):
+    from .ensemble import _cv as cv
+    return cv(counts, isi_sum, isi_sumsq)
+
+
+def write_batch(path, sweep, b, result):
+    """Write batch ``b``'s result into its chunks, then its commit marker (last)."""
+    import zarr
+    group = zarr.open_group(normalise(path), mode="r+")
+    lo, hi = sweep.batch_bounds(b)
+    for name, values in summaries(result).items():
+        group[name][lo:hi] = values
+    for name, values in per_neuron(result, sweep.per_neuron, sweep.n_max).items():
+        group[name][lo:hi, :] = values
+    if sweep.record == "spikes":
+        spikes = group["spikes"]
+        chunk = 1 << 20
+        for name, data in (("times", result.times), ("senders", result.senders)):
+            data = np.ascontiguousarray(data)
+            spikes.create_array(f"{name}_{b:06d}", data=data,
+                                chunks=(max(1, min(chunk, data.size)),), overwrite=True,
+                                dimension_names=["spike"])
+        group["n_recorded"][lo:hi] = np.diff(result.offsets)
+    group["batch_done"][b] = 1
+
+
+def record_backends(path, used):
+    """Add the backends the workers used to the store's attributes (client only)."""
+    import zarr
+    group = zarr.open_group(normalise(path), mode="r+")
+    meta = _attrs(group)
+    have = set(meta["backend"]["used"])
+    if not set(used) <= have:
+        meta["backend"]["used"] = sorted(have | set(used))
+        group.attrs.update({"sparseprop": meta})
+
+
+# ------------------------------------------------------------------------ reading
+def open_results(path, partial=False):
+    """The results of a sweep as an ``xarray.Dataset``.
+
+    Dimensions ``instance`` (and ``neuron``, ``batch``); the parameters of every instance
+    (n, k, seed, ic_seed, drive, coupling, j0, target_rate) are coordinates, so
+    ``ds.rate_mean.groupby("j0").mean()`` works. Summaries: rate_mean, rate_std (Hz, across
+    neurons), cv_isi_mean (over neurons with two or more intervals), spike_count,
+    silent_fraction, t_stop; per-neuron arrays where the sweep asked for them. ``ds.sp``
+    gives the spikes (``ds.sp.spikes(i)``, ``ds.sp.offsets``), the specification, and
+    ``ds.sp.grid(name)``, a variable on the grid of swept parameters.
+
+    Data are read lazily (with dask where it is installed). Raises ValueError if some
+    batches are not complete, unless ``partial=True`` (then ``ds.done`` says which instances
+    hold results; the others hold NaN, or -1 for integers).
+    """
+    import xarray as xr
+    import zarr
+    path = normalise(path)
+    try:
+        meta = _attrs(zarr.open_group(path, mode="r"))
+    except Exception:
+        meta = None
+    if not meta or meta.get("kind") != "sweep":
+        raise ValueError(f"path: {path} is not a sparseprop sweep store")
+    done = done_batches(path)
+    if not partial and not done.all():
+        raise ValueError(f"path: {path} is incomplete ({int(done.sum())} of {done.size} batches "
+                         "done); finish it with `sparseprop sweep SPEC --out PATH --resume`, or "
+                         "pass partial=True")
+    ds = xr.open_zarr(path, consolidated=False, zarr_format=3, mask_and_scale=False,
+                      chunks={} if _has_dask() else None)
+    params = [name for name in PARAMETERS if name in ds]
+    ds = ds.set_coords(params)
+    ds = ds.assign_coords({name: ds[name].compute() for name in params})   # small: in memory
+    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, "batch_done") if name in ds]
+    ds = ds[order]
+    batch_of = np.arange(meta["instances"]) // meta["batch_size"]
+    ds = ds.assign_coords(done=("instance", done[batch_of]))
+    ds.attrs["sparseprop_path"] = path
+    ds.attrs["sparseprop"] = json.dumps(meta) if not isinstance(meta, str) else meta
+    return ds
+
+
+def _has_dask():
+    try:
+        import dask.array  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def _register_accessor():
+    import xarray as xr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+
+        @xr.register_dataset_accessor("sp")
+        class SweepAccessor:
+            """``ds.sp``: spikes, specification and grids of a sweep opened by open_results."""
+
+            def __init__(self, ds):
+                self._ds = ds
+
+            @property
+            def meta(self):
+                meta = self._ds.attrs.get("sparseprop")
+                if meta is None:
+                    raise ValueError("this Dataset was not opened by sp.open_results")
+                return json.loads(meta) if isinstance(meta, str) else meta
+
+            @property
+            def spec(self):
+                """The sweep's full specification (network, sweep, run)."""
+                return self.meta["spec"]
+
+            def sweep(self):
+                """The specification as a ``sp.Sweep``."""
+                from .sweep import Sweep
+                return Sweep.from_dict(_spec_to_dict(self.spec))
+
+            def _group(self):
+                import zarr
+                return zarr.open_group(self._ds.attrs["sparseprop_path"], mode="r")
+
+            @property
+            def offsets(self):
+                """(instance + 1,) int64: instance i's spikes are at offsets[i]:offsets[i+1]."""
+                self._need_spikes()
+                counts = np.asarray(self._ds["n_recorded"].values, np.int64)
+                return np.concatenate([[0], np.cumsum(np.maximum(counts, 0))])
+
+            def _need_spikes(self):
+                if self.meta["record"] != "spikes":
+                    raise ValueError("this sweep kept no spikes: run it with "
+                                     "[run] record = \"spikes\"")
+
+            def _batch(self, b):
+                spikes = self._group()["spikes"]
+                return spikes[f"times_{b:06d}"][:], spikes[f"senders_{b:06d}"][:]
+
+            def spikes(self, i):
+                """(times, senders) of instance ``i``: spike times (s) and neuron indices."""
+                self._need_spikes()
+                meta = self.meta
+                i = int(i)
+                if not 0 <= i < meta["instances"]:
+                    raise IndexError(f"instance {i} out of range [0, {meta['instances']})")
+                b = i // meta["batch_size"]
+                lo = b * meta["batch_size"]
+                counts = np.asarray(self._ds["n_recorded"].values[lo:i + 1], np.int64)
+                if counts[-1] < 0:
+                    raise ValueError(f"instance {i} has no results yet (batch {b} is not done)")
+                start = int(counts[:-1].sum())
+                spikes = self._group()["spikes"]
+                stop = start + int(counts[-1])
+                return (spikes[f"times_{b:06d}"][start:stop],
+                        spikes[f"senders_{b:06d}"][start:stop])
+
+            @property
+            def times(self):
+                """All spike times, flat (instance i at offsets[i]:offsets[i+1])."""
+                self._need_spikes()
+                return np.concatenate([self._batch(b)[0] for b in range(self.meta["batches"])])
+
+            @property
+            def senders(self):
+                """All senders, flat, in the order of ``times``."""
+                self._need_spikes()
+                return np.concatenate([self._batch(b)[1] for b in range(self.meta["batches"])])
+
+            def grid(self, name):
+                """Variable ``name`` on the grid of swept parameters (dims: the swept keys;
+                a per-neuron variable keeps its neuron dimension)."""
+                meta = self.meta
+                if meta["mode"] != "grid" or not meta["swept"]:
+                    raise ValueError("grid() needs a sweep with mode = 'grid' and swept keys")
+                var = self._ds[name]
+                shape = tuple(meta["shape"])
+                dims = tuple(meta["swept"]) + var.dims[1:]
+                data = np.asarray(var.values).reshape(shape + var.shape[1:])
+                sweep = self.sweep()
+                coords = {key: axis for key, axis in sweep.axes.items()}
+                return xr.DataArray(data, dims=dims, coords=coords, name=name, attrs=var.attrs)
+
+        return SweepAccessor
+
+
+def _spec_to_dict(spec):
+    sweep = dict(spec["sweep"]["values"])
+    sweep["mode"] = spec["sweep"]["mode"]
+    return {"network": spec["network"], "sweep": sweep, "run": spec["run"]}
+
+
+try:  # xarray is a core dependency; the accessor exists as soon as the store module is used
+    _register_accessor()
+except ImportError:  # pragma: no cover
+    pass

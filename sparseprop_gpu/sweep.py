@@ -1,0 +1,475 @@
+"""Sweep specifications: TOML or ``sp.Sweep(...)``, validated, expanded into instances, cut into batches.
+
+A specification has three sections::
+
+    [network]                      # the fixed parameters of every instance
+    model = "lif"
+    n = 2000
+    k = 50
+    tau = 0.01
+    [sweep]                        # the swept parameters: a grid over them, first key slowest
+    j0 = [0.5, 1.0, 2.0]
+    target_rate = {linspace = [0.5, 4.0, 8]}
+    seed = {range = 16}
+    [run]                          # how each instance runs and what is kept
+    t_end = 5.0
+    warmup = 1.0
+    record = "summary"
+    backend = "auto"
+    batch_size = 64
+
+Everything is checked before anything runs: unknown keys, wrong types, empty ranges, and the
+parameters of every instance (the networks are built, so a bad value is refused by the same
+checks as ``sp.Network``); the message names the key. The same specification always gives the
+same instances in the same order, and batch ``b`` holds instances
+``b * batch_size .. (b + 1) * batch_size - 1``. A result depends only on its instance, never on
+the batch it ran in, so the batch size and the number of workers change no value.
+"""
+import json
+import math
+import numbers
+import os
+
+import numpy as np
+
+from . import validate
+from .models import MODELS
+
+NETWORK_KEYS = ("model", "tau", "n", "k", "j0", "target_rate", "drive", "coupling", "seed",
+                "ic_seed", "connectivity")
+SWEEPABLE = ("n", "k", "j0", "target_rate", "drive", "coupling", "seed", "ic_seed")
+INTEGER = ("n", "k", "seed", "ic_seed")
+RUN_KEYS = ("t_end", "n_spikes", "warmup", "record", "per_neuron", "backend", "batch_size",
+            "buffer_spikes", "key")
+RUN_DEFAULTS = {"t_end": None, "n_spikes": None, "warmup": 0.0, "record": "summary",
+                "per_neuron": False, "backend": "auto", "batch_size": 64, "buffer_spikes": None,
+                "key": "auto"}
+NETWORK_DEFAULTS = {"tau": 0.01, "seed": 0, "ic_seed": None, "connectivity": "auto"}
+PER_NEURON = ("count", "rate", "cv_isi", "isi_sum", "isi_sumsq")
+PER_NEURON_DEFAULT = ("count", "rate", "cv_isi")
+MODES = ("grid", "zip")
+RANGE_FORMS = ("linspace", "geomspace", "range")
+
+
+class Sweep:
+    """A validated parameter sweep: instances in a fixed order, cut into batches.
+
+    Parameters
+    ----------
+    network : dict
+        Fixed parameters: ``model`` ("lif" or "qif"), ``tau``, ``n``, ``k``, ``j0`` and
+        ``target_rate`` (or ``drive`` and ``coupling``), ``seed``, ``ic_seed``,
+        ``connectivity``.
+    sweep : dict, optional
+        Swept parameters (any of n, k, j0, target_rate, drive, coupling, seed, ic_seed), each
+        a list, a ``range``, a numpy array, ``{"linspace": [a, b, num]}``,
+        ``{"geomspace": [a, b, num]}`` or ``{"range": stop}`` / ``{"range": [start, stop(, step)]}``.
+        ``mode="grid"`` (default) runs every combination, the first key varying slowest;
+        ``mode="zip"`` pairs lists of equal length.
+    run : dict, optional
+        ``t_end``, ``n_spikes``, ``warmup``, ``record`` ("summary" or "spikes"),
+        ``per_neuron`` (false, true, or a list of count, rate, cv_isi, isi_sum, isi_sumsq),
+        ``backend``, ``batch_size`` (default 64), ``buffer_spikes``, ``key``.
+
+    Use ``Sweep.load("spec.toml")`` for a TOML file. Raises ``ValueError`` naming the key
+    (``"sweep.j0"``, ``"run.t_end"``, ...) for anything it cannot run.
+    """
+
+    def __init__(self, network, sweep=None, run=None):
+        raw = {"network": network, "sweep": {} if sweep is None else sweep,
+               "run": {} if run is None else run}
+        for section, value in raw.items():
+            if not isinstance(value, dict):
+                raise ValueError(f"[{section}] must be a table (dict); got {type(value).__name__}")
+        self.spec = {"network": _network_section(raw["network"]),
+                     "sweep": _sweep_section(raw["sweep"]),
+                     "run": _run_section(raw["run"])}
+        net = self.spec["network"]
+        self.model = MODELS[net["model"]](tau=net["tau"])
+        self.mode = self.spec["sweep"]["mode"]
+        self.axes = {name: _expand(name, form) for name, form in self.spec["sweep"]["values"].items()}
+        self.swept = tuple(self.axes)
+        if self.mode == "grid":
+            self.shape = tuple(axis.size for axis in self.axes.values())
+            self.size = int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        else:
+            lengths = {name: axis.size for name, axis in self.axes.items()}
+            if len(set(lengths.values())) > 1:
+                listed = ", ".join(f"sweep.{name}: {size}" for name, size in lengths.items())
+                raise ValueError(f"sweep.mode = 'zip' needs lists of one length; got {listed}")
+            self.shape = (next(iter(lengths.values()), 1),)
+            self.size = self.shape[0]
+        self._check_run()
+        self.batch_size = self.spec["run"]["batch_size"]
+        self.n_batches = -(-self.size // self.batch_size)
+        self._parameters = self._check_instances()
+        self.n_max = int(self._parameters["n"].max())
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def load(cls, path):
+        """The sweep of a TOML file with [network], [sweep] and [run] tables."""
+        import tomllib
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise ValueError(f"spec: no such file {str(path)!r}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"spec: {path} is not valid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data):
+        """The sweep of a dict with the keys network, sweep and run."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a sweep specification must be a table; got {type(data).__name__}")
+        unknown = [key for key in data if key not in ("network", "sweep", "run")]
+        if unknown:
+            raise ValueError(f"unknown section [{unknown[0]}]: a sweep has [network], [sweep] and [run]")
+        if "network" not in data:
+            raise ValueError("[network] is missing: it names the model and the fixed parameters")
+        return cls(data["network"], data.get("sweep"), data.get("run"))
+
+    # ---------------------------------------------------------------- checks
+    def _check_run(self):
+        from .simulate import check_run
+        run = self.spec["run"]
+        try:
+            check_run(run["t_end"], run["n_spikes"], run["warmup"], run["record"], run["key"],
+                      self.model)
+        except ValueError as exc:
+            raise ValueError(f"[run] {exc}") from None
+
+    def _check_instances(self):
+        """Build one network per distinct parameter set; returns the per-instance parameters."""
+        from .network import Network
+        cols = self.columns(0, self.size)
+        seeds = {name: cols.pop(name) for name in ("seed", "ic_seed")}
+        for name, values in seeds.items():
+            if values is not None:
+                where = "sweep" if name in self.axes else "network"
+                try:
+                    validate.integer(name, int(values.min()), 0, 2**63 - 1)
+                    validate.integer(name, int(values.max()), 0, 2**63 - 1)
+                except ValueError as exc:
+                    raise ValueError(f"{where}.{name}: {exc}") from None
+        names = list(cols)
+        stacked = np.rec.fromarrays([cols[name] for name in names], names=names)
+        distinct, inverse = np.unique(stacked, return_inverse=True)
+        drive = np.empty(distinct.size)
+        coupling = np.empty(distinct.size)
+        base = self.spec["network"]
+        for i, row in enumerate(distinct):
+            kw = {name: row[name].item() for name in names}
+            try:
+                net = Network(model=self.model, connectivity="on_the_fly", seed=0, **kw)
+            except ValueError as exc:
+                raise ValueError(self._locate(exc, kw)) from None
+            drive[i], coupling[i] = net.drive, net.coupling
+        out = {"n": cols["n"], "k": cols["k"],
+               "seed": seeds["seed"],
+               "ic_seed": seeds["seed"] if seeds["ic_seed"] is None else seeds["ic_seed"],
+               "drive": drive[inverse.ravel()], "coupling": coupling[inverse.ravel()]}
+        if base.get("j0") is not None or "j0" in self.axes:
+            out.update(j0=cols["j0"], target_rate=cols["target_rate"])
+        return out
+
+    def _locate(self, exc, values):
+        message = str(exc)
+        for name in sorted(values, key=len, reverse=True):
+            if message.startswith(name):
+                where = "sweep" if name in self.axes else "network"
+                return f"{where}.{name} = {values[name]!r}: {message}"
+        point = ", ".join(f"{name}={value!r}" for name, value in values.items()
+                          if value is not None)
+        return f"[network]/[sweep] at {point}: {message}"
+
+    # ---------------------------------------------------------------- instances
+    def columns(self, lo, hi):
+        """Per-instance values of n, k, j0, target_rate, drive, coupling, seed, ic_seed for
+        instances ``lo .. hi - 1`` (None where the key is unset)."""
+        idx = np.arange(lo, hi, dtype=np.int64)
+        if self.mode == "grid" and self.axes:
+            position = np.unravel_index(idx, self.shape)
+            swept = {name: axis[pos] for (name, axis), pos in zip(self.axes.items(), position)}
+        else:
+            swept = {name: axis[idx] for name, axis in self.axes.items()}
+        net = self.spec["network"]
+        out = {}
+        for name in SWEEPABLE:
+            if name in swept:
+                out[name] = swept[name]
+            elif net.get(name) is not None:
+                dtype = np.int64 if name in INTEGER else np.float64
+                out[name] = np.full(idx.size, net[name], dtype=dtype)
+            else:
+                out[name] = None
+        balanced = out["j0"] is not None or out["target_rate"] is not None
+        drop = ("drive", "coupling") if balanced else ("j0", "target_rate")
+        for name in drop:
+            if out[name] is not None:
+                return self._mixed()
+            out.pop(name)
+        for name in ("n", "k") + (("j0", "target_rate") if balanced else ("drive", "coupling")):
+            if out[name] is None:
+                raise ValueError(f"network.{name} is missing: give it in [network] or sweep it "
+                                 "in [sweep]")
+        return out
+
+    @staticmethod
+    def _mixed():
+        raise ValueError("network: give either j0 and target_rate (balanced state) or drive "
+                         "and coupling (direct), in [network] or [sweep], not a mix")
+
+    def parameters(self, lo=0, hi=None):
+        """Per-instance parameters (n, k, seed, ic_seed, drive, coupling, and j0,
+        target_rate in the balanced state) as arrays, for instances ``lo .. hi - 1``."""
+        hi = self.size if hi is None else hi
+        return {name: values[lo:hi] for name, values in self._parameters.items()}
+
+    def batch_bounds(self, b):
+        """(lo, hi): batch ``b`` holds instances lo .. hi - 1."""
+        if not 0 <= b < self.n_batches:
+            raise IndexError(f"batch {b} out of range [0, {self.n_batches})")
+        lo = b * self.batch_size
+        return lo, min(lo + self.batch_size, self.size)
+
+    def describe_batch(self, b):
+        """A short text naming batch ``b``'s instances and the ranges of its parameters."""
+        lo, hi = self.batch_bounds(b)
+        pars = self.parameters(lo, hi)
+        parts = []
+        for name in self.swept or ("seed",):
+            values = pars[name]
+            lo_v, hi_v = values.min().item(), values.max().item()
+            parts.append(f"{name}={lo_v:g}" if lo_v == hi_v else f"{name}={lo_v:g}..{hi_v:g}")
+        return f"batch {b} (instances {lo}..{hi - 1}; {', '.join(parts)})"
+
+    def ensemble(self, lo, hi):
+        """The instances ``lo .. hi - 1`` as an ``sp.Ensemble``."""
+        from .ensemble import Ensemble
+        from .network import Network
+        pars = self.parameters(lo, hi)
+        net = self.spec["network"]
+        balanced = "j0" in pars
+        coupling = ("j0", "target_rate") if balanced else ("drive", "coupling")
+        first = {name: pars[name][0].item() for name in ("n", "k", "seed", "ic_seed") + coupling}
+        base = Network(model=self.model, connectivity=net["connectivity"], **first)
+        per = {"seeds": pars["seed"], "ic_seeds": pars["ic_seed"], "n": pars["n"], "k": pars["k"]}
+        if balanced:
+            per.update(j0=pars["j0"], target_rate=pars["target_rate"])
+        else:
+            per.update(drive=pars["drive"], coupling=pars["coupling"])
+        return Ensemble(base, **per)
+
+    def run_kwargs(self):
+        """Keyword arguments of ``run_ensemble`` for one batch."""
+        run = self.spec["run"]
+        return {name: run[name] for name in ("t_end", "n_spikes", "warmup", "record", "backend",
+                                             "buffer_spikes", "key")}
+
+    @property
+    def per_neuron(self):
+        return tuple(self.spec["run"]["per_neuron"])
+
+    @property
+    def record(self):
+        return self.spec["run"]["record"]
+
+    def to_json(self):
+        return json.dumps(self.spec, sort_keys=True)
+
+    def __len__(self):
+        return self.size
+
+    def __eq__(self, other):
+        return isinstance(other, Sweep) and self.to_json() == other.to_json()
+
+    def __repr__(self):
+        axes = " x ".join(f"{name}[{axis.size}]" for name, axis in self.axes.items()) or "one point"
+        return (f"Sweep({self.size} instances: {axes}, {self.spec['network']['model']}, "
+                f"{self.n_batches} batches of {self.batch_size})")
+
+
+def load(spec):
+    """A Sweep from a Sweep, a dict or a TOML path."""
+    if isinstance(spec, Sweep):
+        return spec
+    if isinstance(spec, dict):
+        return Sweep.from_dict(spec)
+    if isinstance(spec, (str, os.PathLike)):
+        return Sweep.load(spec)
+    raise ValueError(f"spec must be a sp.Sweep, a dict or the path of a TOML file; got {spec!r}")
+
+
+# -------------------------------------------------------------------- sections
+def _unknown(section, given, allowed):
+    for key in given:
+        if key not in allowed:
+            raise ValueError(f"{section}.{key}: unknown key; allowed: {', '.join(allowed)}")
+
+
+def _network_section(section):
+    _unknown("network", section, NETWORK_KEYS)
+    out = {**NETWORK_DEFAULTS, **section}
+    if "model" not in section:
+        raise ValueError(f"network.model is missing: one of {', '.join(map(repr, MODELS))}")
+    if out["model"] not in MODELS:
+        raise ValueError(f"network.model must be one of {', '.join(map(repr, MODELS))}; "
+                         f"got {out['model']!r}")
+    try:
+        MODELS[out["model"]](tau=out["tau"])
+    except ValueError as exc:
+        raise ValueError(f"network.{exc}") from None
+    validate_choice = ("auto", "stored", "on_the_fly")
+    if out["connectivity"] not in validate_choice:
+        raise ValueError(f"network.connectivity must be one of "
+                         f"{', '.join(map(repr, validate_choice))}; got {out['connectivity']!r}")
+    for name in SWEEPABLE:
+        value = out.get(name)
+        if value is None:
+            out.setdefault(name, None)
+            continue
+        out[name] = _scalar(f"network.{name}", name, value)
+    return {name: out[name] for name in NETWORK_KEYS}
+
+
+def _scalar(where, name, value):
+    if name in INTEGER:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{where} must be an integer; got {value!r}")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{where} must be a real number; got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{where} must be finite; got {value!r}")
+    return value
+
+
+def _sweep_section(section):
+    section = dict(section)
+    mode = section.pop("mode", "grid")
+    if mode not in MODES:
+        raise ValueError(f"sweep.mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
+    _unknown("sweep", section, SWEEPABLE + ("mode",))
+    values = {name: _normal_form(name, value) for name, value in section.items()}
+    return {"mode": mode, "values": values}
+
+
+def _normal_form(name, value):
+    """A swept value as JSON-able data: a list, or {form: arguments}."""
+    where = f"sweep.{name}"
+    if isinstance(value, range):
+        value = {"range": [value.start, value.stop, value.step]}
+    if isinstance(value, dict):
+        if len(value) != 1 or next(iter(value)) not in RANGE_FORMS:
+            raise ValueError(f"{where} must be a list or one of {{linspace = [a, b, num]}}, "
+                             f"{{geomspace = [a, b, num]}}, {{range = stop}} or "
+                             f"{{range = [start, stop, step]}}; got {value!r}")
+        form, args = next(iter(value.items()))
+        if form == "range":
+            args = [args] if isinstance(args, numbers.Integral) and not isinstance(args, bool) else args
+            if (not isinstance(args, (list, tuple)) or not 1 <= len(args) <= 3 or any(
+                    isinstance(a, bool) or not isinstance(a, numbers.Integral) for a in args)):
+                raise ValueError(f"{where}: range takes an integer stop or [start, stop(, step)] "
+                                 f"of integers; got {args!r}")
+            args = [int(a) for a in args]
+            if len(args) == 3 and args[2] == 0:
+                raise ValueError(f"{where}: range step must not be 0")
+        else:
+            if (not isinstance(args, (list, tuple)) or len(args) != 3
+                    or any(isinstance(a, bool) or not isinstance(a, numbers.Real) for a in args[:2])
+                    or isinstance(args[2], bool) or not isinstance(args[2], numbers.Integral)):
+                raise ValueError(f"{where}: {form} takes [a, b, num] with real a, b and an "
+                                 f"integer num; got {args!r}")
+            if not all(math.isfinite(a) for a in args[:2]):
+                raise ValueError(f"{where}: {form} bounds must be finite; got {args!r}")
+            if form == "geomspace" and (args[0] <= 0 or args[1] <= 0):
+                raise ValueError(f"{where}: geomspace bounds must be > 0; got {args!r}")
+            args = [float(args[0]), float(args[1]), int(args[2])]
+        return {form: args}
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{where} must be a list, {{linspace = [a, b, num]}}, "
+                         f"{{geomspace = [a, b, num]}} or {{range = ...}}; got {value!r} "
+                         "(a fixed value belongs in [network])")
+    items = np.asarray(value).tolist() if isinstance(value, np.ndarray) else list(value)
+    return [_scalar(f"{where}[{i}]", name, item) for i, item in enumerate(items)]
+
+
+def _expand(name, form):
+    where = f"sweep.{name}"
+    if isinstance(form, list):
+        values = np.asarray(form, dtype=np.int64 if name in INTEGER else np.float64)
+    else:
+        kind, args = next(iter(form.items()))
+        if kind == "range":
+            values = np.arange(*args, dtype=np.int64)
+        else:
+            a, b, num = args
+            if num < 0:
+                raise ValueError(f"{where}: {kind} num must be >= 0; got {num}")
+            values = (np.linspace if kind == "linspace" else np.geomspace)(a, b, num)
+            if name in INTEGER:
+                if not np.all(values == np.round(values)):
+                    raise ValueError(f"{where} must be integers, but {kind} {args} gives "
+                                     f"{values.tolist()}; use {{range = ...}} or a list")
+                values = np.round(values).astype(np.int64)
+    if values.size == 0:
+        raise ValueError(f"{where} is empty: a swept parameter needs at least one value")
+    return values
+
+
+def _run_section(section):
+    _unknown("run", section, RUN_KEYS)
+    out = {**RUN_DEFAULTS, **section}
+    for name in ("t_end", "warmup"):
+        if out[name] is not None:
+            out[name] = _scalar(f"run.{name}", name, out[name])
+    if out["warmup"] is None:
+        out["warmup"] = 0.0
+    for name in ("record", "backend", "key"):
+        allowed = {"record": ("summary", "spikes"), "backend": ("auto", "cpu", "cuda"),
+                   "key": ("auto", "exp", "phase")}[name]
+        if out[name] not in allowed:
+            raise ValueError(f"run.{name} must be one of {', '.join(map(repr, allowed))}; "
+                             f"got {out[name]!r}")
+    out["batch_size"] = validate.integer("run.batch_size", out["batch_size"], 1, 2**31 - 1)
+    for name in ("n_spikes", "buffer_spikes"):
+        if out[name] is not None:
+            out[name] = validate.integer(f"run.{name}", out[name], 1, 2**62)
+    per = out["per_neuron"]
+    if per is True:
+        per = list(PER_NEURON_DEFAULT)
+    elif per is False or per is None:
+        per = []
+    elif isinstance(per, (list, tuple)) and all(isinstance(p, str) for p in per):
+        for p in per:
+            if p not in PER_NEURON:
+                raise ValueError(f"run.per_neuron: unknown array {p!r}; allowed: "
+                                 f"{', '.join(PER_NEURON)}")
+        per = [p for p in PER_NEURON if p in per]
+    else:
+        raise ValueError(f"run.per_neuron must be true, false or a list of "
+                         f"{', '.join(PER_NEURON)}; got {per!r}")
+    out["per_neuron"] = per
+    return {name: out[name] for name in RUN_KEYS}
+
+
+def first_difference(a, b, prefix=""):
+    """The dotted key where two JSON-like values first differ (None if equal)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            if key not in a or key not in b:
+                return f"{prefix}{key}"
+            found = first_difference(a[key], b[key], f"{prefix}{key}.")
+            if found is not None:
+                return found
+        return None
+    if a != b:
+        return prefix.rstrip(".") or "spec"
+    return None
+
+
+__all__ = ["Sweep", "load", "first_difference"]
