@@ -113,10 +113,18 @@ class CudaRunner:
 
     def spikes(self, m, count):
         """The first ``count`` buffered spikes (times, senders) of instance ``m``."""
-        if self._buffers is None:      # one copy of all buffers per launch
-            self._buffers = self._to_host("buf_times"), self._to_host("buf_senders")
+        if self._buffers is None:      # one copy per launch, of the filled columns only
+            width = int(self.batch.n_rec.max())
+            self._buffers = (self._column_slice("buf_times", width),
+                             self._column_slice("buf_senders", width))
         times, senders = self._buffers
         return times[m, :count].copy(), senders[m, :count].copy()
+
+    def _column_slice(self, name, width):
+        device = self.device[name][:, :width]
+        if self._cupy is not None:
+            return device.get()
+        return device.copy_to_host()
 
     def set_rec_cap(self, active, caps):
         """Recording budget of each active instance for the next launch."""
