@@ -10,8 +10,11 @@ here, with the same result. Every batch is one task; its worker writes it into t
 import logging
 import os
 import time
+import uuid
 
-from . import store
+import numpy as np
+
+from . import store, validate
 from .sweep import load
 
 
@@ -57,7 +60,8 @@ class SweepReport:
             f"instances               {self.instances_run} run, {self.instances} in the sweep",
             f"batches                 {self.batches_done} done, {len(self.failures)} failed, "
             f"{self.batches_skipped} already complete (of {self.batches})",
-            f"ran on                  {self.runner}, backend {', '.join(sorted(self.backends)) or '-'}",
+            f"ran on                  {self.runner}, "
+            f"backend {', '.join(sorted(self.backends)) or '-'}",
             f"wall time (s)           {self.seconds:.3g} ({self.instances_per_s:.3g} instances/s)",
             f"spikes                  {self.spikes}",
         ]
@@ -81,6 +85,16 @@ def run_batch(path, sweep, b, numba_threads=None):
     result = run_ensemble(sweep.ensemble(lo, hi), **sweep.run_kwargs())
     store.write_batch(path, sweep, b, result)
     return b, hi - lo, int(result.counts.sum()), result.backend, time.perf_counter() - started
+
+
+def estimated_cost(sweep):
+    """A rough cost of each batch (spikes times synaptic events), so that the dearest run
+    first and the last workers do not wait for one long batch. Order only: no value depends
+    on it."""
+    pars = sweep.parameters()
+    rate = pars["target_rate"] if "target_rate" in pars else np.ones(sweep.size)
+    each = pars["n"] * rate * pars["k"] * np.log2(pars["n"])
+    return np.add.reduceat(each, np.arange(0, sweep.size, sweep.batch_size))
 
 
 def _cores():
@@ -140,12 +154,20 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
     """
     sweep = load(spec)
     path = store.normalise(out)
+    if workers is not None:
+        validate.integer("workers", workers, 1, 1 << 16)
+    if sum(x is not None for x in (scheduler, client)) + bool(in_process) > 1:
+        raise ValueError("give at most one of scheduler, client and in_process")
+    if scheduler is None and client is None:      # here: the backend must be usable here
+        from .ensemble import resolve_backend
+        try:
+            resolve_backend(sweep.spec["run"]["backend"])
+        except RuntimeError as exc:
+            raise ValueError(f"run.backend: {exc}") from None
     todo = store.prepare(path, sweep, resume=resume, overwrite=overwrite)
     if not todo:
         report = SweepReport(path, sweep, todo, "nothing")
         return report
-    if sum(x is not None for x in (scheduler, client)) + bool(in_process) > 1:
-        raise ValueError("give at most one of scheduler, client and in_process")
     if in_process is None:
         in_process = scheduler is None and client is None and not have_dask()
     if in_process:
@@ -218,9 +240,12 @@ def _run_dask(path, sweep, todo, progress, scheduler, client, workers):
         report = SweepReport(path, sweep, todo, runner)
         report._started = started
         shared = client.scatter(sweep, broadcast=True, hash=False)
+        cost = estimated_cost(sweep)
+        ranks = np.argsort(np.argsort(cost[todo]))          # the dearest batch first
         futures = {client.submit(run_batch, path, shared, b, threads, pure=False,
-                                 key=f"sparseprop-batch-{b}-{os.getpid()}-{started}"): b
-                   for b in todo}
+                                 priority=int(rank),
+                                 key=f"sparseprop-batch-{b}-{uuid.uuid4().hex}"): b
+                   for b, rank in zip(todo, ranks)}
         with _bar(len(todo), progress, sweep) as bar:
             for future in as_completed(futures):
                 b = futures[future]

@@ -12,8 +12,9 @@ Layout (root group, Zarr format 3; dimension names for xarray)::
     spikes/times_<b>, spikes/senders_<b>                        (spike,)  batch b's spikes, flat
     batch_done                                                  (batch,)  the commit markers
 
-The client creates every array before the first batch runs, with chunks of ``batch_size``
-instances, so each batch writes its own chunks and no two workers touch one chunk. A worker
+The client creates every array before the first batch runs. The parameters are written then
+(in chunks of up to 2**20 instances); the arrays the workers write have chunks of
+``batch_size`` instances, so each batch writes its own chunks and no two workers touch one. A worker
 writes all of a batch's data first and its ``batch_done`` entry last: a batch is complete
 exactly when its marker is 1, and ``resume`` recomputes the batches whose marker is not. The
 spikes of instance ``i`` are, in the NWB Units layout, ``times[offsets[i]:offsets[i + 1]]``
@@ -34,6 +35,7 @@ NEURON_DTYPES = {"count": np.int64, "rate": np.float64, "cv_isi": np.float64,
                  "isi_sum": np.float64, "isi_sumsq": np.float64}
 PARAMETERS = ("n", "k", "seed", "ic_seed", "drive", "coupling", "j0", "target_rate")
 NEURON_CHUNK_BYTES = 1 << 24
+PARAMETER_CHUNK = 1 << 20
 
 
 def _is_url(path):
@@ -75,25 +77,28 @@ def prepare(path, sweep, resume=False, overwrite=False):
     from . import __version__
     from .sweep import first_difference
     path = normalise(path)
-    if overwrite and _exists(path):
-        _remove(path)
     if _exists(path):
         try:
             group = zarr.open_group(path, mode="r")
             meta = _attrs(group)
         except Exception:
             meta = None
-        if meta is None or meta.get("kind") != "sweep":
+        if meta is None or meta.get("kind") != "sweep":   # never deleted, even with overwrite
             raise ValueError(f"out: {path} exists and is not a sparseprop sweep store; "
                              "choose another path")
+        if overwrite:
+            _remove(path)
+    if _exists(path):
         if meta.get("ready"):
             theirs, ours = meta["spec"], json.loads(sweep.to_json())
             if theirs != ours:
                 key = first_difference(theirs, ours)
                 there = _lookup(theirs, key)
                 here = _lookup(ours, key)
-                raise ValueError(f"out: {path} holds a different sweep ({key} is {there!r} there, "
-                                 f"{here!r} here); choose another --out, or --overwrite it")
+                shown = key.replace("sweep.values.", "sweep.")
+                raise ValueError(f"out: {path} holds a different sweep ({shown} is {there!r} "
+                                 f"there, {here!r} here); choose another --out, or "
+                                 "--overwrite it")
             done = done_batches(path)
             todo = [b for b in range(sweep.n_batches) if not done[b]]
             if todo and not resume and done.any():
@@ -138,7 +143,18 @@ def _clean_partials(path):
                     pass
 
 
+def _compact():
+    """Zarr writes its JSON metadata indented; one line each keeps small stores small."""
+    import zarr
+    return zarr.config.set({"json_indent": None})
+
+
 def _create(path, sweep, version):
+    with _compact():
+        _create_arrays(path, sweep, version)
+
+
+def _create_arrays(path, sweep, version):
     import zarr
     group = zarr.open_group(path, mode="w", zarr_format=3)
     meta = {"kind": "sweep", "format": FORMAT, "ready": False,
@@ -150,8 +166,8 @@ def _create(path, sweep, version):
             "per_neuron": list(sweep.per_neuron)}
     group.attrs.update({"sparseprop": meta})
     m, bs = sweep.size, sweep.batch_size
-    for name, values in sweep.parameters().items():
-        group.create_array(name, data=np.asarray(values), chunks=(bs,),
+    for name, values in sweep.parameters().items():   # written here, once: large chunks
+        group.create_array(name, data=np.asarray(values), chunks=(min(m, PARAMETER_CHUNK),),
                            dimension_names=["instance"], fill_value=_fill(values.dtype))
     for name, dtype in SUMMARIES.items():
         group.create_array(name, shape=(m,), chunks=(bs,), dtype=dtype, fill_value=_fill(dtype),
@@ -239,9 +255,10 @@ def write_batch(path, sweep, b, result):
         chunk = 1 << 20
         for name, data in (("times", result.times), ("senders", result.senders)):
             data = np.ascontiguousarray(data)
-            spikes.create_array(f"{name}_{b:06d}", data=data,
-                                chunks=(max(1, min(chunk, data.size)),), overwrite=True,
-                                dimension_names=["spike"])
+            with _compact():
+                spikes.create_array(f"{name}_{b:06d}", data=data,
+                                    chunks=(max(1, min(chunk, data.size)),), overwrite=True,
+                                    dimension_names=["spike"])
         group["n_recorded"][lo:hi] = np.diff(result.offsets)
     group["batch_done"][b] = 1
 
@@ -254,7 +271,8 @@ def record_backends(path, used):
     have = set(meta["backend"]["used"])
     if not set(used) <= have:
         meta["backend"]["used"] = sorted(have | set(used))
-        group.attrs.update({"sparseprop": meta})
+        with _compact():
+            group.attrs.update({"sparseprop": meta})
 
 
 # ------------------------------------------------------------------------ reading
@@ -292,7 +310,8 @@ def open_results(path, partial=False):
     params = [name for name in PARAMETERS if name in ds]
     ds = ds.set_coords(params)
     ds = ds.assign_coords({name: ds[name].compute() for name in params})   # small: in memory
-    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, "batch_done") if name in ds]
+    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, "batch_done")
+             if name in ds]
     ds = ds[order]
     batch_of = np.arange(meta["instances"]) // meta["batch_size"]
     ds = ds.assign_coords(done=("instance", done[batch_of]))

@@ -1,4 +1,4 @@
-"""Sweep specifications: TOML or ``sp.Sweep(...)``, validated, expanded into instances, cut into batches.
+"""Sweep specifications (TOML or ``sp.Sweep(...)``): validated, expanded, cut into batches.
 
 A specification has three sections::
 
@@ -63,7 +63,8 @@ class Sweep:
     sweep : dict, optional
         Swept parameters (any of n, k, j0, target_rate, drive, coupling, seed, ic_seed), each
         a list, a ``range``, a numpy array, ``{"linspace": [a, b, num]}``,
-        ``{"geomspace": [a, b, num]}`` or ``{"range": stop}`` / ``{"range": [start, stop(, step)]}``.
+        ``{"geomspace": [a, b, num]}``, ``{"range": stop}`` or
+        ``{"range": [start, stop(, step)]}``.
         ``mode="grid"`` (default) runs every combination, the first key varying slowest;
         ``mode="zip"`` pairs lists of equal length.
     run : dict, optional
@@ -87,7 +88,8 @@ class Sweep:
         net = self.spec["network"]
         self.model = MODELS[net["model"]](tau=net["tau"])
         self.mode = self.spec["sweep"]["mode"]
-        self.axes = {name: _expand(name, form) for name, form in self.spec["sweep"]["values"].items()}
+        self.axes = {name: _expand(name, form)
+                     for name, form in self.spec["sweep"]["values"].items()}
         self.swept = tuple(self.axes)
         if self.mode == "grid":
             self.shape = tuple(axis.size for axis in self.axes.values())
@@ -99,17 +101,20 @@ class Sweep:
                 raise ValueError(f"sweep.mode = 'zip' needs lists of one length; got {listed}")
             self.shape = (next(iter(lengths.values()), 1),)
             self.size = self.shape[0]
-        self._check_run()
         self.batch_size = self.spec["run"]["batch_size"]
         self.n_batches = -(-self.size // self.batch_size)
         self._parameters = self._check_instances()
+        self._check_run()
         self.n_max = int(self._parameters["n"].max())
 
     # ---------------------------------------------------------------- construction
     @classmethod
     def load(cls, path):
         """The sweep of a TOML file with [network], [sweep] and [run] tables."""
-        import tomllib
+        try:
+            import tomllib
+        except ImportError:          # Python 3.10
+            import tomli as tomllib
         try:
             with open(path, "rb") as f:
                 data = tomllib.load(f)
@@ -126,7 +131,8 @@ class Sweep:
             raise ValueError(f"a sweep specification must be a table; got {type(data).__name__}")
         unknown = [key for key in data if key not in ("network", "sweep", "run")]
         if unknown:
-            raise ValueError(f"unknown section [{unknown[0]}]: a sweep has [network], [sweep] and [run]")
+            raise ValueError(f"unknown section [{unknown[0]}]: a sweep has [network], [sweep] "
+                             "and [run]")
         if "network" not in data:
             raise ValueError("[network] is missing: it names the model and the fixed parameters")
         return cls(data["network"], data.get("sweep"), data.get("run"))
@@ -137,7 +143,7 @@ class Sweep:
         run = self.spec["run"]
         try:
             check_run(run["t_end"], run["n_spikes"], run["warmup"], run["record"], run["key"],
-                      self.model)
+                      self._network(0))
         except ValueError as exc:
             raise ValueError(f"[run] {exc}") from None
 
@@ -246,16 +252,21 @@ class Sweep:
             parts.append(f"{name}={lo_v:g}" if lo_v == hi_v else f"{name}={lo_v:g}..{hi_v:g}")
         return f"batch {b} (instances {lo}..{hi - 1}; {', '.join(parts)})"
 
+    def _network(self, i):
+        """The Network of instance ``i``."""
+        from .network import Network
+        pars = self.parameters(i, i + 1)
+        names = ("n", "k", "seed", "ic_seed") + (
+            ("j0", "target_rate") if "j0" in pars else ("drive", "coupling"))
+        return Network(model=self.model, connectivity=self.spec["network"]["connectivity"],
+                       **{name: pars[name][0].item() for name in names})
+
     def ensemble(self, lo, hi):
         """The instances ``lo .. hi - 1`` as an ``sp.Ensemble``."""
         from .ensemble import Ensemble
-        from .network import Network
         pars = self.parameters(lo, hi)
-        net = self.spec["network"]
         balanced = "j0" in pars
-        coupling = ("j0", "target_rate") if balanced else ("drive", "coupling")
-        first = {name: pars[name][0].item() for name in ("n", "k", "seed", "ic_seed") + coupling}
-        base = Network(model=self.model, connectivity=net["connectivity"], **first)
+        base = self._network(lo)
         per = {"seeds": pars["seed"], "ic_seeds": pars["ic_seed"], "n": pars["n"], "k": pars["k"]}
         if balanced:
             per.update(j0=pars["j0"], target_rate=pars["target_rate"])
@@ -370,7 +381,8 @@ def _normal_form(name, value):
                              f"{{range = [start, stop, step]}}; got {value!r}")
         form, args = next(iter(value.items()))
         if form == "range":
-            args = [args] if isinstance(args, numbers.Integral) and not isinstance(args, bool) else args
+            if isinstance(args, numbers.Integral) and not isinstance(args, bool):
+                args = [args]
             if (not isinstance(args, (list, tuple)) or not 1 <= len(args) <= 3 or any(
                     isinstance(a, bool) or not isinstance(a, numbers.Integral) for a in args)):
                 raise ValueError(f"{where}: range takes an integer stop or [start, stop(, step)] "
