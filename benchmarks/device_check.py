@@ -94,6 +94,7 @@ import numpy as np                      # noqa: E402
 import sparseprop_gpu as sp             # noqa: E402
 from sparseprop_gpu.backends import cpu as cpu_backend      # noqa: E402
 from sparseprop_gpu.backends import cuda as cuda_backend    # noqa: E402
+from report import print_table as markdown_table   # noqa: E402
 
 START = time.perf_counter()
 RESULTS = {"args": {k: v for k, v in vars(ARGS).items()}, "phases": {}, "runs": [],
@@ -288,12 +289,7 @@ def print_table(runs, cpu_rate):
                      "-" if ratio is None else f"{ratio:.2f}x",
                      f"{bw['24B']:.2f}" if r["backend"] == "cuda" else "-",
                      f"{bw['64B']:.2f}" if r["backend"] == "cuda" else "-"])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"
-    print(line(head))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
+    markdown_table(head, rows)
 
 
 def main():

@@ -23,6 +23,8 @@ import numpy as np
 import sparseprop_gpu as sp
 from sparseprop_gpu.backends.cpu import CpuRunner
 
+from report import print_table
+
 TARGET_RATIO = 1.8
 
 
@@ -119,12 +121,7 @@ def main():
                      f"{spikes * args.k / engine:.3e}",
                      f"{engine * t / (spikes * args.k) * 1e9:.2f}",
                      f"{spikes * args.k / wall:.3e}"])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"
-    print(line(head))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
+    print_table(head, rows)
     ratio = best[1][1] / best[2][1]
     ratio_wall = best[1][2] / best[2][2]
     verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"

@@ -7,30 +7,12 @@ Side by side in one process, best of three. Heterogeneous networks: a +-40 %
 sinusoidal profile of the external drive over the neurons (and of tau where said).
 """
 import argparse
-import time
-
 import numpy as np
 
 import sparseprop_gpu as sp
-from sparseprop_gpu.backends.cpu import CpuRunner
-from sparseprop_gpu.batch import SUMMARY_BUFFER
-from sparseprop_gpu.simulate import engine_state
+from engine_scaling import sparseprop_cost
 
 K = 100
-
-
-def cost(net, key, spikes=100_000, repeats=3):
-    """Best ns per synaptic event after a warm-up of max(N, 20 000) spikes."""
-    state = engine_state(net, key=key, buffer_spikes=SUMMARY_BUFFER)
-    runner = CpuRunner(state, parallel=False)
-    one = np.array([0])
-    runner.advance(one, np.inf, 0.0, max(net.n, 20_000), keep=False)
-    best = np.inf
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        runner.advance(one, np.inf, 0.0, spikes, keep=False)
-        best = min(best, (time.perf_counter() - tick) / state.n_proc[0] * 1e9 / net.k)
-    return best
 
 
 def main():
@@ -57,7 +39,7 @@ def main():
     base = None
     print(f"ns per synaptic event, N = {n}, K = {K}, best of 3; ratio to the first row")
     for label, net, key in rows:
-        value = cost(net, key)
+        value = sparseprop_cost(net, 100_000, 3, key=key)[0] / K
         base = base or value
         print(f"  {label:<42} {value:7.2f}  {value / base:5.2f}x")
 
