@@ -382,7 +382,7 @@ def main():
           "back plus the 8-byte group minimum read (useful bytes, a lower bound); 64B = the "
           "key's 32-byte DRAM sector read and written back, group minima resident in L2.")
     print("Layout: instance-major as is (row m of each Batch array is instance m; one thread "
-          f"per instance, so a warp's 32 threads touch 32 rows"
+          "per instance, so a warp's 32 threads touch 32 rows"
           + (f"; {nbytes} B of engine state per instance" if nbytes else "")
           + "). Neuron-major (instance index fastest) is not implemented, not measured.")
     for name, check in RESULTS["checks"].items():

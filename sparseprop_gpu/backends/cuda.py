@@ -48,10 +48,10 @@ def advance_kernel(active, model, key_kind, par, neuron, heap, geom, n, k, seed,
     """Thread ``a`` runs instance ``active[a]`` of the batch (``engine.advance_instance``)."""
     a = cuda.grid(1)
     if a < active.shape[0]:
-        engine.advance_instance(active[a], model, key_kind, par, neuron, heap, geom, n, k, seed, bitmap,
-                                targets, candidates, gathered, clock, counts, isi, buf_times,
-                                buf_senders, rec_cap, status, n_rec, n_proc, conn_mode, table,
-                                t_end, warmup, keep, max_spikes)
+        engine.advance_instance(active[a], model, key_kind, par, neuron, heap, geom, n, k, seed,
+                                bitmap, targets, candidates, gathered, clock, counts, isi,
+                                buf_times, buf_senders, rec_cap, status, n_rec, n_proc,
+                                conn_mode, table, t_end, warmup, keep, max_spikes)
 
 
 if cuda is not None:
