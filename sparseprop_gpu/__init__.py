@@ -25,4 +25,7 @@ def __getattr__(name):
     if name == "open_results":
         from .store import open_results
         return open_results
+    if name in ("analysis", "plotting"):   # plotting imports matplotlib only when it draws
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -47,6 +47,14 @@ def _sweep(args):
     from .sweep import Sweep
 
     sweep = Sweep.load(args.spec)
+    if args.plots:
+        if "://" in str(args.out):
+            raise ValueError("--plots writes PNG files next to the store: --out must be a "
+                             f"local path; got {args.out}")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ValueError("--plots needs matplotlib: pip install -e \".[plots]\"") from None
     try:
         report = run_sweep(sweep, args.out, scheduler=args.scheduler, workers=args.workers,
                            in_process=args.in_process or None, resume=args.resume,
@@ -56,6 +64,10 @@ def _sweep(args):
         print(f"sparseprop: error: {exc}", file=sys.stderr)
         return 1
     print(report)
+    if args.plots:
+        from .plotting import write_sweep_figures
+        for path in write_sweep_figures(args.out):
+            print(f"figure                  {path}")
     return 0
 
 
@@ -130,6 +142,10 @@ def build_parser():
     sweep.add_argument("--overwrite", action="store_true",
                        help="delete what --out holds and start again")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--plots", action="store_true",
+                       help="write PNG figures (heat maps or curves of the summaries, rate and "
+                       "ISI CV histograms, a raster with spikes) next to the store as "
+                       "<store>_<figure>.png; needs matplotlib")
     sweep.set_defaults(func=_sweep)
 
     info = sub.add_parser("info", help="versions, backends, whether a GPU is usable")
