@@ -329,9 +329,9 @@ def _cv(data):
                 raise ValueError("cv_isi needs the spikes or the ISI moments (per_neuron = "
                                  "[\"count\", \"isi_sum\", \"isi_sumsq\"] or [\"cv_isi\"])")
             return np.where(data.neurons, stored, np.nan)
-        from .ensemble import _cv as moments_cv
-        return np.where(data.neurons, moments_cv(np.asarray(data.counts), data.isi_sum,
-                                                 data.isi_sumsq), np.nan)
+        from .record import cv_from_moments
+        return np.where(data.neurons, cv_from_moments(data.counts, data.isi_sum,
+                                                      data.isi_sumsq), np.nan)
     pos = data.position()
     order = np.lexsort((data.times, pos))
     t, p = data.times[order], pos[order]

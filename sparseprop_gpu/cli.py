@@ -134,7 +134,8 @@ def build_parser():
     sweep.add_argument("--scheduler", help="address of a running Dask scheduler, "
                        "e.g. tcp://host:8786 (default: an embedded LocalCluster)")
     sweep.add_argument("--workers", type=int,
-                       help="process workers of the embedded cluster (default: one per core)")
+                       help="process workers of the embedded cluster (default: one per core, "
+                            "or per GPU, and at most one per 4 batches)")
     sweep.add_argument("--in-process", action="store_true",
                        help="run the batches in this process, without Dask")
     sweep.add_argument("--resume", action="store_true",

@@ -75,16 +75,33 @@ class SweepReport:
 def run_batch(path, sweep, b, numba_threads=None):
     """Run batch ``b`` of ``sweep`` and write it into the store at ``path`` (a worker task).
 
-    Returns (b, instances, spikes, backend, seconds)."""
+    ``numba_threads`` is given on the workers of the embedded cluster only. Returns
+    (b, instances, spikes, backend, seconds)."""
     started = time.perf_counter()
     if numba_threads:
         import numba
         numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
+        _exit_quickly()
     from .ensemble import run_ensemble
     lo, hi = sweep.batch_bounds(b)
     result = run_ensemble(sweep.ensemble(lo, hi), **sweep.run_kwargs())
     store.write_batch(path, sweep, b, result)
     return b, hi - lo, int(result.counts.sum()), result.backend, time.perf_counter() - started
+
+
+_EXIT = []
+
+
+def _exit_quickly():
+    """On a worker process of the embedded cluster (ours, which holds nothing but finished
+    batches when it stops): freeze the garbage collector at exit. The last collections of
+    the interpreter's finalisation, over Numba's and LLVM's objects, otherwise take 0.2-0.4 s,
+    which the client waits for when it closes the cluster. Exit handlers still run."""
+    if not _EXIT:
+        import atexit
+        import gc
+        atexit.register(gc.freeze)
+        _EXIT.append(True)
 
 
 def estimated_cost(sweep):
@@ -101,8 +118,14 @@ def _cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+BATCHES_PER_WORKER = 4
+
+
 def default_workers(sweep):
-    """Workers of the embedded cluster: one per GPU with the cuda backend, else one per core."""
+    """Workers of the embedded cluster: one per GPU with the cuda backend, else one per core,
+    but no more than one per ``BATCHES_PER_WORKER`` batches: with fewer batches per worker, the
+    last batches leave cores idle (each worker then runs numba on ``cores // workers``
+    threads, so all cores still work on every batch)."""
     if sweep.spec["run"]["backend"] != "cpu":
         from .ensemble import resolve_backend
         try:
@@ -111,7 +134,7 @@ def default_workers(sweep):
                 return max(1, len(cuda.gpus))
         except Exception:
             pass
-    return max(1, _cores())
+    return max(1, min(_cores(), sweep.n_batches // BATCHES_PER_WORKER))
 
 
 def have_dask():
@@ -152,6 +175,7 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
         Raises SweepError, after all other batches finished, if some batches failed; each
         failure names the batch's instances and parameters.
     """
+    began = time.perf_counter()
     sweep = load(spec)
     path = store.normalise(out)
     if workers is not None:
@@ -164,23 +188,35 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
             resolve_backend(sweep.spec["run"]["backend"])
         except RuntimeError as exc:
             raise ValueError(f"run.backend: {exc}") from None
-    todo = store.prepare(path, sweep, resume=resume, overwrite=overwrite)
-    if not todo:
-        report = SweepReport(path, sweep, todo, "nothing")
-        return report
     if in_process is None:
         in_process = scheduler is None and client is None and not have_dask()
-    if in_process:
-        report = SweepReport(path, sweep, todo, "this process")
-        _run_here(path, sweep, todo, report, progress)
-    else:
-        if not have_dask():
-            raise ValueError("scheduler/client need Dask: pip install 'sparseprop-gpu[dist]'")
-        report = _run_dask(path, sweep, todo, progress, scheduler, client, workers)
-    if report.backends:
-        store.record_backends(path, report.backends)
+    if not in_process and not have_dask():
+        raise ValueError("scheduler/client need Dask: pip install 'sparseprop-gpu[dist]'")
+    embedded = None
+    if not in_process and scheduler is None and client is None:
+        embedded = _Embedded(sweep, workers)
+        if not store.exists(path):    # a new store: the cluster starts while it is created
+            embedded.start()
+    try:
+        todo = store.plan(path, sweep, resume=resume, overwrite=overwrite)   # None: create it
+        if todo == []:        # complete: at most the rewriting of a killed finish() is left
+            store.finish(path)
+            return SweepReport(path, sweep, todo, "nothing")
+        if in_process:
+            todo = store.create(path, sweep) if todo is None else todo
+            report = SweepReport(path, sweep, todo, "this process")
+            _run_here(path, sweep, todo, report, progress)
+        else:
+            report = _run_dask(path, sweep, todo, progress, scheduler, client, embedded,
+                               began)
+    finally:
+        if embedded is not None:
+            embedded.close()
     if report.failures:
+        if report.backends:
+            store.record_backends(path, report.backends)
         raise SweepError(report.failures, report)
+    store.finish(path, report.backends)
     return report
 
 
@@ -219,33 +255,80 @@ def _run_here(path, sweep, todo, report, progress):
     report.seconds = time.perf_counter() - report._started
 
 
-def _run_dask(path, sweep, todo, progress, scheduler, client, workers):
-    from distributed import Client, LocalCluster, as_completed
-    cluster = own_client = None
+class _Embedded:
+    """The embedded LocalCluster: ``n`` process workers of one Dask thread each, started in a
+    thread (``start``) so that the store is created meanwhile."""
+
+    def __init__(self, sweep, workers):
+        self.n = workers or default_workers(sweep)
+        self.threads = max(1, _cores() // self.n)
+        self.runner = f"LocalCluster({self.n} process workers x {self.threads} numba threads)"
+        self._pool = self._future = None
+
+    def start(self):
+        from concurrent.futures import ThreadPoolExecutor
+        if self._future is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="sparseprop-cluster")
+            self._future = self._pool.submit(self._start)
+
+    def _start(self):
+        import dask
+        from distributed import Client, LocalCluster
+        # one task per worker at a time: the dearest batch left goes to the next free worker
+        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+            cluster = LocalCluster(n_workers=self.n, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        try:
+            return cluster, Client(cluster)
+        except BaseException:
+            cluster.close()
+            raise
+
+    def client(self):
+        self.start()
+        return self._future.result()[1]
+
+    def close(self):
+        if self._future is None:
+            return
+        try:
+            cluster, client = self._future.result()
+        except Exception:        # it did not start: the error was (or will be) raised
+            return
+        finally:
+            self._pool.shutdown()
+            self._future = None
+        client.close()
+        cluster.close()
+
+
+def _run_dask(path, sweep, todo, progress, scheduler, client, embedded, started):
+    """Run the batches ``todo`` on Dask (creating the store first where ``todo`` is None)."""
+    from distributed import Client, as_completed
+    own_client = None
     threads = None
-    started = time.perf_counter()
     try:
-        if client is None and scheduler is not None:
+        if embedded is not None:
+            embedded.start()               # if not yet: the cluster starts while ...
+            if todo is None:
+                todo = store.create(path, sweep)     # ... the store is created
+            client, threads, runner = embedded.client(), embedded.threads, embedded.runner
+        elif scheduler is not None:
             client = own_client = Client(scheduler)
             runner = f"Dask cluster at {scheduler}"
-        elif client is None:
-            n = workers or default_workers(sweep)
-            threads = max(1, _cores() // n)
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
-            client = own_client = Client(cluster)
-            runner = f"LocalCluster({n} process workers x {threads} numba threads)"
         else:
             runner = f"Dask client {client.scheduler.address}"
+        if todo is None:
+            todo = store.create(path, sweep)
         report = SweepReport(path, sweep, todo, runner)
         report._started = started
         shared = client.scatter(sweep, broadcast=True, hash=False)
         cost = estimated_cost(sweep)
-        ranks = np.argsort(np.argsort(cost[todo]))          # the dearest batch first
+        order = sorted(todo, key=lambda b: (-cost[b], b))   # the dearest batch first
         futures = {client.submit(run_batch, path, shared, b, threads, pure=False,
-                                 priority=int(rank),
+                                 priority=len(order) - rank,
                                  key=f"sparseprop-batch-{b}-{uuid.uuid4().hex}"): b
-                   for b, rank in zip(todo, ranks)}
+                   for rank, b in enumerate(order)}
         with _bar(len(todo), progress, sweep) as bar:
             for future in as_completed(futures):
                 b = futures[future]
@@ -261,5 +344,3 @@ def _run_dask(path, sweep, todo, progress, scheduler, client, workers):
     finally:
         if own_client is not None:
             own_client.close()
-        if cluster is not None:
-            cluster.close()

@@ -14,7 +14,7 @@ from . import validate
 from .batch import SUMMARY_BUFFER, Batch
 from .driver import drive
 from .network import Network
-from .record import SpikeRecord
+from .record import SpikeRecord, cv_from_moments
 from .simulate import check_run, instance_params, key_kind_of
 
 PER_INSTANCE = ("seeds", "ic_seeds", "n", "k", "j0", "target_rate", "drive", "coupling")
@@ -202,7 +202,7 @@ class EnsembleResult:
     @property
     def cv_isi(self):
         """(M, n_max) ISI coefficient of variation; NaN with fewer than two intervals."""
-        return _cv(self.counts, self.isi_sum, self.isi_sumsq)
+        return cv_from_moments(self.counts, self.isi_sum, self.isi_sumsq)
 
     def spikes(self, m):
         """(times, senders) of instance ``m``."""
@@ -221,14 +221,6 @@ class EnsembleResult:
     def __repr__(self):
         return (f"EnsembleResult({len(self)} instances, backend={self.backend!r}, "
                 f"spikes={int(self.counts.sum())})")
-
-
-def _cv(counts, isi_sum, isi_sumsq):
-    m = counts.astype(np.float64) - 1.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = isi_sum / m
-        cv = np.sqrt(np.maximum(isi_sumsq / m - mean * mean, 0.0)) / mean
-    return np.where(m >= 2, cv, np.nan)
 
 
 def resolve_backend(backend):

@@ -5,6 +5,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def cv_from_moments(counts, isi_sum, isi_sumsq):
+    """ISI coefficient of variation (std with ddof=0 / mean) from spike counts and ISI sums.
+
+    Works element-wise on arrays of any shape; NaN where fewer than two intervals
+    (three spikes) were seen.
+    """
+    m = np.asarray(counts, dtype=np.float64) - 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = isi_sum / m
+        cv = np.sqrt(np.maximum(isi_sumsq / m - mean * mean, 0.0)) / mean
+    return np.where(m >= 2, cv, np.nan)
+
+
 @dataclass
 class SpikeRecord:
     """Spikes and per-neuron statistics of one network over ``[t_start, t_stop]``.
@@ -60,13 +73,7 @@ class SpikeRecord:
 
         NaN for neurons with fewer than two intervals (three spikes).
         """
-        m = self.counts.astype(np.float64) - 1.0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = self.isi_sum / m
-            var = np.maximum(self.isi_sumsq / m - mean * mean, 0.0)
-            cv = np.sqrt(var) / mean
-        cv[m < 2] = np.nan
-        return cv
+        return cv_from_moments(self.counts, self.isi_sum, self.isi_sumsq)
 
     def summary(self):
         """A short table of the run as a string."""

@@ -19,6 +19,17 @@ writes all of a batch's data first and its ``batch_done`` entry last: a batch is
 exactly when its marker is 1, and ``resume`` recomputes the batches whose marker is not. The
 spikes of instance ``i`` are, in the NWB Units layout, ``times[offsets[i]:offsets[i + 1]]``
 with ``offsets = [0, cumsum(n_recorded)]``; ``open_results(...).sp`` assembles them.
+
+Once every batch is committed, ``finish`` (the client) rewrites each array that the workers wrote
+in small chunks (the summaries, ``n_recorded``, ``batch_done``, per-neuron arrays of small
+networks) as chunks of up to 2**20 instances (8 MiB), which compress as well as one block and
+leave few files. Each array is rewritten crash-safely: its new chunks first, under the "v2"
+chunk-key encoding (keys ``0``, ``1``, ... next to the old ``c/0``, ``c/1``, ...), then its new
+``zarr.json`` (an atomic replacement: readers see either the old chunks or the new ones), then
+the old chunks are deleted. An array whose metadata names the v2 encoding is rewritten; one that
+does not is rewritten again from its (intact) old chunks, so a killed ``finish`` is completed by
+running it again (``--resume``, or the same command). Last, ``finished`` is set in the
+attributes.
 """
 import json
 import os
@@ -28,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .record import cv_from_moments
+
 FORMAT = 1
 SUMMARIES = {"rate_mean": np.float64, "rate_std": np.float64, "cv_isi_mean": np.float64,
              "spike_count": np.int64, "silent_fraction": np.float64, "t_stop": np.float64}
@@ -36,6 +49,9 @@ NEURON_DTYPES = {"count": np.int64, "rate": np.float64, "cv_isi": np.float64,
 PARAMETERS = ("n", "k", "seed", "ic_seed", "drive", "coupling", "j0", "target_rate")
 NEURON_CHUNK_BYTES = 1 << 24
 PARAMETER_CHUNK = 1 << 20
+SMALL_CHUNK_BYTES = 1 << 20       # finish() rewrites arrays whose chunks are smaller than this
+FINAL_CHUNK_BYTES = 1 << 23       # ... into chunks of about this many bytes (2**20 float64)
+V2_KEYS = {"name": "v2", "configuration": {"separator": "."}}
 
 
 def _is_url(path):
@@ -53,6 +69,11 @@ def _fill(dtype):
 
 def _attrs(group):
     return dict(group.attrs).get("sparseprop")
+
+
+def exists(path):
+    """Whether something is at ``path`` (a local check needs no Zarr)."""
+    return _exists(normalise(path))
 
 
 def _exists(path):
@@ -73,8 +94,16 @@ def prepare(path, sweep, resume=False, overwrite=False):
     Raises ValueError when ``path`` holds something else, a different sweep, or an
     unfinished run of this sweep without ``resume``.
     """
+    todo = plan(path, sweep, resume=resume, overwrite=overwrite)
+    return create(path, sweep) if todo is None else todo
+
+
+def plan(path, sweep, resume=False, overwrite=False):
+    """Check what ``path`` holds against ``sweep`` (reading only, except with ``overwrite``).
+
+    Returns the batches still to run of the store there, or None when the store must be
+    created (``create``). Raises ValueError as ``prepare`` does."""
     import zarr
-    from . import __version__
     from .sweep import first_difference
     path = normalise(path)
     if _exists(path):
@@ -99,6 +128,8 @@ def prepare(path, sweep, resume=False, overwrite=False):
                 raise ValueError(f"out: {path} holds a different sweep ({shown} is {there!r} "
                                  f"there, {here!r} here); choose another --out, or "
                                  "--overwrite it")
+            if meta.get("finished"):
+                return []
             done = done_batches(path)
             todo = [b for b in range(sweep.n_batches) if not done[b]]
             if todo and not resume and done.any():
@@ -110,7 +141,13 @@ def prepare(path, sweep, resume=False, overwrite=False):
                 _clean_partials(path)
             return todo
         # created but not finished creating (killed during creation): nothing was computed
-    _create(path, sweep, __version__)
+    return None
+
+
+def create(path, sweep):
+    """Create the (empty) store of ``sweep`` at ``path``; returns all its batches."""
+    from . import __version__
+    _create(normalise(path), sweep, __version__)
     return list(range(sweep.n_batches))
 
 
@@ -204,7 +241,7 @@ def summaries(result):
         duration = result.t_stop[m] - result.t_start
         with np.errstate(invalid="ignore", divide="ignore"):
             rates = counts / duration
-        cv = _cv(counts, result.isi_sum[m, :n], result.isi_sumsq[m, :n])
+        cv = cv_from_moments(counts, result.isi_sum[m, :n], result.isi_sumsq[m, :n])
         valid = cv[~np.isnan(cv)]
         out["rate_mean"][m] = rates.mean()
         out["rate_std"][m] = rates.std()
@@ -236,11 +273,6 @@ def per_neuron(result, names, n_max):
     return out
 
 
-def _cv(counts, isi_sum, isi_sumsq):
-    from .ensemble import _cv as cv
-    return cv(counts, isi_sum, isi_sumsq)
-
-
 def write_batch(path, sweep, b, result):
     """Write batch ``b``'s result into its chunks, then its commit marker (last)."""
     import zarr
@@ -263,16 +295,92 @@ def write_batch(path, sweep, b, result):
     group["batch_done"][b] = 1
 
 
-def record_backends(path, used):
-    """Add the backends the workers used to the store's attributes (client only)."""
+def record_backends(path, used, finished=False):
+    """Add the backends the workers used to the store's attributes (client only); with
+    ``finished``, mark the store finished (``finish`` does, after rewriting its chunks)."""
     import zarr
     group = zarr.open_group(normalise(path), mode="r+")
     meta = _attrs(group)
     have = set(meta["backend"]["used"])
-    if not set(used) <= have:
+    if not set(used) <= have or (finished and not meta.get("finished")):
         meta["backend"]["used"] = sorted(have | set(used))
+        if finished:
+            meta["finished"] = True
         with _compact():
             group.attrs.update({"sparseprop": meta})
+
+
+def finish(path, used=()):
+    """After every batch is committed: rewrite the small-chunked arrays into large chunks
+    (crash-safe, see the module's docstring), record the backends ``used`` and mark the store
+    finished. Does nothing to a finished store; completes a ``finish`` that was killed.
+    Returns False (and changes nothing) if some batch is not committed."""
+    import zarr
+    path = normalise(path)
+    group = zarr.open_group(path, mode="r+")
+    meta = _attrs(group)
+    if meta.get("finished"):
+        if not set(used) <= set(meta["backend"]["used"]):
+            record_backends(path, used)
+        return True
+    if not done_batches(path).all():
+        return False
+    for _, arr in group.arrays():
+        _rechunk(arr)
+    record_backends(path, used, finished=True)
+    return True
+
+
+def _final_chunks(arr):
+    """The chunks ``arr`` gets in a finished store, or None if it keeps its own."""
+    chunks = arr.chunks
+    inner = int(np.prod(chunks[1:], dtype=np.int64)) * arr.dtype.itemsize
+    if chunks[0] >= arr.shape[0] or chunks[0] * inner >= SMALL_CHUNK_BYTES:
+        return None
+    rows = min(arr.shape[0], max(chunks[0], FINAL_CHUNK_BYTES // inner))
+    return (rows, *chunks[1:])
+
+
+def _rechunk(arr):
+    """Rewrite ``arr`` in its final chunks: new chunks (v2 keys), new metadata, old chunks
+    deleted; each step can be killed and the whole run again (see the module docstring)."""
+    import zarr
+    from zarr.core.sync import sync
+    from zarr.storage import MemoryStore
+    store, prefix = arr.store_path.store, arr.store_path.path + "/"
+    if arr.metadata.chunk_key_encoding.name == "v2":      # rewritten: the old chunks may remain
+        sync(store.delete_dir(prefix + "c"))
+        return
+    chunks = _final_chunks(arr)
+    if chunks is None:
+        return
+    memory = MemoryStore()
+    with _compact():
+        new = zarr.create_array(memory, shape=arr.shape, chunks=chunks, dtype=arr.dtype,
+                                fill_value=arr.fill_value, compressors=arr.compressors,
+                                filters=arr.filters, serializer=arr.serializer,
+                                chunk_key_encoding=V2_KEYS, attributes=dict(arr.attrs),
+                                dimension_names=arr.metadata.dimension_names)
+    metadata = sync(memory.get("zarr.json", _prototype()))
+    sync(memory.delete("zarr.json"))
+
+    async def move():          # the chunks of the rows written, from memory to the store
+        keys = [key async for key in memory.list()]
+        for key in keys:
+            await store.set(prefix + key, await memory.get(key, _prototype()))
+            await memory.delete(key)
+
+    rows = chunks[0]
+    for lo in range(0, arr.shape[0], rows):
+        new[lo:lo + rows] = arr[lo:lo + rows]
+        sync(move())
+    sync(store.set(prefix + "zarr.json", metadata))    # now readers see the new chunks
+    sync(store.delete_dir(prefix + "c"))
+
+
+def _prototype():
+    from zarr.core.buffer import default_buffer_prototype
+    return default_buffer_prototype()
 
 
 # ------------------------------------------------------------------------ reading
@@ -293,6 +401,7 @@ def open_results(path, partial=False):
     """
     import xarray as xr
     import zarr
+    _accessor()
     path = normalise(path)
     try:
         meta = _attrs(zarr.open_group(path, mode="r"))
@@ -426,12 +535,17 @@ def _register_accessor():
 
 
 def _spec_to_dict(spec):
-    sweep = dict(spec["sweep"]["values"])
+    values = spec["sweep"]["values"]
+    sweep = {name: values[name] for name in spec["sweep"]["order"]}
     sweep["mode"] = spec["sweep"]["mode"]
     return {"network": spec["network"], "sweep": sweep, "run": spec["run"]}
 
 
-try:  # xarray is a core dependency; the accessor exists as soon as the store module is used
-    _register_accessor()
-except ImportError:  # pragma: no cover
-    pass
+_ACCESSOR = []
+
+
+def _accessor():
+    """Register ``ds.sp`` (once), when the first store is opened: not at import, so that the
+    workers, which only write, do not import xarray and pandas (a quarter of a second)."""
+    if not _ACCESSOR:
+        _ACCESSOR.append(_register_accessor())

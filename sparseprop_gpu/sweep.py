@@ -88,8 +88,8 @@ class Sweep:
         net = self.spec["network"]
         self.model = MODELS[net["model"]](tau=net["tau"])
         self.mode = self.spec["sweep"]["mode"]
-        self.axes = {name: _expand(name, form)
-                     for name, form in self.spec["sweep"]["values"].items()}
+        values = self.spec["sweep"]["values"]
+        self.axes = {name: _expand(name, values[name]) for name in self.spec["sweep"]["order"]}
         self.swept = tuple(self.axes)
         if self.mode == "grid":
             self.shape = tuple(axis.size for axis in self.axes.values())
@@ -366,7 +366,9 @@ def _sweep_section(section):
         raise ValueError(f"sweep.mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
     _unknown("sweep", section, SWEEPABLE + ("mode",))
     values = {name: _normal_form(name, value) for name, value in section.items()}
-    return {"mode": mode, "values": values}
+    # the order of the keys is the order of the instances; JSON written with sorted keys
+    # would lose it, so it is kept as a list
+    return {"mode": mode, "values": values, "order": list(values)}
 
 
 def _normal_form(name, value):

@@ -1,6 +1,8 @@
 """The sweep store: Zarr 3 layout, commit markers, resume, refusing a different sweep."""
 import json
+import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +130,122 @@ def test_summaries_match_the_ensemble_result(tmp_path):
     with pytest.raises(ValueError, match="kept no spikes"):
         ds.sp.spikes(0)
     assert ds.sp.spec["network"]["model"] == "qif" and ds.sp.sweep() == sweep
+
+
+def store_files(path):
+    """Every file of a store by relative path, with its bytes."""
+    root = Path(path)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def committed_unfinished(path, spec=SPEC):
+    """A store whose batches are all committed but which was not finished (killed before)."""
+    from sparseprop_gpu.distributed import run_batch
+    sweep = sp.Sweep(**spec)
+    store.prepare(path, sweep)
+    for b in range(sweep.n_batches):
+        run_batch(str(path), sweep, b)
+    return sweep
+
+
+def test_a_finished_store_has_one_chunk_per_array(tmp_path):
+    path = tmp_path / "s.zarr"
+    sweep = committed_unfinished(path)
+    before = {name: arr[:] for name, arr in zarr.open_group(path, mode="r").arrays()}
+    assert (path / "rate_mean" / "c" / "2").exists()          # batch_size chunks while running
+    report = run_sweep(SPEC, path, in_process=True, progress=False)   # finishes, runs nothing
+    assert report.batches_run == 0
+    group = zarr.open_group(path, mode="r")
+    assert group.attrs["sparseprop"]["finished"]
+    for name, arr in group.arrays():
+        assert arr[:].tobytes() == before[name].tobytes(), name
+        assert arr.chunks == (arr.shape[0],), name                   # one chunk each
+    rewritten = {"batch_done", *store.SUMMARIES}
+    # chunks under v2 keys (a chunk all fill value, such as an all-NaN cv_isi_mean, is not
+    # written); their old chunks are gone; the parameters keep their one chunk c/0
+    assert {p.parent.name for p in path.glob("*/0")} <= rewritten
+    assert (path / "rate_mean" / "0").exists() and (path / "batch_done" / "0").exists()
+    assert not any((path / name / "c").exists() for name in rewritten)
+    assert (path / "seed" / "c" / "0").exists()
+    assert group["rate_mean"].metadata.chunk_key_encoding.name == "v2"
+    ds = sp.open_results(path)
+    np.testing.assert_array_equal(ds["rate_mean"].values, before["rate_mean"])
+    assert ds["done"].values.all()
+    files = store_files(path)
+    assert run_sweep(SPEC, path, in_process=True, progress=False).batches_run == 0
+    assert store_files(path) == files                                 # finished: untouched
+    assert store.plan(path, sweep) == []
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: raised by the store at a chosen write and never caught."""
+
+
+def test_a_finish_killed_at_any_write_is_completed_to_the_same_store(tmp_path, monkeypatch):
+    from zarr.storage import LocalStore
+    sweep = committed_unfinished(tmp_path / "unfinished.zarr")
+    reference = tmp_path / "reference.zarr"
+    shutil.copytree(tmp_path / "unfinished.zarr", reference)
+    store.finish(reference, ["cpu"])
+    expected = store_files(reference)
+    real = {name: getattr(LocalStore, name) for name in ("set", "delete_dir")}
+    calls = {"left": None}
+
+    def dying(name):
+        async def method(self, *args, **kwargs):
+            if calls["left"] is not None:
+                if calls["left"] == 0:
+                    raise Killed(name)
+                calls["left"] -= 1
+            return await real[name](self, *args, **kwargs)
+        return method
+
+    for name in real:
+        monkeypatch.setattr(LocalStore, name, dying(name))
+    kill_at = 0
+    while True:
+        path = tmp_path / f"killed{kill_at}.zarr"
+        shutil.copytree(tmp_path / "unfinished.zarr", path)
+        calls["left"] = kill_at
+        try:
+            store.finish(path, ["cpu"])
+        except Killed:
+            pass
+        else:
+            break                                 # the finish ran through: every point done
+        finally:
+            calls["left"] = None
+        if kill_at % 2:                           # resumed by the command, or by finish
+            assert run_sweep(sweep, path, in_process=True, progress=False,
+                             resume=True).batches_run == 0
+            store.record_backends(path, ["cpu"])
+        else:
+            store.finish(path, ["cpu"])
+        assert store_files(path) == expected, f"killed at write {kill_at}"
+        kill_at += 1
+    assert kill_at > 2 * (len(store.SUMMARIES) + 1)      # chunk, metadata, delete per array
+
+
+def test_open_results_reads_every_state_of_a_finish(tmp_path, monkeypatch):
+    """Between the steps of rewriting one array, readers see the same values."""
+    path = tmp_path / "s.zarr"
+    committed_unfinished(path)
+    want = sp.open_results(path)["rate_mean"].values
+    group = zarr.open_group(path, mode="r+")
+    arr = group["rate_mean"]
+    # new chunk written, metadata not yet: the old chunks are read
+    (path / "rate_mean" / "0").write_bytes(b"garbage that must never be read")
+    np.testing.assert_array_equal(sp.open_results(path)["rate_mean"].values, want)
+    store._rechunk(arr)                             # done properly; old chunks gone
+    np.testing.assert_array_equal(sp.open_results(path)["rate_mean"].values, want)
+    assert not (path / "rate_mean" / "c").exists()
+
+
+def test_embedded_cluster_size_follows_the_batches(monkeypatch):
+    from sparseprop_gpu import distributed
+    monkeypatch.setattr(distributed, "_cores", lambda: 8)
+    few = sp.Sweep(**{**SPEC, "run": {**SPEC["run"], "batch_size": 1}})       # 5 batches
+    many = sp.Sweep(**{**SPEC, "sweep": {"seed": list(range(100))}})         # 50 batches
+    assert distributed.default_workers(few) == 1        # then 8 numba threads in it
+    assert distributed.default_workers(many) == 8

@@ -239,3 +239,21 @@ def test_the_command_line(tmp_path, capsys):
     toml.write_text(toml.read_text().replace("k = 5", "k = 5\nkk = 1"))
     assert main(["sweep", str(toml), "--out", str(out), "--quiet"]) == 2
     assert "network.kk: unknown key" in capsys.readouterr().err
+
+
+def test_key_order_is_the_instance_order_and_survives_the_store(tmp_path):
+    """Reordering the swept keys reorders the instances: a different sweep, also on disk."""
+    base = dict(network=dict(model="lif", n=50, k=5, target_rate=2.0),
+                run=dict(t_end=0.05, batch_size=4))
+    a = sp.Sweep(**base, sweep={"j0": [0.5, 1.0], "seed": {"range": 3}})
+    b = sp.Sweep(**base, sweep={"seed": {"range": 3}, "j0": [0.5, 1.0]})
+    assert a != b
+    assert list(a.parameters()["seed"][:3]) == [0, 1, 2]
+    assert list(b.parameters()["seed"][:3]) == [0, 0, 1]
+    out = tmp_path / "order.zarr"
+    sp.run_sweep(b, out, in_process=True, progress=False)
+    ds = sp.open_results(out)
+    again = ds.sp.sweep()
+    assert again == b
+    np.testing.assert_array_equal(again.parameters()["seed"], ds.seed.values)
+    np.testing.assert_array_equal(again.parameters()["j0"], ds.j0.values)
