@@ -7,6 +7,8 @@ Side by side in one process, best of three. Heterogeneous networks: a +-40 %
 sinusoidal profile of the external drive over the neurons (and of tau where said).
 """
 import argparse
+import time
+
 import numpy as np
 
 import sparseprop_gpu as sp
@@ -35,7 +37,16 @@ def main():
                  tau=sp.heterogeneous(lambda i, size: 0.01 * (1 + 0.2 * np.cos(i)))), "time"),
             ("QIF, homogeneous, phase key",
              sp.Network(model=sp.QIF(tau=0.01), n=n, k=K, j0=1.0, target_rate=1.0, seed=1),
+             "phase"),
+            ("EIF (tables), homogeneous, phase key",
+             sp.Network(model=sp.EIF(tau=0.01), n=n, k=K, j0=1.0, target_rate=1.0, seed=1),
              "phase")]
+    from sparseprop_gpu.tables import build_table
+    build_table.cache_clear()
+    tick = time.perf_counter()
+    data = sp.EIF(tau=0.01).table(rows[-1][1].drive)
+    print(f"EIF table build: {time.perf_counter() - tick:.3f} s ({data.cells} cells per table, "
+          f"{data.tab.nbytes} bytes, PTC error {data.error:.1e} against direct quadrature)")
     base = None
     print(f"ns per synaptic event, N = {n}, K = {K}, best of 3; ratio to the first row")
     for label, net, key in rows:

@@ -20,8 +20,8 @@ from numba.extending import register_jitable
 
 from .connectivity import draw_targets
 from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
-                     shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK, N_EXP_RESET, N_KICK, N_OMEGA,
-                     N_TPP, P_KICK, P_OMEGA, P_REBASE_AT)
+                     shift_of, table_key_after_input, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
+                     N_EXP_RESET, N_KICK, N_OMEGA, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT, TABLE)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 
 ON_THE_FLY = 0
@@ -30,6 +30,7 @@ STORED = 1
 REACHED_T_END = 0
 BUFFER_FULL = 1
 PAUSED = 2
+OUT_OF_TABLE = 3    # a TABLE model's input left its table (no tail): the state is invalid
 
 
 @register_jitable
@@ -63,7 +64,30 @@ def take_statistics(times, senders, count, counts, isi):
 
 
 @register_jitable
-def advance(model, key_kind, par, neuron, heap, geom, n, k,
+def table_inputs(tab, heap, geom, level1, bits, row, gathered, k, key_kind, neuron, shift,
+                 kick):
+    """Deliver one input to each of the ``k`` targets of a ``TABLE`` model's spike.
+
+    Returns False, leaving the queue invalid, when an input leaves the table.
+    """
+    for c in range(k):
+        i = row[c]
+        before = gathered[c]
+        if key_kind == KEY_TIME:
+            own = np.uint64(i)
+            after = table_key_after_input(tab, before, shift, neuron[own, N_KICK],
+                                          neuron[own, N_TPP])
+        else:
+            after = table_key_after_input(tab, before, shift, kick, 1.0)
+        if after != after:
+            return False
+        if not pq_set_in_group(heap, level1, bits, i, before, after):
+            pq_update(heap, geom, i, after)
+    return True
+
+
+@register_jitable
+def advance(model, key_kind, par, neuron, tab, heap, geom, n, k,
             conn_mode, seed, table, bitmap, targets, candidates, gathered,
             clock, t_end, warmup, counts, isi,
             keep, buf_times, buf_senders, rec_cap, max_spikes):
@@ -77,6 +101,8 @@ def advance(model, key_kind, par, neuron, heap, geom, n, k,
         Model constants (``kernels.models.P_*``).
     neuron : float64[n, N_NEURON]
         Per-neuron constants (``kernels.models.N_*``) for the time key; any shape else.
+    tab : float64[L]
+        The ``TABLE`` model's table (``kernels.tables``); any length for the others.
     heap, geom : the priority queue and its geometry.
     n, k : int
         Neurons and out-degree.
@@ -106,7 +132,9 @@ def advance(model, key_kind, par, neuron, heap, geom, n, k,
     Returns
     -------
     status : int
-        ``REACHED_T_END``, ``BUFFER_FULL`` (buffer or ``rec_cap``) or ``PAUSED``.
+        ``REACHED_T_END``, ``BUFFER_FULL`` (buffer or ``rec_cap``), ``PAUSED``, or
+        ``OUT_OF_TABLE`` (an input took a ``TABLE`` neuron below its table; the state
+        is then half updated and must be discarded).
     n_recorded, n_processed : int
     """
     root = pq_root(geom)
@@ -133,7 +161,11 @@ def advance(model, key_kind, par, neuron, heap, geom, n, k,
             row = targets
         for c in range(k):              # independent loads first: they overlap in memory
             gathered[c] = heap[np.uint64(row[c])]
-        for c in range(k):
+        if model == TABLE:              # its own loop: the closed forms' stays as lean
+            if not table_inputs(tab, heap, geom, level1, bits, row, gathered, k, key_kind,
+                                neuron, shift, mp[P_KICK]):
+                return OUT_OF_TABLE, n_rec, n_proc
+        for c in range(k if model != TABLE else 0):
             i = row[c]
             before = gathered[c]
             if key_kind == KEY_TIME:
@@ -178,8 +210,9 @@ def advance(model, key_kind, par, neuron, heap, geom, n, k,
 
 
 @register_jitable
-def advance_instance(m, model, key_kind, par, neuron, heap, geom, n, k, seed, bitmap, targets,
-                     candidates, gathered, clock, counts, isi, buf_times, buf_senders, rec_cap,
+def advance_instance(m, model, key_kind, par, neuron, tab, heap, geom, n, k, seed, bitmap,
+                     targets, candidates, gathered, clock, counts, isi, buf_times, buf_senders,
+                     rec_cap,
                      status, n_rec, n_proc, conn_mode, table, t_end, warmup, keep, max_spikes):
     """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array.
 
@@ -187,7 +220,7 @@ def advance_instance(m, model, key_kind, par, neuron, heap, geom, n, k, seed, bi
     per instance); ``table`` (a stored topology) and the scalars after it are shared.
     The outcome goes to ``status[m]``, ``n_rec[m]`` and ``n_proc[m]``.
     """
-    s, r, p = advance(model, key_kind, par[m], neuron[m], heap[m], geom[m], n[m], k[m],
+    s, r, p = advance(model, key_kind, par[m], neuron[m], tab[m], heap[m], geom[m], n[m], k[m],
                       conn_mode, seed[m], table, bitmap[m], targets[m], candidates[m],
                       gathered[m], clock[m], t_end, warmup, counts[m], isi[m],
                       keep, buf_times[m], buf_senders[m], rec_cap[m], max_spikes)

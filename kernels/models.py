@@ -29,8 +29,11 @@ import math
 
 from numba.extending import register_jitable
 
+from .tables import remaining_after_input
+
 LIF = 0
 QIF = 1
+TABLE = 2         # tau dV/dt = F(V) + I from tables (``kernels.tables``): EIF, TableModel
 
 KEY_PHASE = 0
 KEY_EXP = 1
@@ -39,14 +42,14 @@ KEY_EXP_TIME = 3
 
 # per-neuron constants of a heterogeneous network (one row per neuron)
 N_OMEGA = 0       # time key: phase velocity
-N_KICK = 1        # time key: J / I_i (LIF), J / sqrt(I_i) (QIF)
+N_KICK = 1        # time key: J / I_i (LIF), J / sqrt(I_i) (QIF), J (TABLE)
 N_TPP = 2         # time key: seconds per unit of phase
 N_EXP_KICK = 0    # exp-time key: J / (I_i - 1)
 N_EXP_RESET = 1   # exp-time key: I_i / (I_i - 1)
 N_NEURON = 3
 
 P_OMEGA = 0       # phase velocity per membrane time constant
-P_KICK = 1        # LIF: J / I; QIF: J / sqrt(I)
+P_KICK = 1        # LIF: J / I; QIF: J / sqrt(I); TABLE: J
 P_PHI_RESET = 2
 P_PHI_TH = 3
 P_TAU = 4         # membrane time constant (s)
@@ -101,7 +104,8 @@ def key_after_input(model, key_kind, key, shift, mp, omega, kick, tpp):
 
     ``omega``, ``kick`` and ``tpp`` are the target's own (time key) or the
     network's with ``tpp = 1`` (phase key); the exp key needs none of them and
-    the exp-time key only the target's ``kick``, J / (I_i - 1).
+    the exp-time key only the target's ``kick``, J / (I_i - 1). ``TABLE``
+    models use ``table_key_after_input``.
     """
     if key_kind == KEY_EXP:
         return key - mp[P_KICK] * shift
@@ -110,6 +114,15 @@ def key_after_input(model, key_kind, key, shift, mp, omega, kick, tpp):
     phi_th = mp[P_PHI_TH]
     phi = ptc(model, phi_th - (key - shift) / tpp, omega, kick)
     return shift + (phi_th - phi) * tpp
+
+
+@register_jitable
+def table_key_after_input(tab, key, shift, kick, tpp):
+    """``key_after_input`` of the ``TABLE`` model (phase or time key), from its table.
+
+    ``kick`` is J (volts); NaN when the input leaves a table without a tail.
+    """
+    return shift + remaining_after_input(tab, (key - shift) / tpp, kick) * tpp
 
 
 @register_jitable

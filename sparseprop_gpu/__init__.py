@@ -1,13 +1,13 @@
 """sparseprop-gpu: exact event-based simulation of sparse spiking networks with SparseProp."""
 from .ensemble import Ensemble, EnsembleResult, run_ensemble
-from .models import LIF, QIF, NeuronModel
+from .models import EIF, LIF, QIF, NeuronModel, TableModel
 from .network import Network, heterogeneous
 from .record import SpikeRecord
 from .simulate import simulate
 from .sweep import Sweep
 
 __version__ = "0.1.0"
-__all__ = ["LIF", "QIF", "NeuronModel", "Network", "SpikeRecord", "simulate", "load_record",
+__all__ = ["LIF", "QIF", "EIF", "TableModel", "NeuronModel", "Network", "SpikeRecord", "simulate", "load_record",
            "Ensemble", "EnsembleResult", "run_ensemble",
            "Sweep", "run_sweep", "open_results", "heterogeneous", "__version__"]
 

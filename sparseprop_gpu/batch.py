@@ -14,7 +14,7 @@ FAN_BITS = 5                # 32 children per node: measured fastest (README, pe
 SUMMARY_BUFFER = 4096       # spikes buffered between batches of statistics when none are kept
 
 # the per-instance arrays, in the order ``advance_instance`` takes them after (model, key_kind)
-STATE = ("par", "neuron", "heap", "geom", "n", "k", "seed")
+STATE = ("par", "neuron", "tab", "heap", "geom", "n", "k", "seed")
 SCRATCH = ("bitmap", "targets", "candidates", "gathered", "clock", "counts", "isi")
 OUTPUT = ("buf_times", "buf_senders", "rec_cap")
 OUTCOME = ("status", "n_rec", "n_proc")
@@ -56,6 +56,9 @@ class Batch:
         Out-degree and network seed of each instance.
     neurons : list of M ndarrays (n, N_NEURON), optional
         Per-neuron constants of each instance, for the time key.
+    tabs : list of M 1-D float64 ndarrays, optional
+        Each instance's table (``kernels.tables``), needed by the ``TABLE`` model;
+        stored as one (M, L) array, L the longest (a (M, 1) dummy without tables).
     table : ndarray (n, k) of int32 or None
         One stored target table shared by all instances, or None for targets
         drawn on the fly from each instance's seed.
@@ -66,13 +69,18 @@ class Batch:
     """
 
     def __init__(self, model_id, key_kind, pars, phases, ks, seeds, table=None,
-                 buffer_spikes=SUMMARY_BUFFER, fan_bits=FAN_BITS, neurons=None):
+                 buffer_spikes=SUMMARY_BUFFER, fan_bits=FAN_BITS, neurons=None, tabs=None):
         from .backends.cpu import build_queues
         m = len(phases)
         ns = np.array([p.shape[0] for p in phases], np.int64)
         self.model_id, self.key_kind = int(model_id), int(key_kind)
         self.par = np.ascontiguousarray(pars, np.float64).reshape(m, km.N_PAR)
         self.n = ns
+        if self.model_id == km.TABLE and (tabs is None or len(tabs) != m):
+            raise ValueError("a TABLE model needs one table per instance (tabs)")
+        self.tab = np.zeros((m, 1 if tabs is None else max(t.shape[0] for t in tabs)))
+        for i, t in enumerate(tabs or ()):
+            self.tab[i, :t.shape[0]] = t
         self.k = np.asarray(ks, np.int64).reshape(m)
         self.seed = np.asarray(seeds, np.int64).reshape(m)
         geoms = [pqueue.tree_geometry(int(n), fan_bits) for n in ns]

@@ -52,6 +52,11 @@ def drive(runner, t_end, n_spikes, warmup, keep, progress=False, first_launch=20
         runner.advance(active, t_end, warmup, chunk, keep)
         took = time.perf_counter() - tick
         status, n_rec = runner.outcome(active)
+        if np.any(status == engine.OUT_OF_TABLE):
+            m = int(active[np.argmax(status == engine.OUT_OF_TABLE)])
+            raise ValueError(f"instance {m}: an input took a neuron below the model's table "
+                             "(v_min); give the model a lower v_min (or tail='leak' if F(V) = -V "
+                             "there)")
         if keep:
             for m, count in zip(active[n_rec > 0], n_rec[n_rec > 0]):
                 pieces[m].append(runner.spikes(m, count))

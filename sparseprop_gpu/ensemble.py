@@ -15,7 +15,8 @@ from .batch import SUMMARY_BUFFER, Batch
 from .driver import drive
 from .network import Network
 from .record import SpikeRecord, cv_from_moments
-from .simulate import check_run, instance_params, key_kind_of
+from .kernels import models as km
+from .simulate import check_run, instance_params, instance_table, key_kind_of
 
 PER_INSTANCE = ("seeds", "ic_seeds", "n", "k", "j0", "target_rate", "drive", "coupling")
 BACKENDS = ("auto", "cpu", "cuda")
@@ -136,7 +137,8 @@ class Ensemble:
         table = self.network.target_table() if self.shared_table else None
         return Batch(model.kernel_id, key_kind_of(key, self.network), pars, [x.initial_phases for x in nets],
                      [x.k for x in nets], [x.seed for x in nets], table,
-                     buffer_spikes=buffer_spikes)
+                     buffer_spikes=buffer_spikes,
+                     tabs=[instance_table(x) for x in nets] if model.kernel_id == km.TABLE else None)
 
     def __len__(self):
         return self.size

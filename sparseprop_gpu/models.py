@@ -1,9 +1,10 @@
-"""Neuron models with closed-form phase transition curves: LIF and QIF.
+"""Neuron models: LIF and QIF (closed-form phase transition curves), EIF and TableModel (tables).
 
 A model knows its membrane time constant ``tau`` (s); a network adds the drive
 ``I`` and the coupling ``J`` (voltage jump per input, in the model's voltage
 units). See DESIGN.md 2.1 for the formulas.
 """
+import functools
 import math
 
 import numpy as np
@@ -195,3 +196,195 @@ class QIF(NeuronModel):
 
 
 MODELS = {"lif": LIF, "qif": QIF}
+
+
+class TableModel(NeuronModel):
+    """Any one-dimensional model tau dV/dt = F(V) + I, from tables (DESIGN.md 2.3).
+
+    Spike when V reaches ``v_spike``, reset to ``v_reset``. Phase phi in [0, 1],
+    phi = 1 - T(V) / T(v_reset) with T(V) the time to spike from V; omega =
+    tau / T(v_reset). The time to spike and its inverse are tabulated per drive
+    (built once, cached; ``table(drive)``), with a phase transition curve accurate
+    to ``tol`` against direct quadrature (checked at build time).
+
+    Parameters
+    ----------
+    rhs : callable
+        F(V); vectorised over numpy arrays if possible (else called per value).
+    v_reset, v_spike : float
+        Reset and spike voltages, v_reset < v_spike.
+    tau : float
+        Membrane time constant (s).
+    v_min : float, optional
+        Lowest voltage of the table (default: v_reset minus the larger of 1 and
+        min(v_spike - v_reset, 10)). An input that takes a neuron below it stops
+        the simulation with an error, unless ``tail="leak"``.
+    tail : {None, "leak"}
+        "leak": F(V) = -V below v_min (checked), handled exactly there.
+    tol : float
+        Largest error of the phase transition curve (phase units), >= 1e-12.
+    cells : int, optional
+        Cells per table (default: doubled from 64 until ``tol`` is met).
+    v_top : float, optional
+        Upper end of the tables (default v_spike): above, the time left to spike
+        must be negligible (it is integrated once and interpolated linearly).
+    """
+
+    name = "table"
+    kernel_id = km.TABLE
+
+    def __init__(self, rhs, v_reset, v_spike, tau=0.01, *, v_min=None, tail=None, tol=1e-9,
+                 cells=None, v_top=None):
+        super().__init__(tau)
+        if not callable(rhs):
+            raise ValueError(f"rhs must be a function F(V); got {rhs!r}")
+        self.rhs = rhs
+        self.v_reset = validate.real("v_reset", v_reset, -math.inf, math.inf)
+        self.v_spike = validate.real("v_spike", v_spike, -math.inf, math.inf)
+        if not self.v_reset < self.v_spike:
+            raise ValueError(f"v_reset must be below v_spike; got v_reset = {self.v_reset:g}, "
+                             f"v_spike = {self.v_spike:g}")
+        if v_min is None:
+            v_min = self.v_reset - max(1.0, min(self.v_spike - self.v_reset, 10.0))
+        self.v_min = validate.real("v_min", v_min, -math.inf, math.inf)
+        if not self.v_min < self.v_reset:
+            raise ValueError(f"v_min must be below v_reset = {self.v_reset:g}; got {self.v_min:g}")
+        self.v_top = self.v_spike if v_top is None else validate.real(
+            "v_top", v_top, self.v_reset, self.v_spike, low_open=True)
+        if tail not in (None, "leak"):
+            raise ValueError(f"tail must be None or 'leak'; got {tail!r}")
+        self.tail = tail
+        self.tol = validate.real("tol", tol, 0.0, 1.0, low_open=True)
+        self.cells = None if cells is None else validate.integer("cells", cells, 1, 1 << 22)
+        if tail == "leak":
+            probe = self.v_min - np.array([0.0, 1.0, 10.0, 100.0])
+            values = np.array([float(rhs(float(v))) for v in probe])
+            if not np.allclose(values, -probe, rtol=1e-13, atol=1e-13):
+                raise ValueError("tail='leak' needs F(V) = -V below v_min; F(V) + V there is "
+                                 f"{values + probe}")
+
+    def _key(self):
+        return (self.rhs, self.tau, self.v_reset, self.v_spike, self.v_min, self.v_top,
+                self.tail, self.tol, self.cells)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({getattr(self.rhs, '__name__', self.rhs)}, "
+                f"v_reset={self.v_reset!r}, v_spike={self.v_spike!r}, tau={self.tau!r}, "
+                f"tol={self.tol!r})")
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash((type(self).__name__,) + self._key())
+
+    def table(self, drive):
+        """The built table for ``drive`` (``sparseprop_gpu.tables.TableData``; cached)."""
+        from .tables import build_table
+        drive = validate.real("drive", drive, -math.inf, math.inf)
+        return build_table(self.rhs, drive, self.v_reset, self.v_spike, self.v_min, self.v_top,
+                           self.tail == "leak", self.tol, self.cells)
+
+    def table_array(self, drive):
+        """The flat float64 table the engine reads (``kernels.tables``)."""
+        return self.table(drive).tab
+
+    def check_drive(self, drive):
+        drive = validate.real("drive", drive, -math.inf, math.inf)
+        self.table(drive)        # raises if the neuron never fires or tol cannot be met
+        return drive
+
+    def _distinct(self, drive, fn):
+        drive = np.asarray(drive, float)
+        if drive.ndim == 0:
+            return fn(float(drive))
+        values, where = np.unique(drive, return_inverse=True)
+        return np.array([fn(float(v)) for v in values])[where].reshape(drive.shape)
+
+    def omega(self, drive):
+        return self._distinct(drive, lambda d: 1.0 / self.table(d).s_r)
+
+    def neuron_params(self, drive, coupling, tau):
+        if np.unique(drive).shape[0] > 1:
+            raise ValueError(HETEROGENEOUS_TABLE)
+        return super().neuron_params(drive, coupling, tau)
+
+    def _kick(self, drive, coupling):
+        return coupling + 0.0 * np.asarray(drive, float)
+
+    def _data(self, drive):
+        """The table of a drive given as a number or an array of equal values (None: empty)."""
+        values = np.unique(np.asarray(drive, float))
+        if values.shape[0] > 1:
+            raise ValueError(HETEROGENEOUS_TABLE)
+        return self.table(float(values[0])) if values.shape[0] else None
+
+    def ptc(self, phi, drive, coupling):
+        """Phase after an input of strength ``coupling`` at phase ``phi`` (vectorised)."""
+        from .tables import remaining_after_input
+        data = self._data(drive)
+        if data is None:
+            return np.array(phi, float)
+        return 1.0 - remaining_after_input(data.tab, 1.0 - np.asarray(phi, float), coupling)
+
+    def phase_to_voltage(self, phi, drive):
+        """Membrane potential at phase ``phi``."""
+        from .tables import voltage_at
+        data = self._data(drive)
+        if data is None:
+            return np.array(phi, float)
+        return voltage_at(data.tab, data.s_r * (1.0 - np.asarray(phi, float)))
+
+    def voltage_to_phase(self, v, drive):
+        """Phase of membrane potential ``v``."""
+        from .tables import time_to_spike
+        data = self._data(drive)
+        if data is None:
+            return np.array(v, float)
+        return 1.0 - time_to_spike(data.tab, np.asarray(v, float)) / data.s_r
+
+
+HETEROGENEOUS_TABLE = ("table models (EIF, TableModel) support one drive per network (the table "
+                       "depends on it); per-neuron tau is supported, per-neuron drive is not")
+
+
+def _eif_rhs(delta_t, v_t):
+    def rhs(v):
+        return -v + delta_t * np.exp(np.minimum((v - v_t) / delta_t, 700.0))
+    return rhs
+
+
+@functools.lru_cache(maxsize=None)
+def _eif_rhs_cached(delta_t, v_t):
+    return _eif_rhs(delta_t, v_t)
+
+
+class EIF(TableModel):
+    """Exponential integrate-and-fire: tau dV/dt = -V + delta_t exp((V - v_t) / delta_t) + I.
+
+    Spike at ``v_spike``, reset to ``v_reset``; from tables (see ``TableModel``),
+    with the exact leak tail below the table (any inhibitory input is handled) and
+    the time above v_t + 40 delta_t (at most ~4e-18 tau) integrated once.
+    """
+
+    name = "eif"
+
+    def __init__(self, tau=0.01, delta_t=0.1, v_t=0.0, v_reset=-1.0, v_spike=1000.0, *,
+                 tol=1e-9, cells=None):
+        self.delta_t = validate.real("delta_t", delta_t, 0.0, math.inf, low_open=True)
+        self.v_t = validate.real("v_t", v_t, -math.inf, math.inf)
+        v_reset = validate.real("v_reset", v_reset, -math.inf, math.inf)
+        v_spike = validate.real("v_spike", v_spike, -math.inf, math.inf)
+        v_min = min(self.v_t - 40.0 * self.delta_t - 2.0, v_reset - 1.0)
+        v_top = min(self.v_t + 40.0 * self.delta_t, v_spike)
+        if not v_reset < v_spike:
+            raise ValueError(f"v_reset must be below v_spike; got v_reset = {v_reset:g}, "
+                             f"v_spike = {v_spike:g}")
+        super().__init__(_eif_rhs_cached(self.delta_t, self.v_t), v_reset, v_spike, tau,
+                         v_min=v_min, tail="leak", tol=tol, cells=cells,
+                         v_top=v_top if v_top > v_reset else None)
+
+    def __repr__(self):
+        return (f"EIF(tau={self.tau!r}, delta_t={self.delta_t!r}, v_t={self.v_t!r}, "
+                f"v_reset={self.v_reset!r}, v_spike={self.v_spike!r}, tol={self.tol!r})")
+

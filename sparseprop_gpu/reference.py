@@ -12,17 +12,22 @@ import math
 import numpy as np
 from numba import njit
 
+from .kernels import tables as kt
 from .record import SpikeRecord
 from .simulate import UNLIMITED, check_run
 
-LIF, QIF = 0, 1
+LIF, QIF, TABLE = 0, 1, 2
 
 
 @njit(cache=True)
-def _phase_jump(model, phi, drive, coupling, omega):
+def _phase_jump(model, phi, drive, coupling, omega, tab=np.zeros(1)):
     if model == LIF:
         return -omega * math.log(math.exp(-phi / omega) - coupling / drive)
-    return 2.0 * math.atan(math.tan(0.5 * phi) + coupling / math.sqrt(drive))
+    if model == QIF:
+        return 2.0 * math.atan(math.tan(0.5 * phi) + coupling / math.sqrt(drive))
+    # table models: the host-side evaluation of the time-to-spike tables (on phases,
+    # not on the engine's keys), checked against direct quadrature when built
+    return 1.0 - kt.remaining_after_input(tab, 1.0 - phi, coupling)
 
 
 @njit(cache=True)
@@ -52,7 +57,7 @@ def _next_spiker(phi, phi_th, seconds_per_phase):
 
 @njit(cache=True)
 def _run(model, drive, coupling, omega, seconds_per_phase, same, phi_reset, phi_th, phi, table,
-         t_end, warmup, n_spikes, times, senders, counts, t_last, isi_sum, isi_sumsq):
+         tab, t_end, warmup, n_spikes, times, senders, counts, t_last, isi_sum, isi_sumsq):
     """Conventional loop; ``drive``, ``omega``, ``seconds_per_phase`` are per neuron and
     ``same`` says all neurons are alike (then the spiker is the largest phase)."""
     n, k = table.shape
@@ -83,7 +88,9 @@ def _run(model, drive, coupling, omega, seconds_per_phase, same, phi_reset, phi_
                 phi[i] += dt / seconds_per_phase[i]
         for c in range(k):
             i = table[j, c]
-            phi[i] = _phase_jump(model, phi[i], drive[i], coupling, omega[i])
+            phi[i] = _phase_jump(model, phi[i], drive[i], coupling, omega[i], tab)
+            if phi[i] != phi[i]:
+                return -1, t + t_comp
         phi[j] = phi_reset
         if now >= warmup:
             if counts[j] > 0:
@@ -121,14 +128,18 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
     times, senders = np.empty(size), np.empty(size, np.int32)
     counts = np.zeros(n, np.int64)
     t_last, isi_sum, isi_sumsq = np.zeros(n), np.zeros(n), np.zeros(n)
-    model_id = LIF if model.name == "lif" else QIF
+    model_id = model.kernel_id
+    tab = (model.table_array(float(np.asarray(network.drive).ravel()[0])) if model_id == TABLE
+           else np.zeros(1))
     drive = np.broadcast_to(np.asarray(network.drive, float), (n,)).copy()
     omega = np.asarray(model.omega(drive), float)
     seconds_per_phase = np.broadcast_to(network.tau, (n,)) / omega
     n_rec, _ = _run(model_id, drive, network.coupling, omega, seconds_per_phase,
                     not network.heterogeneous, model.phase_reset, model.phase_threshold, phi,
-                    network.target_table(), t_end, warmup, n_spikes, times, senders, counts,
+                    network.target_table(), tab, t_end, warmup, n_spikes, times, senders, counts,
                     t_last, isi_sum, isi_sumsq)
+    if n_rec < 0:
+        raise ValueError("an input took a neuron below the model's table (v_min)")
     t_stop = t_end if n_rec < n_spikes else float(times[n_rec - 1] if size else t_last.max())
     return SpikeRecord(times=times[:n_rec], senders=senders[:n_rec], counts=counts,
                        isi_sum=isi_sum, isi_sumsq=isi_sumsq, t_start=warmup, t_stop=t_stop,

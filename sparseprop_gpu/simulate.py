@@ -8,6 +8,7 @@ from .backends.cpu import CpuRunner
 from .batch import FAN_BITS, SUMMARY_BUFFER, Batch
 from .driver import UNLIMITED, drive
 from .kernels import models as km
+from .models import HETEROGENEOUS_TABLE
 from .record import SpikeRecord
 
 RECORD = ("spikes", "summary")
@@ -30,6 +31,9 @@ def check_run(t_end, n_spikes, warmup, record, key, network):
     validate.choice("record", record, RECORD)
     validate.choice("key", key, KEYS)
     model = network.model
+    if model.kernel_id == km.TABLE and isinstance(network.drive, np.ndarray) and (
+            np.unique(network.drive).shape[0] > 1):
+        raise ValueError(f"per-neuron drive is not supported here: {HETEROGENEOUS_TABLE}")
     exp_possible = model.exp_key and not isinstance(network.tau, np.ndarray)
     if key == "auto":
         key = "exp" if exp_possible else "time" if network.heterogeneous else "phase"
@@ -66,6 +70,13 @@ def instance_params(network, key, rebase=True):
     return par, neuron
 
 
+def instance_table(network):
+    """The engine's table of ``network`` (``kernels.tables``): a TABLE model's, else None."""
+    if network.model.kernel_id != km.TABLE:
+        return None
+    return network.model.table_array(float(np.asarray(network.drive).ravel()[0]))
+
+
 def engine_state(network, key="exp", rebase=True, fan_bits=FAN_BITS, buffer_spikes=SPIKE_BUFFER):
     """The engine's arrays for ``network`` at t = 0: a Batch of one instance."""
     par, neuron = instance_params(network, key, rebase)
@@ -73,7 +84,8 @@ def engine_state(network, key="exp", rebase=True, fan_bits=FAN_BITS, buffer_spik
     return Batch(network.model.kernel_id, key_kind_of(key, network), par[None, :],
                  [network.initial_phases], [network.k], [network.seed], table,
                  buffer_spikes=buffer_spikes, fan_bits=fan_bits,
-                 neurons=None if neuron is None else [neuron])
+                 neurons=None if neuron is None else [neuron],
+                 tabs=None if network.model.kernel_id != km.TABLE else [instance_table(network)])
 
 
 def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes", key="auto",

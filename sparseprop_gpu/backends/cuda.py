@@ -42,13 +42,13 @@ def status():
         return False, f"CUDA is not usable ({exc})"
 
 
-def advance_kernel(active, model, key_kind, par, neuron, heap, geom, n, k, seed, bitmap, targets,
+def advance_kernel(active, model, key_kind, par, neuron, tab, heap, geom, n, k, seed, bitmap, targets,
                    candidates, gathered, clock, counts, isi, buf_times, buf_senders, rec_cap,
                    status, n_rec, n_proc, conn_mode, table, t_end, warmup, keep, max_spikes):
     """Thread ``a`` runs instance ``active[a]`` of the batch (``engine.advance_instance``)."""
     a = cuda.grid(1)
     if a < active.shape[0]:
-        engine.advance_instance(active[a], model, key_kind, par, neuron, heap, geom, n, k, seed,
+        engine.advance_instance(active[a], model, key_kind, par, neuron, tab, heap, geom, n, k, seed,
                                 bitmap, targets, candidates, gathered, clock, counts, isi,
                                 buf_times, buf_senders, rec_cap, status, n_rec, n_proc,
                                 conn_mode, table, t_end, warmup, keep, max_spikes)

@@ -1,0 +1,100 @@
+"""Time to spike and its inverse from tables, for models without a closed form (DESIGN.md 2.3).
+
+A model tau dV/dt = F(V) + I is described in dimensionless time s = T / tau by
+``s(V) = integral_V^{V_spike} du / (F(u) + I)`` (time to spike from V) and its
+inverse ``V(s)``. Phase: ``phi = 1 - s(V) / s_r`` with ``s_r = s(V_reset)``, so the
+remaining phase of a neuron is ``rem = s / s_r`` and an input J maps it to
+``s(V(s_r rem) + J) / s_r``.
+
+One flat float64 array per table (``tab``), built by ``sparseprop_gpu.tables``:
+a header (the ``T_*`` indices below) and then the cells' polynomial coefficients,
+``NC`` per cell, lowest order first, in the cell's local variable x in [-1, 1].
+
+* forward ``s(V)``: uniform cells in V on ``[v_lo, v_b]``; above ``v_b`` (where the
+  remaining time is at most ``s_b``, below the table's error) the straight line
+  from ``(v_b, s_b)`` to ``(v_spike, 0)``; at or past ``v_spike``, 0 (spike at once);
+  below ``v_lo`` the exact leak tail ``s_lo + ln((I - V) / (I - v_lo))`` when the
+  model is ``tau dV/dt = -V + I`` there (``T_TAIL = 1``), else NaN: the engine stops
+  with ``OUT_OF_TABLE`` instead of clamping.
+* inverse ``V(s)``: the same straight line for ``s <= s_b``; uniform cells in
+  ``u = ln s`` on ``[ln s_b, ln s_split]`` (near the spike V is smooth in ln s, not
+  in s); uniform cells in s on ``[s_split, s_lo]``; above ``s_lo`` the leak tail's
+  inverse.
+"""
+import math
+
+import numpy as np
+from numba.extending import register_jitable
+
+NC = 10           # coefficients per cell (degree 9)
+
+T_V_LO = 0        # lowest tabulated voltage
+T_V_B = 1         # highest tabulated voltage (forward table)
+T_INV_HV = 2      # forward cells per volt
+T_NV = 3          # forward cells
+T_S_LO = 4        # s(v_lo)
+T_S_B = 5         # s(v_b)
+T_V_SPIKE = 6
+T_LIN_FWD = 7     # s_b / (v_spike - v_b), or 0
+T_LIN_INV = 8     # (v_spike - v_b) / s_b, or 0
+T_TAIL = 9        # 1: exact leak tail below v_lo; 0: none (inputs below v_lo are errors)
+T_DRIVE = 10      # I
+T_U_LO = 11       # ln s_b
+T_INV_HU = 12     # inverse cells per unit of ln s
+T_NU = 13
+T_S_SPLIT = 14
+T_INV_HS = 15     # inverse cells per unit of s
+T_NS = 16
+T_S_R = 17        # s(v_reset): the free period over tau
+T_INV_S_R = 18
+T_OFF_V = 19      # offsets of the three coefficient blocks
+T_OFF_U = 20
+T_OFF_S = 21
+HEADER = 24
+
+
+@register_jitable
+def cell_poly(tab, off, cells, pos):
+    """Polynomial of the cell holding ``pos`` (in cell units, clamped to the table)."""
+    cell = min(max(math.floor(pos), 0.0), cells - 1.0)
+    x = 2.0 * (pos - cell) - 1.0
+    base = np.uint64(off + cell * NC)
+    acc = tab[base + np.uint64(NC - 1)]
+    for c in range(NC - 2, -1, -1):
+        acc = acc * x + tab[base + np.uint64(c)]
+    return acc
+
+
+@register_jitable
+def time_to_spike(tab, v):
+    """s(V): time to spike from V over tau; NaN below a table without a tail."""
+    if v >= tab[T_V_B]:
+        return max(0.0, (tab[T_V_SPIKE] - v) * tab[T_LIN_FWD])
+    if v < tab[T_V_LO]:
+        if tab[T_TAIL] > 0.0:
+            drive = tab[T_DRIVE]
+            return tab[T_S_LO] + math.log((drive - v) / (drive - tab[T_V_LO]))
+        return math.nan
+    return cell_poly(tab, tab[T_OFF_V], tab[T_NV], (v - tab[T_V_LO]) * tab[T_INV_HV])
+
+
+@register_jitable
+def voltage_at(tab, s):
+    """V(s), the inverse of ``time_to_spike`` (s >= 0)."""
+    if s <= tab[T_S_B]:
+        return tab[T_V_SPIKE] - s * tab[T_LIN_INV]
+    if s < tab[T_S_SPLIT]:
+        return cell_poly(tab, tab[T_OFF_U], tab[T_NU], (math.log(s) - tab[T_U_LO]) * tab[T_INV_HU])
+    if s <= tab[T_S_LO]:
+        return cell_poly(tab, tab[T_OFF_S], tab[T_NS], (s - tab[T_S_SPLIT]) * tab[T_INV_HS])
+    if tab[T_TAIL] > 0.0:
+        drive = tab[T_DRIVE]
+        return drive - (drive - tab[T_V_LO]) * math.exp(s - tab[T_S_LO])
+    return math.nan
+
+
+@register_jitable
+def remaining_after_input(tab, rem, kick):
+    """Remaining phase (1 - phi) after a voltage jump ``kick`` at remaining phase ``rem``."""
+    v = voltage_at(tab, rem * tab[T_S_R]) + kick
+    return time_to_spike(tab, v) * tab[T_INV_S_R]

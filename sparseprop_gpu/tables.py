@@ -1,0 +1,298 @@
+"""Host-side tables of the time to spike for models tau dV/dt = F(V) + I (DESIGN.md 2.3).
+
+``build_table`` integrates ``s(V) = integral_V^{V_spike} du / (F(u) + I)`` (time to
+spike over tau) by Gauss-Legendre quadrature on a fine reference grid ("direct
+quadrature"), inverts it by safeguarded Newton steps, fits piecewise polynomials
+(``kernels.tables.NC`` Chebyshev nodes per cell) to s(V) and to its inverse, and
+doubles the cells until the phase transition curve's largest error against the
+direct quadrature, at random phases and inputs, is below ``tol / 10``. The result
+is one flat float64 array in the ``kernels.tables`` layout, cached per model and
+drive.
+"""
+import functools
+import math
+import time
+
+import numpy as np
+from numba import njit
+from numpy.polynomial import chebyshev
+from numpy.polynomial.legendre import leggauss
+
+from .kernels import tables as kt
+
+GL_X, GL_W = leggauss(24)
+REF_CELLS = 8192          # direct quadrature: 24-point Gauss-Legendre on this many cells
+S_FLOOR = 1e-17           # below s = S_FLOOR * s_r, V(s) is a straight line to v_spike
+S_SPLIT = 0.25            # inverse: cells in ln s below s = S_SPLIT * s_r, in s above
+MIN_TOL = 1e-12           # the direct quadrature's own error is ~1e-13 of s_r
+FIRST_CELLS = 64
+MAX_CELLS = 1 << 15
+CHECK_POINTS = 1500       # random phases per input strength in the error check
+
+# Chebyshev nodes of the first kind on [-1, 1] and the map from values there to
+# the monomial coefficients (in x) of the interpolating polynomial
+_NODES = np.cos(np.pi * (np.arange(kt.NC) + 0.5) / kt.NC)
+_TO_CHEB = np.linalg.inv(chebyshev.chebvander(_NODES, kt.NC - 1))
+_CHEB_TO_MONO = np.stack([np.pad(chebyshev.cheb2poly(np.eye(kt.NC)[j]), (0, kt.NC))[:kt.NC]
+                          for j in range(kt.NC)], axis=1)
+_VALUES_TO_MONO = _CHEB_TO_MONO @ _TO_CHEB
+
+
+@njit(cache=True)
+def _time_to_spike(tab, v):
+    out = np.empty(v.shape[0])
+    for i in range(v.shape[0]):
+        out[i] = kt.time_to_spike(tab, v[i])
+    return out
+
+
+@njit(cache=True)
+def _voltage_at(tab, s):
+    out = np.empty(s.shape[0])
+    for i in range(s.shape[0]):
+        out[i] = kt.voltage_at(tab, s[i])
+    return out
+
+
+@njit(cache=True)
+def _remaining_after_input(tab, rem, kick):
+    out = np.empty(rem.shape[0])
+    for i in range(rem.shape[0]):
+        out[i] = kt.remaining_after_input(tab, rem[i], kick)
+    return out
+
+
+def time_to_spike(tab, v):
+    """s(V) from a table (vectorised)."""
+    v = np.asarray(v, float)
+    return _time_to_spike(tab, np.ascontiguousarray(v.ravel())).reshape(v.shape)
+
+
+def voltage_at(tab, s):
+    """V(s) from a table (vectorised)."""
+    s = np.asarray(s, float)
+    return _voltage_at(tab, np.ascontiguousarray(s.ravel())).reshape(s.shape)
+
+
+def remaining_after_input(tab, rem, kick):
+    """Remaining phase 1 - g after an input ``kick`` at remaining phase ``rem`` (vectorised)."""
+    rem = np.asarray(rem, float)
+    return _remaining_after_input(tab, np.ascontiguousarray(rem.ravel()), float(kick)
+                                  ).reshape(rem.shape)
+
+
+def _vectorised(rhs):
+    """F as a function of float arrays of any shape."""
+    probe = np.array([0.25, 0.5])
+    try:
+        out = np.asarray(rhs(probe), float)
+        if out.shape == probe.shape:
+            return lambda v: np.asarray(rhs(v), float)
+    except Exception:
+        pass
+    scalar = np.vectorize(lambda x: float(rhs(float(x))), otypes=[float])
+    return scalar
+
+
+class DirectQuadrature:
+    """s(V) and V(s) by direct quadrature: the tables' reference (and error check).
+
+    Parameters
+    ----------
+    rhs : callable
+        F(V), vectorised.
+    drive : float
+    v_lo, v_top, v_spike : float
+        The quadrature covers [v_lo, v_top]; (v_top, v_spike] is integrated once.
+    tail : bool
+        Exact leak tail (F(V) = -V) below v_lo.
+    """
+
+    def __init__(self, rhs, drive, v_lo, v_top, v_spike, tail):
+        self.rhs, self.drive, self.tail = rhs, drive, tail
+        self.v_lo, self.v_top, self.v_spike = v_lo, v_top, v_spike
+        self.edges = np.linspace(v_lo, v_top, REF_CELLS + 1)
+        self.h = (v_top - v_lo) / REF_CELLS
+        a, b = self.edges[:-1], self.edges[1:]
+        nodes = (a + b)[:, None] / 2 + ((b - a) / 2)[:, None] * GL_X[None, :]
+        rate = rhs(nodes) + drive
+        self._check_rate(nodes, rate)
+        cells = (GL_W[None, :] / rate).sum(1) * (b - a) / 2
+        self.s_top = self._upper_tail() if v_top < v_spike else 0.0
+        self.s_edges = np.concatenate([np.cumsum(cells[::-1])[::-1], [0.0]]) + self.s_top
+
+    def _check_rate(self, nodes, rate):
+        bad = ~np.isfinite(rate)
+        if bad.any():
+            v = nodes[bad][0]
+            raise ValueError(f"F(V) is not finite (NaN or inf) at V = {v:.6g}: the model must "
+                             "give a finite F on its whole domain")
+        low = rate <= 0.0
+        if low.any():
+            v = nodes[low].max()
+            raise ValueError(f"F(V) + I <= 0 at V = {v:.6g} (drive I = {self.drive:g}): a neuron "
+                             f"below there never reaches v_spike = {self.v_spike:g}, so the model "
+                             "never fires (raise the drive, or change F)")
+
+    def _upper_tail(self):
+        span = self.v_spike - self.v_top
+        step = self.h
+        edges = self.v_top + step * np.expm1(np.linspace(0.0, math.log1p(span / step), 4001))
+        edges[-1] = self.v_spike
+        a, b = edges[:-1], edges[1:]
+        nodes = (a + b)[:, None] / 2 + ((b - a) / 2)[:, None] * GL_X[None, :]
+        rate = self.rhs(nodes) + self.drive
+        self._check_rate(nodes, rate)
+        return float(((GL_W[None, :] / rate).sum(1) * (b - a) / 2).sum())
+
+    def s(self, v):
+        """Time to spike over tau from each V (vectorised, 1-D)."""
+        v = np.asarray(v, float)
+        out = np.empty_like(v)
+        inside = (v >= self.v_lo) & (v <= self.v_top)
+        above = v > self.v_top
+        out[above] = np.maximum(0.0, self.s_top * (self.v_spike - v[above])
+                                / max(self.v_spike - self.v_top, 1e-300))
+        below = v < self.v_lo
+        if self.tail:
+            out[below] = self.s_edges[0] + np.log((self.drive - v[below])
+                                                  / (self.drive - self.v_lo))
+        else:
+            out[below] = np.nan
+        vi = v[inside]
+        for start in range(0, vi.shape[0], 1 << 15):
+            chunk = vi[start:start + (1 << 15)]
+            c = np.clip(((chunk - self.v_lo) / self.h).astype(np.int64), 0, REF_CELLS - 1)
+            right = self.edges[c + 1]
+            mid, half = (chunk + right) / 2, (right - chunk) / 2
+            rate = self.rhs(mid[:, None] + half[:, None] * GL_X[None, :]) + self.drive
+            part = (GL_W[None, :] / rate).sum(1) * half
+            vi[start:start + chunk.shape[0]] = part + self.s_edges[c + 1]
+        out[inside] = vi
+        return out
+
+    def v(self, s):
+        """The voltage whose time to spike is s (vectorised, 1-D; s in [s_top, s(v_lo)])."""
+        s = np.asarray(s, float)
+        order = self.s_edges[::-1]              # increasing
+        c = np.clip(np.searchsorted(order, s) - 1, 0, REF_CELLS - 1)
+        hi_v = self.edges[::-1][c]              # bracket: s(hi_v) <= s <= s(lo_v)
+        lo_v = self.edges[::-1][c + 1]
+        v = np.interp(s, order, self.edges[::-1])
+        for _ in range(60):
+            sv = self.s(v)
+            rate = self.rhs(v) + self.drive
+            too_late = sv > s                   # v too low
+            lo_v = np.where(too_late, v, lo_v)
+            hi_v = np.where(too_late, hi_v, v)
+            step = (sv - s) * rate
+            new = v + step
+            outside = ~((new > lo_v) & (new < hi_v))
+            new = np.where(outside, 0.5 * (lo_v + hi_v), new)
+            if np.all(np.abs(new - v) <= 4e-16 * (1.0 + np.abs(v))):
+                return new
+            v = new
+        return v
+
+
+def _fit(values):
+    """Monomial coefficients (cells, NC) of the interpolants of values at the nodes."""
+    return values @ _VALUES_TO_MONO.T
+
+
+def _assemble(quad, s_r, s_b, v_b, s_split, cells):
+    v_lo, s_lo = quad.v_lo, float(quad.s_edges[0])
+    x = (_NODES[None, :] + 1.0) / 2                       # node positions within a cell
+    hv = (v_b - v_lo) / cells
+    fwd = _fit(quad.s((v_lo + hv * (np.arange(cells)[:, None] + x)).ravel()).reshape(cells, -1))
+    u_lo, u_hi = math.log(s_b), math.log(s_split)
+    hu = (u_hi - u_lo) / cells
+    u = u_lo + hu * (np.arange(cells)[:, None] + x)
+    inv_u = _fit(quad.v(np.exp(u).ravel()).reshape(cells, -1))
+    hs = (s_lo - s_split) / cells
+    s = s_split + hs * (np.arange(cells)[:, None] + x)
+    inv_s = _fit(quad.v(s.ravel()).reshape(cells, -1))
+    tab = np.zeros(kt.HEADER + 3 * cells * kt.NC)
+    gap = quad.v_spike - v_b
+    tab[kt.T_V_LO], tab[kt.T_V_B], tab[kt.T_INV_HV], tab[kt.T_NV] = v_lo, v_b, 1 / hv, cells
+    tab[kt.T_S_LO], tab[kt.T_S_B], tab[kt.T_V_SPIKE] = s_lo, s_b, quad.v_spike
+    tab[kt.T_LIN_FWD] = s_b / gap if gap > 0 else 0.0
+    tab[kt.T_LIN_INV] = gap / s_b
+    tab[kt.T_TAIL], tab[kt.T_DRIVE] = float(quad.tail), quad.drive
+    tab[kt.T_U_LO], tab[kt.T_INV_HU], tab[kt.T_NU] = u_lo, 1 / hu, cells
+    tab[kt.T_S_SPLIT], tab[kt.T_INV_HS], tab[kt.T_NS] = s_split, 1 / hs, cells
+    tab[kt.T_S_R], tab[kt.T_INV_S_R] = s_r, 1 / s_r
+    block = cells * kt.NC
+    for j, coef in enumerate((fwd, inv_u, inv_s)):
+        tab[kt.T_OFF_V + j] = kt.HEADER + j * block
+        tab[kt.HEADER + j * block:kt.HEADER + (j + 1) * block] = coef.ravel()
+    return tab
+
+
+class TableData:
+    """A built table: ``tab`` (the kernel's array), ``s_r`` (period over tau), ``error``
+    (largest PTC error found against direct quadrature), ``cells``, ``build_seconds``."""
+
+    def __init__(self, tab, s_r, error, cells, build_seconds, quad):
+        self.tab, self.s_r, self.error, self.cells = tab, s_r, error, cells
+        self.build_seconds, self.quad = build_seconds, quad
+
+    def __repr__(self):
+        return (f"TableData(cells={self.cells}, s_r={self.s_r!r}, error={self.error:.2e}, "
+                f"{self.tab.nbytes} bytes, built in {self.build_seconds:.3f} s)")
+
+
+def reference_ptc(quad, s_r, rem, kick):
+    """1 - g by direct quadrature: s(V(s_r rem) + J) / s_r (vectorised, 1-D)."""
+    s = s_r * np.asarray(rem, float)
+    v = np.where(s <= quad.s_top, quad.v_spike, 0.0)
+    mid = s > quad.s_top
+    v[mid] = quad.v(s[mid])
+    return quad.s(v + kick) / s_r
+
+
+@functools.lru_cache(maxsize=64)
+def build_table(rhs, drive, v_reset, v_spike, v_lo, v_top, tail, tol, cells=None, kicks=None):
+    """Build (and cache) the table of ``tau dV/dt = rhs(V) + drive``; see the module docstring.
+
+    ``kicks``: input strengths the error check applies (default: a spread of
+    inhibitory and excitatory jumps scaled to v_top - v_reset). Raises ValueError
+    when the model never fires or the tolerance cannot be met.
+    """
+    start = time.perf_counter()
+    if not tol >= MIN_TOL:
+        raise ValueError(f"tol = {tol:g} cannot be met: the direct quadrature the tables are "
+                         f"checked against is accurate to about {MIN_TOL:g} of the period")
+    f = _vectorised(rhs)
+    quad = DirectQuadrature(f, drive, v_lo, v_top, v_spike, tail)
+    s_r = float(quad.s(np.array([v_reset]))[0])
+    s_b = max(quad.s_top, S_FLOOR * s_r)
+    v_b = v_top if s_b == quad.s_top else float(quad.v(np.array([s_b]))[0])
+    s_split = S_SPLIT * s_r
+    rng = np.random.default_rng(12345)
+    rem = np.concatenate([rng.uniform(0.0, 1.0, CHECK_POINTS),
+                          10.0 ** rng.uniform(-16, 0, CHECK_POINTS // 2)])
+    scale = min(v_top, v_spike) - v_reset
+    if kicks is None:
+        kicks = tuple(scale * a for a in (-1.0, -0.1, -0.01, 0.01, 0.1))
+    refs = [reference_ptc(quad, s_r, rem, kick) for kick in kicks]
+    grid = [cells] if cells is not None else []
+    n = FIRST_CELLS
+    while cells is None and n <= MAX_CELLS:
+        grid.append(n)
+        n *= 2
+    error = math.inf
+    for n in grid:
+        tab = _assemble(quad, s_r, s_b, v_b, s_split, n)
+        error = 0.0
+        for kick, ref in zip(kicks, refs):
+            got = remaining_after_input(tab, rem, kick)
+            ok = np.isfinite(ref)
+            if np.any(np.isfinite(got[ok]) != True):      # noqa: E712
+                error = math.inf
+                break
+            error = max(error, float(np.max(np.abs(got[ok] - ref[ok]), initial=0.0)))
+        if error <= tol / 10:
+            return TableData(tab, s_r, error, n, time.perf_counter() - start, quad)
+    raise ValueError(f"tol = {tol:g} cannot be met: the PTC error is {error:.3g} with "
+                     f"{grid[-1]} cells per table (give a larger tol, or smaller cells)")
