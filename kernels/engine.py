@@ -87,7 +87,7 @@ def table_inputs(tab, heap, geom, level1, bits, row, gathered, k, key_kind, neur
 
 
 @register_jitable
-def advance(model, key_kind, par, neuron, tab, heap, geom, n, k,
+def advance(tables, model, key_kind, par, neuron, tab, heap, geom, n, k,
             conn_mode, seed, table, bitmap, targets, candidates, gathered,
             clock, t_end, warmup, counts, isi,
             keep, buf_times, buf_senders, rec_cap, max_spikes):
@@ -95,6 +95,9 @@ def advance(model, key_kind, par, neuron, tab, heap, geom, n, k,
 
     Parameters
     ----------
+    tables : bool
+        ``model == TABLE``. Passed apart, as a compile-time constant where it can be,
+        so that the closed-form models' code carries no table code.
     model, key_kind : int
         ``kernels.models`` model and key representation.
     par : float64[N_PAR]
@@ -161,11 +164,11 @@ def advance(model, key_kind, par, neuron, tab, heap, geom, n, k,
             row = targets
         for c in range(k):              # independent loads first: they overlap in memory
             gathered[c] = heap[np.uint64(row[c])]
-        if model == TABLE:              # its own loop: the closed forms' stays as lean
+        if tables:                      # its own loop: the closed forms' stays as lean
             if not table_inputs(tab, heap, geom, level1, bits, row, gathered, k, key_kind,
                                 neuron, shift, mp[P_KICK]):
                 return OUT_OF_TABLE, n_rec, n_proc
-        for c in range(k if model != TABLE else 0):
+        for c in range(0 if tables else k):
             i = row[c]
             before = gathered[c]
             if key_kind == KEY_TIME:
@@ -210,7 +213,7 @@ def advance(model, key_kind, par, neuron, tab, heap, geom, n, k,
 
 
 @register_jitable
-def advance_instance(m, model, key_kind, par, neuron, tab, heap, geom, n, k, seed, bitmap,
+def advance_instance(m, tables, model, key_kind, par, neuron, tab, heap, geom, n, k, seed, bitmap,
                      targets, candidates, gathered, clock, counts, isi, buf_times, buf_senders,
                      rec_cap,
                      status, n_rec, n_proc, conn_mode, table, t_end, warmup, keep, max_spikes):
@@ -220,7 +223,7 @@ def advance_instance(m, model, key_kind, par, neuron, tab, heap, geom, n, k, see
     per instance); ``table`` (a stored topology) and the scalars after it are shared.
     The outcome goes to ``status[m]``, ``n_rec[m]`` and ``n_proc[m]``.
     """
-    s, r, p = advance(model, key_kind, par[m], neuron[m], tab[m], heap[m], geom[m], n[m], k[m],
+    s, r, p = advance(tables, model, key_kind, par[m], neuron[m], tab[m], heap[m], geom[m], n[m], k[m],
                       conn_mode, seed[m], table, bitmap[m], targets[m], candidates[m],
                       gathered[m], clock[m], t_end, warmup, counts[m], isi[m],
                       keep, buf_times[m], buf_senders[m], rec_cap[m], max_spikes)

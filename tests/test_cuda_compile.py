@@ -62,7 +62,7 @@ net = sp.Network(model=sp.LIF(tau=0.01), n=200, k=20, j0=1.0, target_rate=1.0, s
                  connectivity="on_the_fly")
 batch = engine_state(net, buffer_spikes=64)
 # the arguments of CudaRunner.advance's launch, in order
-signature = ((types.int64[::1], types.int64, types.int64)
+signature = ((types.int64[::1], types.boolean, types.int64, types.int64)
              + tuple(numba.typeof(a) for a in batch.arrays(CudaRunner.per_instance))
              + (types.int64, numba.typeof(batch.table), types.float64, types.float64,
                 types.boolean, types.int64))

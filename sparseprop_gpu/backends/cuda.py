@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..batch import OUTCOME, OUTPUT, SCRATCH, STATE
-from ..kernels import engine
+from ..kernels import engine, models as km
 
 THREADS_PER_BLOCK = 64
 INSTALL = 'pip install "sparseprop-gpu[cuda]"'
@@ -42,15 +42,16 @@ def status():
         return False, f"CUDA is not usable ({exc})"
 
 
-def advance_kernel(active, model, key_kind, par, neuron, tab, heap, geom, n, k, seed, bitmap, targets,
-                   candidates, gathered, clock, counts, isi, buf_times, buf_senders, rec_cap,
-                   status, n_rec, n_proc, conn_mode, table, t_end, warmup, keep, max_spikes):
+def advance_kernel(active, tables, model, key_kind, par, neuron, tab, heap, geom, n, k, seed,
+                   bitmap, targets, candidates, gathered, clock, counts, isi, buf_times,
+                   buf_senders, rec_cap, status, n_rec, n_proc, conn_mode, table, t_end, warmup,
+                   keep, max_spikes):
     """Thread ``a`` runs instance ``active[a]`` of the batch (``engine.advance_instance``)."""
     a = cuda.grid(1)
     if a < active.shape[0]:
-        engine.advance_instance(active[a], model, key_kind, par, neuron, tab, heap, geom, n, k, seed,
-                                bitmap, targets, candidates, gathered, clock, counts, isi,
-                                buf_times, buf_senders, rec_cap, status, n_rec, n_proc,
+        engine.advance_instance(active[a], tables, model, key_kind, par, neuron, tab, heap, geom,
+                                n, k, seed, bitmap, targets, candidates, gathered, clock, counts,
+                                isi, buf_times, buf_senders, rec_cap, status, n_rec, n_proc,
                                 conn_mode, table, t_end, warmup, keep, max_spikes)
 
 
@@ -99,7 +100,8 @@ class CudaRunner:
         d = self.device
         blocks = math.ceil(active.shape[0] / THREADS_PER_BLOCK)
         advance_kernel[blocks, THREADS_PER_BLOCK](
-            self._to_device(np.ascontiguousarray(active, np.int64)), np.int64(self.batch.model_id),
+            self._to_device(np.ascontiguousarray(active, np.int64)),
+            bool(self.batch.model_id == km.TABLE), np.int64(self.batch.model_id),
             np.int64(self.batch.key_kind), *(d[name] for name in self.per_instance),
             np.int64(self.batch.conn_mode), d["table"], float(t_end), float(warmup), bool(keep),
             np.int64(max_spikes))
