@@ -18,6 +18,7 @@ from numba import njit
 from numpy.polynomial import chebyshev
 from numpy.polynomial.legendre import leggauss
 
+from .jit import kernels_digest
 from .kernels import tables as kt
 
 GL_X, GL_W = leggauss(24)
@@ -38,28 +39,36 @@ _CHEB_TO_MONO = np.stack([np.pad(chebyshev.cheb2poly(np.eye(kt.NC)[j]), (0, kt.N
 _VALUES_TO_MONO = _CHEB_TO_MONO @ _TO_CHEB
 
 
-@njit(cache=True)
-def _time_to_spike(tab, v):
-    out = np.empty(v.shape[0])
-    for i in range(v.shape[0]):
-        out[i] = kt.time_to_spike(tab, v[i])
-    return out
+def _vectorised(digest):
+    """The table lookups over arrays, cached on disk (``digest``: see ``sparseprop_gpu.jit``)."""
+    @njit(cache=True)
+    def time_to_spike(tab, v):
+        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
+        out = np.empty(v.shape[0])
+        for i in range(v.shape[0]):
+            out[i] = kt.time_to_spike(tab, v[i])
+        return out
+
+    @njit(cache=True)
+    def voltage_at(tab, s):
+        digest  # noqa: B018
+        out = np.empty(s.shape[0])
+        for i in range(s.shape[0]):
+            out[i] = kt.voltage_at(tab, s[i])
+        return out
+
+    @njit(cache=True)
+    def remaining_after_input(tab, rem, kick):
+        digest  # noqa: B018
+        out = np.empty(rem.shape[0])
+        for i in range(rem.shape[0]):
+            out[i] = kt.remaining_after_input(tab, rem[i], kick)
+        return out
+
+    return time_to_spike, voltage_at, remaining_after_input
 
 
-@njit(cache=True)
-def _voltage_at(tab, s):
-    out = np.empty(s.shape[0])
-    for i in range(s.shape[0]):
-        out[i] = kt.voltage_at(tab, s[i])
-    return out
-
-
-@njit(cache=True)
-def _remaining_after_input(tab, rem, kick):
-    out = np.empty(rem.shape[0])
-    for i in range(rem.shape[0]):
-        out[i] = kt.remaining_after_input(tab, rem[i], kick)
-    return out
+_time_to_spike, _voltage_at, _remaining_after_input = _vectorised(kernels_digest())
 
 
 def time_to_spike(tab, v):

@@ -3,30 +3,19 @@
 Instances of a batch run in parallel over the cores (``prange``); a batch of one
 runs without the thread pool.
 """
-import hashlib
-from pathlib import Path
-
 import numpy as np
 from numba import njit, prange
 
 from ..batch import OUTCOME, OUTPUT, SCRATCH, STATE, bitmap_words, candidate_scratch
+from ..jit import kernels_digest
 from ..kernels import connectivity, engine, models as km, pqueue
-
-
-def _kernels_digest():
-    """SHA-256 of the kernels/ sources."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(engine.__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _compile(digest):
     """The njit entry points into kernels/ that do not run the event loop, cached on disk.
 
-    Numba keys its cache on the source file of the cached function only, not on
-    the files it calls into; ``digest`` (of kernels/) sits in each function's
-    closure, which Numba does hash, so editing a kernel recompiles them.
+    ``digest`` (``jit.kernels_digest()``) sits in each function's closure, so that
+    editing a kernel recompiles them (see ``sparseprop_gpu.jit``).
     """
     @njit(cache=True)
     def fill_table(seed, n, k, bitmap, candidates, table):
@@ -64,8 +53,8 @@ def _event_loops(digest, tables):
     return advance_serial, advance_parallel
 
 
-_fill_table, _build = _compile(_kernels_digest())
-_LOOPS = {tables: _event_loops(_kernels_digest(), tables) for tables in (False, True)}
+_fill_table, _build = _compile(kernels_digest())
+_LOOPS = {tables: _event_loops(kernels_digest(), tables) for tables in (False, True)}
 _advance_serial, _advance_parallel = _LOOPS[False]
 
 
