@@ -20,8 +20,9 @@ from numba.extending import register_jitable
 
 from .connectivity import draw_targets
 from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
-                     shift_of, table_key_after_input, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
+                     shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
                      N_EXP_RESET, N_KICK, N_OMEGA, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT, TABLE)
+from .tables import input_map, mapped_remaining, remaining_by_lookups
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 
 ON_THE_FLY = 0
@@ -68,19 +69,29 @@ def table_inputs(tab, heap, geom, level1, bits, row, gathered, k, key_kind, neur
                  kick):
     """Deliver one input to each of the ``k`` targets of a ``TABLE`` model's spike.
 
-    Returns False, leaving the queue invalid, when an input leaves the table.
+    ``gathered`` holds the targets' keys in its first ``k`` entries; the new keys are
+    computed first, all ``k`` of them into its second ``k`` entries (independent table
+    lookups that overlap in the pipeline), then written into the queue. Every neuron
+    of a ``TABLE`` network takes the same jump ``kick`` = J (volts), so one input map
+    serves all.
+    Returns False, leaving the queue untouched, when an input leaves the table.
     """
+    imap = input_map(tab, kick)
     for c in range(k):
+        if key_kind == KEY_TIME:                     # remaining phase, as in key_after_input
+            tpp = neuron[np.uint64(row[c]), N_TPP]
+            rem = (gathered[c] - shift) / tpp
+        else:
+            tpp = 1.0
+            rem = gathered[c] - shift
+        after = mapped_remaining(tab, imap, rem)
+        if after < 0.0:
+            after = remaining_by_lookups(tab, rem, kick)
+            if after != after:
+                return False
+        after = shift + after * tpp
         i = row[c]
         before = gathered[c]
-        if key_kind == KEY_TIME:
-            own = np.uint64(i)
-            after = table_key_after_input(tab, before, shift, neuron[own, N_KICK],
-                                          neuron[own, N_TPP])
-        else:
-            after = table_key_after_input(tab, before, shift, kick, 1.0)
-        if after != after:
-            return False
         if not pq_set_in_group(heap, level1, bits, i, before, after):
             pq_update(heap, geom, i, after)
     return True

@@ -29,7 +29,6 @@ import math
 
 from numba.extending import register_jitable
 
-from .tables import remaining_after_input
 
 LIF = 0
 QIF = 1
@@ -105,7 +104,7 @@ def key_after_input(model, key_kind, key, shift, mp, omega, kick, tpp):
     ``omega``, ``kick`` and ``tpp`` are the target's own (time key) or the
     network's with ``tpp = 1`` (phase key); the exp key needs none of them and
     the exp-time key only the target's ``kick``, J / (I_i - 1). ``TABLE``
-    models use ``table_key_after_input``.
+    models use ``engine.table_inputs``.
     """
     if key_kind == KEY_EXP:
         return key - mp[P_KICK] * shift
@@ -114,15 +113,6 @@ def key_after_input(model, key_kind, key, shift, mp, omega, kick, tpp):
     phi_th = mp[P_PHI_TH]
     phi = ptc(model, phi_th - (key - shift) / tpp, omega, kick)
     return shift + (phi_th - phi) * tpp
-
-
-@register_jitable
-def table_key_after_input(tab, key, shift, kick, tpp):
-    """``key_after_input`` of the ``TABLE`` model (phase or time key), from its table.
-
-    ``kick`` is J (volts); NaN when the input leaves a table without a tail.
-    """
-    return shift + remaining_after_input(tab, (key - shift) / tpp, kick) * tpp
 
 
 @register_jitable

@@ -20,13 +20,18 @@ a header (the ``T_*`` indices below) and then the cells' polynomial coefficients
   ``u = ln s`` on ``[ln s_b, ln s_split]`` (near the spike V is smooth in ln s, not
   in s); uniform cells in s on ``[s_split, s_lo]``; above ``s_lo`` the leak tail's
   inverse.
+* input map ``R(rem) = s(V(s_r rem) + J) / s_r`` for the one input strength ``J`` of a
+  network (``T_KICK``; NaN when absent): uniform cells in rem on ``[r_lo, r_hi]``, where
+  the map is smooth and holds most neurons. An input of exactly that J there costs one
+  polynomial instead of an inverse and a forward lookup; any other input, or a neuron
+  outside ``[r_lo, r_hi]``, takes the two lookups.
 """
 import math
 
 import numpy as np
 from numba.extending import register_jitable
 
-NC = 10           # coefficients per cell (degree 9)
+NC = 10           # coefficients per cell (degree 9; ``cell_poly`` is written for 10)
 
 T_V_LO = 0        # lowest tabulated voltage
 T_V_B = 1         # highest tabulated voltage (forward table)
@@ -50,19 +55,33 @@ T_INV_S_R = 18
 T_OFF_V = 19      # offsets of the three coefficient blocks
 T_OFF_U = 20
 T_OFF_S = 21
-HEADER = 24
+T_KICK = 22       # the J of the input map, or NaN
+T_R_LO = 23       # the input map's range of remaining phase
+T_R_HI = 24
+T_INV_HR = 25     # input-map cells per unit of remaining phase
+T_NR = 26
+T_OFF_R = 27
+HEADER = 32
 
 
 @register_jitable
 def cell_poly(tab, off, cells, pos):
-    """Polynomial of the cell holding ``pos`` (in cell units, clamped to the table)."""
-    cell = min(max(math.floor(pos), 0.0), cells - 1.0)
+    """Polynomial of the cell holding ``pos`` (in cell units, clamped to the table; the
+    callers keep ``pos`` within one cell of it).
+
+    Estrin's scheme: four dependent steps instead of Horner's nine, since the
+    lookups of one spike's targets are independent and limited by latency.
+    """
+    cell = min(max(np.int64(pos), 0), np.int64(cells) - 1)  # pos > -1: truncation is floor
     x = 2.0 * (pos - cell) - 1.0
-    base = np.uint64(off + cell * NC)
-    acc = tab[base + np.uint64(NC - 1)]
-    for c in range(NC - 2, -1, -1):
-        acc = acc * x + tab[base + np.uint64(c)]
-    return acc
+    c = np.uint64(np.int64(off) + cell * NC)
+    x2 = x * x
+    x4 = x2 * x2
+    low = (tab[c] + tab[c + np.uint64(1)] * x) + (tab[c + np.uint64(2)]
+                                                  + tab[c + np.uint64(3)] * x) * x2
+    high = (tab[c + np.uint64(4)] + tab[c + np.uint64(5)] * x) + (tab[c + np.uint64(6)]
+                                                                  + tab[c + np.uint64(7)] * x) * x2
+    return low + (high + (tab[c + np.uint64(8)] + tab[c + np.uint64(9)] * x) * x4) * x4
 
 
 @register_jitable
@@ -94,7 +113,34 @@ def voltage_at(tab, s):
 
 
 @register_jitable
-def remaining_after_input(tab, rem, kick):
-    """Remaining phase (1 - phi) after a voltage jump ``kick`` at remaining phase ``rem``."""
+def remaining_by_lookups(tab, rem, kick):
+    """Remaining phase after a voltage jump ``kick`` at remaining phase ``rem``: V, then s."""
     v = voltage_at(tab, rem * tab[T_S_R]) + kick
     return time_to_spike(tab, v) * tab[T_INV_S_R]
+
+
+@register_jitable
+def input_map(tab, kick):
+    """The input map of ``kick`` as ``(r_lo, r_hi, cells per unit, cells, offset)``.
+
+    Read once per spike; an empty range when the table has no map for ``kick``.
+    """
+    if kick == tab[T_KICK]:
+        return tab[T_R_LO], tab[T_R_HI], tab[T_INV_HR], tab[T_NR], tab[T_OFF_R]
+    return 1.0, 0.0, 0.0, 0.0, 0.0
+
+
+@register_jitable
+def mapped_remaining(tab, imap, rem):
+    """The input map ``imap`` (from ``input_map``) at ``rem``; -1 outside its range."""
+    r_lo, r_hi, inv_h, cells, off = imap
+    if rem >= r_lo and rem <= r_hi:
+        return cell_poly(tab, off, cells, (rem - r_lo) * inv_h)
+    return -1.0
+
+
+@register_jitable
+def remaining_after_input(tab, rem, kick):
+    """Remaining phase (1 - phi) after a voltage jump ``kick`` at remaining phase ``rem``."""
+    out = mapped_remaining(tab, input_map(tab, kick), rem)
+    return out if out >= 0.0 else remaining_by_lookups(tab, rem, kick)

@@ -129,8 +129,8 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
     counts = np.zeros(n, np.int64)
     t_last, isi_sum, isi_sumsq = np.zeros(n), np.zeros(n), np.zeros(n)
     model_id = model.kernel_id
-    tab = (model.table_array(float(np.asarray(network.drive).ravel()[0])) if model_id == TABLE
-           else np.zeros(1))
+    tab = (model.table_array(float(np.asarray(network.drive).ravel()[0]), kick=network.coupling)
+           if model_id == TABLE else np.zeros(1))
     drive = np.broadcast_to(np.asarray(network.drive, float), (n,)).copy()
     omega = np.asarray(model.omega(drive), float)
     seconds_per_phase = np.broadcast_to(network.tau, (n,)) / omega

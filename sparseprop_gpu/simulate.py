@@ -74,7 +74,8 @@ def instance_table(network):
     """The engine's table of ``network`` (``kernels.tables``): a TABLE model's, else None."""
     if network.model.kernel_id != km.TABLE:
         return None
-    return network.model.table_array(float(np.asarray(network.drive).ravel()[0]))
+    return network.model.table_array(float(np.asarray(network.drive).ravel()[0]),
+                                     kick=network.coupling)
 
 
 def engine_state(network, key="exp", rebase=True, fan_bits=FAN_BITS, buffer_spikes=SPIKE_BUFFER):

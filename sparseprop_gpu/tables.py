@@ -28,6 +28,8 @@ S_SPLIT = 0.25            # inverse: cells in ln s below s = S_SPLIT * s_r, in s
 MIN_TOL = 1e-12           # the direct quadrature's own error is ~1e-13 of s_r
 FIRST_CELLS = 64
 MAX_CELLS = 1 << 15
+MAP_LO = (0.01, 0.25)    # the input map's lowest remaining phase: the first that works
+MAX_MAP_CELLS = 1 << 10
 CHECK_POINTS = 1500       # random phases per input strength in the error check
 
 # Chebyshev nodes of the first kind on [-1, 1] and the map from values there to
@@ -231,11 +233,74 @@ def _assemble(quad, s_r, s_b, v_b, s_split, cells):
     tab[kt.T_U_LO], tab[kt.T_INV_HU], tab[kt.T_NU] = u_lo, 1 / hu, cells
     tab[kt.T_S_SPLIT], tab[kt.T_INV_HS], tab[kt.T_NS] = s_split, 1 / hs, cells
     tab[kt.T_S_R], tab[kt.T_INV_S_R] = s_r, 1 / s_r
+    tab[kt.T_KICK] = math.nan                             # no input map (``with_input_map``)
     block = cells * kt.NC
     for j, coef in enumerate((fwd, inv_u, inv_s)):
         tab[kt.T_OFF_V + j] = kt.HEADER + j * block
         tab[kt.HEADER + j * block:kt.HEADER + (j + 1) * block] = coef.ravel()
     return tab
+
+
+def _input_map_range(quad, data, kick, r_lo):
+    """The remaining phases ``[r_lo, r_hi]`` where the input map of ``kick`` is smooth, or None.
+
+    Up to where V + kick leaves the forward table (inhibition) or the inverse table
+    ends; for excitation, from at least twice the remaining phase from which V + kick
+    reaches the forward table's straight line (the map has a kink where it reaches
+    v_spike).
+    """
+    tab, s_r = data.tab, data.s_r
+    r_hi = tab[kt.T_S_LO] / s_r
+    if kick < 0.0:
+        r_hi = min(r_hi, float(quad.s(np.array([quad.v_lo - kick]))[0]) / s_r)
+    elif kick > 0.0:
+        v_edge = tab[kt.T_V_B] - kick
+        if v_edge <= quad.v_lo:
+            return None
+        r_lo = max(r_lo, 2.0 * float(quad.s(np.array([v_edge]))[0]) / s_r)
+    return (r_lo, r_hi) if r_lo < r_hi else None
+
+
+def _input_map(data, kick, tol, r_lo):
+    """``data.tab`` with the input map of ``kick`` on ``[r_lo, ...]``, or None."""
+    quad = data.quad
+    span = _input_map_range(quad, data, kick, r_lo)
+    if span is None:
+        return None
+    r_lo, r_hi = span
+    rng = np.random.default_rng(54321)
+    rem = np.concatenate([rng.uniform(r_lo, r_hi, CHECK_POINTS),
+                          r_lo * (r_hi / r_lo) ** rng.uniform(0.0, 1.0, CHECK_POINTS // 2)])
+    ref = reference_ptc(quad, data.s_r, rem, kick)
+    x = (_NODES[None, :] + 1.0) / 2
+    cells = FIRST_CELLS
+    while cells <= MAX_MAP_CELLS:
+        h = (r_hi - r_lo) / cells
+        nodes = (r_lo + h * (np.arange(cells)[:, None] + x)).ravel()
+        coef = _fit(reference_ptc(quad, data.s_r, nodes, kick).reshape(cells, -1))
+        tab = np.concatenate([data.tab, coef.ravel()])
+        tab[kt.T_KICK], tab[kt.T_R_LO], tab[kt.T_R_HI] = kick, r_lo, r_hi
+        tab[kt.T_INV_HR], tab[kt.T_NR], tab[kt.T_OFF_R] = 1.0 / h, cells, data.tab.shape[0]
+        if np.max(np.abs(remaining_after_input(tab, rem, kick) - ref)) <= tol / 10:
+            return tab
+        cells *= 2
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def with_input_map(data, kick, tol):
+    """``data.tab`` with the input map of ``kick`` (``kernels.tables``) added, or unchanged.
+
+    The map covers remaining phases from the first of ``MAP_LO`` it can; its cells
+    double from ``FIRST_CELLS`` until its error against direct quadrature, at random
+    remaining phases in its range, is below ``tol / 10``. A map that cannot meet it
+    with ``MAX_MAP_CELLS`` is left out (inputs then take the two lookups).
+    """
+    for r_lo in MAP_LO:
+        tab = _input_map(data, kick, tol, r_lo)
+        if tab is not None:
+            return tab
+    return data.tab
 
 
 class TableData:

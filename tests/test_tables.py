@@ -24,13 +24,12 @@ def test_eif_reference_values():
     assert eif.period(0.1) / eif.tau == pytest.approx(EIF_REF["period"], abs=1e-9)
     assert eif.omega(0.1) == pytest.approx(EIF_REF["omega"], abs=1e-9)
     tab = eif.table_array(0.1)
-    par = eif.kernel_params(0.1, -0.1)
+    mapped = eif.table_array(0.1, kick=-0.1)         # what the engine reads: with J's map
+    assert mapped[kt.T_KICK] == -0.1 and mapped[kt.T_R_LO] <= 0.01
     for phi, expected in EIF_REF["ptc"].items():
         assert eif.ptc(phi, 0.1, -0.1) == pytest.approx(expected, abs=1e-9)
-        # the kernel's own update of a phase key (tpp = 1, shift S): S + 1 - g
-        shift = 3.0
-        key = km.table_key_after_input(tab, shift + 1.0 - phi, shift, par[km.P_KICK], 1.0)
-        assert 1.0 - (key - shift) == pytest.approx(expected, abs=1e-9)
+        got = tables.remaining_after_input(mapped, np.array([1.0 - phi]), -0.1)[0]
+        assert 1.0 - got == pytest.approx(expected, abs=1e-9)
         oracle = reference._phase_jump.py_func(km.TABLE, phi, 0.1, -0.1, 0.0, tab)
         assert oracle == pytest.approx(expected, abs=1e-9)
 
@@ -52,6 +51,26 @@ def test_eif_table_meets_its_tolerance_against_direct_quadrature():
     v = np.array([-50.0, -20.0, -7.0])
     expected = data.s_r + np.log((0.1 - v) / (0.1 + 1.0))      # from v_reset = -1, F = -V there
     np.testing.assert_allclose(tables.time_to_spike(data.tab, v), expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("model, kick", [(sp.EIF(tau=0.01), -0.1), (sp.EIF(tau=0.01), -1.5),
+                                         (sp.EIF(tau=0.01), 0.05), (sp.EIF(tau=0.01), 0.6),
+                                         (lif_table(), -0.02), (lif_table(), 0.02)])
+def test_input_map_meets_the_tolerance_and_other_inputs_take_the_lookups(model, kick):
+    drive = 0.1 if isinstance(model, sp.EIF) else 1.1
+    data = model.table(drive)
+    mapped = model.table_array(drive, kick=kick)
+    assert mapped[kt.T_KICK] == kick                # the map exists for these inputs
+    r_lo, r_hi = mapped[kt.T_R_LO], mapped[kt.T_R_HI]
+    rng = np.random.default_rng(3)
+    inside = np.concatenate([rng.uniform(r_lo, r_hi, 3000), [r_lo, r_hi]])
+    rem = np.concatenate([inside, rng.uniform(0.0, 1.0, 1000), 10.0 ** rng.uniform(-15, 0, 300)])
+    ref = tables.reference_ptc(data.quad, data.s_r, rem, kick)
+    got = tables.remaining_after_input(mapped, rem, kick)
+    assert np.max(np.abs(got - ref)) < model.tol
+    # the map is only used for its own kick: another input gives the two lookups' answer
+    np.testing.assert_array_equal(tables.remaining_after_input(mapped, rem, kick / 2),
+                                  tables.remaining_after_input(data.tab, rem, kick / 2))
 
 
 def test_eif_table_build_time_and_cache():
