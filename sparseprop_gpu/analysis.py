@@ -239,7 +239,8 @@ def _network_from_meta(meta):
     if name not in MODELS or not isinstance(tau, (int, float)) or isinstance(meta.get("drive"), dict):
         raise ValueError("cannot rebuild this network from its metadata (unknown model or "
                          "per-neuron parameters): pass network=")
-    return Network(model=MODELS[name](tau=tau), n=meta["n"], k=meta["k"], drive=meta["drive"],
+    model = MODELS[name](tau=tau, **meta.get("model_params", {}))
+    return Network(model=model, n=meta["n"], k=meta["k"], drive=meta["drive"],
                    coupling=meta["coupling"], seed=meta["seed"], ic_seed=meta["ic_seed"],
                    connectivity="on_the_fly" if meta["n"] >= 100_000 else "stored")
 

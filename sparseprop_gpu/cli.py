@@ -103,7 +103,8 @@ def build_parser():
                          description="Simulate one network exactly with SparseProp. Defaults: "
                          "an inhibitory LIF network, N=10000, K=100, balanced state with "
                          "j0=1 and a 1 Hz target rate, 10 s.")
-    sim.add_argument("--model", choices=["lif", "qif"], default=DEFAULTS["model"])
+    sim.add_argument("--model", choices=["lif", "qif", "eif"], default=DEFAULTS["model"],
+                     help="eif: EIF with its default parameters (sparseprop_gpu.EIF)")
     sim.add_argument("-n", type=int, default=DEFAULTS["n"], help="neurons (default 10000)")
     sim.add_argument("-k", type=int, default=DEFAULTS["k"], help="out-degree (default 100)")
     sim.add_argument("--tau", type=float, default=DEFAULTS["tau"], help="membrane time constant, s")

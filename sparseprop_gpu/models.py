@@ -42,6 +42,10 @@ class NeuronModel:
     def __hash__(self):
         return hash((type(self).__name__, self.tau))
 
+    def params(self):
+        """The parameters besides ``tau`` that rebuild the model: ``MODELS[name](tau, **params)``."""
+        return {}
+
     def check_drive(self, drive):
         """Return ``drive`` as a float, or raise if the neuron would never fire."""
         raise NotImplementedError
@@ -195,9 +199,6 @@ class QIF(NeuronModel):
         return coupling / np.sqrt(drive)
 
 
-MODELS = {"lif": LIF, "qif": QIF}
-
-
 class TableModel(NeuronModel):
     """Any one-dimensional model tau dV/dt = F(V) + I, from tables (DESIGN.md 2.3).
 
@@ -228,14 +229,22 @@ class TableModel(NeuronModel):
     v_top : float, optional
         Upper end of the tables (default v_spike): above, the time left to spike
         must be negligible (it is integrated once and interpolated linearly).
+    input_map : bool
+        Tabulate, per network, the phase transition curve of its input strength J
+        as well (to the same ``tol``): one lookup per input instead of two, for the
+        neurons in the map's range (remaining phase from 0.01 up to where the input
+        leaves the table). False: every input takes the two lookups.
     """
 
     name = "table"
     kernel_id = km.TABLE
 
     def __init__(self, rhs, v_reset, v_spike, tau=0.01, *, v_min=None, tail=None, tol=1e-9,
-                 cells=None, v_top=None):
+                 cells=None, v_top=None, input_map=True):
         super().__init__(tau)
+        if not isinstance(input_map, bool):
+            raise ValueError(f"input_map must be True or False; got {input_map!r}")
+        self.input_map = input_map
         if not callable(rhs):
             raise ValueError(f"rhs must be a function F(V); got {rhs!r}")
         self.rhs = rhs
@@ -265,7 +274,7 @@ class TableModel(NeuronModel):
 
     def _key(self):
         return (self.rhs, self.tau, self.v_reset, self.v_spike, self.v_min, self.v_top,
-                self.tail, self.tol, self.cells)
+                self.tail, self.tol, self.cells, self.input_map)
 
     def __repr__(self):
         return (f"{type(self).__name__}({getattr(self.rhs, '__name__', self.rhs)}, "
@@ -291,7 +300,7 @@ class TableModel(NeuronModel):
         With ``kick`` (the network's J, volts), the table holds that input's map too: one
         lookup per input instead of two for most neurons (``tables.with_input_map``).
         """
-        if kick is None:
+        if kick is None or not self.input_map:
             return self.table(drive).tab
         from .tables import with_input_map
         return with_input_map(self.table(drive), float(kick), self.tol)
@@ -379,7 +388,7 @@ class EIF(TableModel):
     name = "eif"
 
     def __init__(self, tau=0.01, delta_t=0.1, v_t=0.0, v_reset=-1.0, v_spike=1000.0, *,
-                 tol=1e-9, cells=None):
+                 tol=1e-9, cells=None, input_map=True):
         self.delta_t = validate.real("delta_t", delta_t, 0.0, math.inf, low_open=True)
         self.v_t = validate.real("v_t", v_t, -math.inf, math.inf)
         v_reset = validate.real("v_reset", v_reset, -math.inf, math.inf)
@@ -391,9 +400,15 @@ class EIF(TableModel):
                              f"v_spike = {v_spike:g}")
         super().__init__(_eif_rhs_cached(self.delta_t, self.v_t), v_reset, v_spike, tau,
                          v_min=v_min, tail="leak", tol=tol, cells=cells,
-                         v_top=v_top if v_top > v_reset else None)
+                         v_top=v_top if v_top > v_reset else None, input_map=input_map)
+
+    def params(self):
+        return {"delta_t": self.delta_t, "v_t": self.v_t, "v_reset": self.v_reset,
+                "v_spike": self.v_spike, "tol": self.tol, "input_map": self.input_map}
 
     def __repr__(self):
         return (f"EIF(tau={self.tau!r}, delta_t={self.delta_t!r}, v_t={self.v_t!r}, "
                 f"v_reset={self.v_reset!r}, v_spike={self.v_spike!r}, tol={self.tol!r})")
 
+
+MODELS = {"lif": LIF, "qif": QIF, "eif": EIF}      # by name: CLI, sweep specifications, records

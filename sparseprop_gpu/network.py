@@ -224,7 +224,8 @@ class Network:
                 return {"per_neuron": True, "min": float(value.min()), "max": float(value.max()),
                         "mean": float(value.mean())}
             return value
-        return {"model": self.model.name, "tau": plain(self.tau), "n": self.n, "k": self.k,
+        return {"model": self.model.name, "model_params": self.model.params(),
+                "tau": plain(self.tau), "n": self.n, "k": self.k,
                 "j0": self.j0, "target_rate": self.target_rate, "drive": plain(self.drive),
                 "coupling": self.coupling, "seed": self.seed, "ic_seed": self.ic_seed,
                 "connectivity": self.connectivity}

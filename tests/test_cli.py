@@ -62,3 +62,13 @@ def test_second_run_does_not_recompile(tmp_path):
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert runs[0].stdout.split() == ["1", "0"]      # compiled once ...
     assert runs[1].stdout.split() == ["0", "1"]      # ... then loaded from the cache
+
+
+def test_simulate_eif_by_name(tmp_path):
+    out = tmp_path / "eif.npz"
+    done = run("simulate", "--model", "eif", "-n", "300", "-k", "10", "--t-end", "0.3",
+               "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    rec = sp.load_record(out)
+    net = sp.Network(model=sp.EIF(tau=0.01), n=300, k=10, j0=1.0, target_rate=1.0)
+    np.testing.assert_array_equal(rec.times, sp.simulate(net, t_end=0.3).times)

@@ -200,3 +200,21 @@ def test_an_input_below_a_table_without_a_tail_is_an_error_not_a_clamp():
         reference.simulate(net, n_spikes=5000)
     data = model.table(1.1)
     assert math.isnan(kt.time_to_spike(data.tab, -0.06))
+
+
+def test_eif_by_name_in_a_sweep_and_a_record_rebuilds_its_model(tmp_path):
+    from sparseprop_gpu.analysis import _network_from_meta
+    sweep = sp.Sweep(network={"model": "eif", "n": 200, "k": 20, "tau": 0.01},
+                     sweep={"j0": [0.5, 1.0], "target_rate": [2.0]}, run={"t_end": 0.3})
+    sp.run_sweep(sweep, tmp_path / "eif.zarr", in_process=True, progress=False)
+    ds = sp.open_results(tmp_path / "eif.zarr")
+    out = sp.run_ensemble(sweep.ensemble(0, len(sweep)), **sweep.run_kwargs())
+    np.testing.assert_array_equal(ds["spike_count"].values, out.counts.sum(axis=1))
+    assert ds["spike_count"].values.min() > 0
+    # a record names its model's parameters: a non-default EIF is rebuilt as it was
+    net = sp.Network(model=sp.EIF(tau=0.02, delta_t=0.2, v_reset=-2.0), n=100, k=10, j0=1.0,
+                     target_rate=2.0, seed=4)
+    rec = sp.simulate(net, n_spikes=50)
+    again = _network_from_meta(rec.meta)
+    assert again.model == net.model and again.drive == net.drive
+    np.testing.assert_array_equal(sp.simulate(again, n_spikes=50).times, rec.times)
