@@ -21,7 +21,7 @@ from numba.extending import register_jitable
 from .connectivity import draw_targets
 from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
                      shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
-                     N_EXP_RESET, N_KICK, N_OMEGA, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT, TABLE)
+                     N_EXP_RESET, N_KICK, N_OMEGA, N_TABLE, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT, TABLE)
 from .tables import input_map, mapped_remaining, remaining_by_lookups
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 
@@ -69,29 +69,31 @@ def table_inputs(tab, heap, geom, level1, bits, row, gathered, k, key_kind, neur
                  kick):
     """Deliver one input to each of the ``k`` targets of a ``TABLE`` model's spike.
 
-    ``gathered`` holds the targets' keys in its first ``k`` entries; the new keys are
-    computed first, all ``k`` of them into its second ``k`` entries (independent table
-    lookups that overlap in the pipeline), then written into the queue. Every neuron
-    of a ``TABLE`` network takes the same jump ``kick`` = J (volts), so one input map
-    serves all.
-    Returns False, leaving the queue untouched, when an input leaves the table.
+    Every neuron takes the same voltage jump ``kick`` = J. With the phase key all
+    neurons share the table at the start of ``tab``; with the time key each reads the
+    one at its ``N_TABLE`` (its drive's). Returns False, leaving the queue invalid,
+    when an input leaves a table without a tail.
     """
-    imap = input_map(tab, kick)
+    imap = input_map(tab, 0, kick)
     for c in range(k):
+        i = row[c]
+        before = gathered[c]
         if key_kind == KEY_TIME:                     # remaining phase, as in key_after_input
-            tpp = neuron[np.uint64(row[c]), N_TPP]
-            rem = (gathered[c] - shift) / tpp
+            own = np.uint64(i)
+            base = np.int64(neuron[own, N_TABLE])
+            tpp = neuron[own, N_TPP]
+            rem = (before - shift) / tpp
+            after = mapped_remaining(tab, input_map(tab, base, kick), rem)
         else:
+            base = 0
             tpp = 1.0
-            rem = gathered[c] - shift
-        after = mapped_remaining(tab, imap, rem)
+            rem = before - shift
+            after = mapped_remaining(tab, imap, rem)
         if after < 0.0:
-            after = remaining_by_lookups(tab, rem, kick)
+            after = remaining_by_lookups(tab, base, rem, kick)
             if after != after:
                 return False
         after = shift + after * tpp
-        i = row[c]
-        before = gathered[c]
         if not pq_set_in_group(heap, level1, bits, i, before, after):
             pq_update(heap, geom, i, after)
     return True

@@ -41,7 +41,8 @@ KEY_EXP_TIME = 3
 
 # per-neuron constants of a heterogeneous network (one row per neuron)
 N_OMEGA = 0       # time key: phase velocity
-N_KICK = 1        # time key: J / I_i (LIF), J / sqrt(I_i) (QIF), J (TABLE)
+N_KICK = 1        # time key: J / I_i (LIF), J / sqrt(I_i) (QIF)
+N_TABLE = 1       # time key, TABLE: where the neuron's table starts in ``tab`` (its kick is J)
 N_TPP = 2         # time key: seconds per unit of phase
 N_EXP_KICK = 0    # exp-time key: J / (I_i - 1)
 N_EXP_RESET = 1   # exp-time key: I_i / (I_i - 1)

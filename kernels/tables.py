@@ -6,9 +6,11 @@ inverse ``V(s)``. Phase: ``phi = 1 - s(V) / s_r`` with ``s_r = s(V_reset)``, so 
 remaining phase of a neuron is ``rem = s / s_r`` and an input J maps it to
 ``s(V(s_r rem) + J) / s_r``.
 
-One flat float64 array per table (``tab``), built by ``sparseprop_gpu.tables``:
-a header (the ``T_*`` indices below) and then the cells' polynomial coefficients,
-``NC`` per cell, lowest order first, in the cell's local variable x in [-1, 1].
+One flat float64 array per table, built by ``sparseprop_gpu.tables``: a header (the
+``T_*`` indices below) and then the cells' polynomial coefficients, ``NC`` per cell,
+lowest order first, in the cell's local variable x in [-1, 1]; offsets are from the
+table's start. A network with a few distinct drives has one table per drive, one after
+another in ``tab``: every function takes the ``base`` (index in ``tab``) of the table it reads.
 
 * forward ``s(V)``: uniform cells in V on ``[v_lo, v_b]``; above ``v_b`` (where the
   remaining time is at most ``s_b``, below the table's error) the straight line
@@ -85,48 +87,52 @@ def cell_poly(tab, off, cells, pos):
 
 
 @register_jitable
-def time_to_spike(tab, v):
+def time_to_spike(tab, base, v):
     """s(V): time to spike from V over tau; NaN below a table without a tail."""
-    if v >= tab[T_V_B]:
-        return max(0.0, (tab[T_V_SPIKE] - v) * tab[T_LIN_FWD])
-    if v < tab[T_V_LO]:
-        if tab[T_TAIL] > 0.0:
-            drive = tab[T_DRIVE]
-            return tab[T_S_LO] + math.log((drive - v) / (drive - tab[T_V_LO]))
+    if v >= tab[base + T_V_B]:
+        return max(0.0, (tab[base + T_V_SPIKE] - v) * tab[base + T_LIN_FWD])
+    if v < tab[base + T_V_LO]:
+        if tab[base + T_TAIL] > 0.0:
+            drive = tab[base + T_DRIVE]
+            return tab[base + T_S_LO] + math.log((drive - v) / (drive - tab[base + T_V_LO]))
         return math.nan
-    return cell_poly(tab, tab[T_OFF_V], tab[T_NV], (v - tab[T_V_LO]) * tab[T_INV_HV])
+    return cell_poly(tab, base + tab[base + T_OFF_V], tab[base + T_NV],
+                     (v - tab[base + T_V_LO]) * tab[base + T_INV_HV])
 
 
 @register_jitable
-def voltage_at(tab, s):
+def voltage_at(tab, base, s):
     """V(s), the inverse of ``time_to_spike`` (s >= 0)."""
-    if s <= tab[T_S_B]:
-        return tab[T_V_SPIKE] - s * tab[T_LIN_INV]
-    if s < tab[T_S_SPLIT]:
-        return cell_poly(tab, tab[T_OFF_U], tab[T_NU], (math.log(s) - tab[T_U_LO]) * tab[T_INV_HU])
-    if s <= tab[T_S_LO]:
-        return cell_poly(tab, tab[T_OFF_S], tab[T_NS], (s - tab[T_S_SPLIT]) * tab[T_INV_HS])
-    if tab[T_TAIL] > 0.0:
-        drive = tab[T_DRIVE]
-        return drive - (drive - tab[T_V_LO]) * math.exp(s - tab[T_S_LO])
+    if s <= tab[base + T_S_B]:
+        return tab[base + T_V_SPIKE] - s * tab[base + T_LIN_INV]
+    if s < tab[base + T_S_SPLIT]:
+        return cell_poly(tab, base + tab[base + T_OFF_U], tab[base + T_NU],
+                         (math.log(s) - tab[base + T_U_LO]) * tab[base + T_INV_HU])
+    if s <= tab[base + T_S_LO]:
+        return cell_poly(tab, base + tab[base + T_OFF_S], tab[base + T_NS],
+                         (s - tab[base + T_S_SPLIT]) * tab[base + T_INV_HS])
+    if tab[base + T_TAIL] > 0.0:
+        drive = tab[base + T_DRIVE]
+        return drive - (drive - tab[base + T_V_LO]) * math.exp(s - tab[base + T_S_LO])
     return math.nan
 
 
 @register_jitable
-def remaining_by_lookups(tab, rem, kick):
+def remaining_by_lookups(tab, base, rem, kick):
     """Remaining phase after a voltage jump ``kick`` at remaining phase ``rem``: V, then s."""
-    v = voltage_at(tab, rem * tab[T_S_R]) + kick
-    return time_to_spike(tab, v) * tab[T_INV_S_R]
+    v = voltage_at(tab, base, rem * tab[base + T_S_R]) + kick
+    return time_to_spike(tab, base, v) * tab[base + T_INV_S_R]
 
 
 @register_jitable
-def input_map(tab, kick):
-    """The input map of ``kick`` as ``(r_lo, r_hi, cells per unit, cells, offset)``.
+def input_map(tab, base, kick):
+    """The input map of ``kick`` as ``(r_lo, r_hi, cells per unit, cells, offset in tab)``.
 
-    Read once per spike; an empty range when the table has no map for ``kick``.
+    An empty range when the table has no map for ``kick``.
     """
-    if kick == tab[T_KICK]:
-        return tab[T_R_LO], tab[T_R_HI], tab[T_INV_HR], tab[T_NR], tab[T_OFF_R]
+    if kick == tab[base + T_KICK]:
+        return (tab[base + T_R_LO], tab[base + T_R_HI], tab[base + T_INV_HR], tab[base + T_NR],
+                base + tab[base + T_OFF_R])
     return 1.0, 0.0, 0.0, 0.0, 0.0
 
 
@@ -140,7 +146,7 @@ def mapped_remaining(tab, imap, rem):
 
 
 @register_jitable
-def remaining_after_input(tab, rem, kick):
+def remaining_after_input(tab, base, rem, kick):
     """Remaining phase (1 - phi) after a voltage jump ``kick`` at remaining phase ``rem``."""
-    out = mapped_remaining(tab, input_map(tab, kick), rem)
-    return out if out >= 0.0 else remaining_by_lookups(tab, rem, kick)
+    out = mapped_remaining(tab, input_map(tab, base, kick), rem)
+    return out if out >= 0.0 else remaining_by_lookups(tab, base, rem, kick)

@@ -50,6 +50,14 @@ class NeuronModel:
         """Return ``drive`` as a float, or raise if the neuron would never fire."""
         raise NotImplementedError
 
+    def check_drives(self, drive):
+        """Raise, naming the first such neuron, if a per-neuron ``drive`` (ndarray) never fires."""
+        for i in np.flatnonzero(~(drive > (1.0 if self.name == "lif" else 0.0))):
+            try:
+                self.check_drive(float(drive[i]))
+            except ValueError as exc:
+                raise ValueError(f"neuron {i}: {exc}") from None
+
     def balanced_drive(self, k, j0, target_rate):
         """Drive ``I`` of the balanced-state parametrisation, tau sqrt(K) j0 nu (+1 for LIF)."""
         return self.tau * math.sqrt(k) * j0 * target_rate
@@ -320,50 +328,79 @@ class TableModel(NeuronModel):
     def omega(self, drive):
         return self._distinct(drive, lambda d: 1.0 / self.table(d).s_r)
 
+    def check_drives(self, drive):
+        values = np.unique(drive)
+        if values.shape[0] > MAX_DRIVES:
+            raise ValueError(f"drive: table models (EIF, TableModel) take at most {MAX_DRIVES} "
+                             f"distinct per-neuron drive values, one table each; got "
+                             f"{values.shape[0]} (quantise the drive, e.g. np.round(drive, 2), "
+                             "or use LIF or QIF, whose drive may differ for every neuron)")
+        for value in values:
+            self.check_drive(float(value))
+
+    def tables(self, drive, kick=None):
+        """The engine's tables of a network: ``(tab, base)``.
+
+        ``tab`` holds the table (``table_array``) of each distinct value of ``drive``,
+        one after another; ``base`` is where each neuron's starts (an int64 array the
+        shape of ``drive``, or 0 for one drive).
+        """
+        values, where = np.unique(np.asarray(drive, float), return_inverse=True)
+        self.check_drives(values)
+        parts = [self.table_array(float(v), kick) for v in values]
+        starts = np.cumsum([0] + [t.shape[0] for t in parts[:-1]]).astype(np.int64)
+        base = starts[where].reshape(np.shape(drive)) if np.ndim(drive) else 0
+        return np.concatenate(parts), base
+
     def neuron_params(self, drive, coupling, tau):
-        if np.unique(drive).shape[0] > 1:
-            raise ValueError(HETEROGENEOUS_TABLE)
-        return super().neuron_params(drive, coupling, tau)
+        table = super().neuron_params(drive, coupling, tau)
+        table[:, km.N_TABLE] = self.tables(drive, coupling)[1]
+        return table
 
     def _kick(self, drive, coupling):
         return coupling + 0.0 * np.asarray(drive, float)
 
-    def _data(self, drive):
-        """The table of a drive given as a number or an array of equal values (None: empty)."""
-        values = np.unique(np.asarray(drive, float))
-        if values.shape[0] > 1:
-            raise ValueError(HETEROGENEOUS_TABLE)
-        return self.table(float(values[0])) if values.shape[0] else None
+    def _per_drive(self, drive, values, fn):
+        """``fn(table data, values)`` for the values of each distinct drive.
+
+        ``drive`` is a number or an array broadcastable to ``values``' shape.
+        """
+        values = np.asarray(values, float)
+        drive = np.broadcast_to(np.asarray(drive, float), values.shape)
+        out = np.empty(values.shape)
+        for d in np.unique(drive):
+            mask = drive == d
+            out[mask] = fn(self.table(float(d)), values[mask])
+        return out
 
     def ptc(self, phi, drive, coupling):
-        """Phase after an input of strength ``coupling`` at phase ``phi`` (vectorised)."""
+        """Phase after an input of strength ``coupling`` at phase ``phi`` (vectorised).
+
+        With one ``coupling`` (the network's J) this reads the engine's table, input map
+        included: the engine's phase transitions.
+        """
         from .tables import remaining_after_input
-        data = self._data(drive)
-        if data is None:
-            return np.array(phi, float)
-        tab = (self.table_array(data.quad.drive, kick=coupling) if np.ndim(coupling) == 0
-               else data.tab)                   # the engine's table: with the map of J
-        return 1.0 - remaining_after_input(tab, 1.0 - np.asarray(phi, float), coupling)
+
+        def one(data, phi):
+            tab = (self.table_array(data.quad.drive, kick=coupling) if np.ndim(coupling) == 0
+                   else data.tab)
+            return 1.0 - remaining_after_input(tab, 1.0 - phi, coupling)
+        return self._per_drive(drive, phi, one)
 
     def phase_to_voltage(self, phi, drive):
         """Membrane potential at phase ``phi``."""
         from .tables import voltage_at
-        data = self._data(drive)
-        if data is None:
-            return np.array(phi, float)
-        return voltage_at(data.tab, data.s_r * (1.0 - np.asarray(phi, float)))
+        return self._per_drive(drive, phi,
+                               lambda data, phi: voltage_at(data.tab, data.s_r * (1.0 - phi)))
 
     def voltage_to_phase(self, v, drive):
         """Phase of membrane potential ``v``."""
         from .tables import time_to_spike
-        data = self._data(drive)
-        if data is None:
-            return np.array(v, float)
-        return 1.0 - time_to_spike(data.tab, np.asarray(v, float)) / data.s_r
+        return self._per_drive(drive, v,
+                               lambda data, v: 1.0 - time_to_spike(data.tab, v) / data.s_r)
 
 
-HETEROGENEOUS_TABLE = ("table models (EIF, TableModel) support one drive per network (the table "
-                       "depends on it); per-neuron tau is supported, per-neuron drive is not")
+MAX_DRIVES = 16         # distinct drives (tables) per network of a table model
 
 
 def _eif_rhs(delta_t, v_t):

@@ -136,11 +136,7 @@ class Network:
             if per_neuron:
                 drive = drive.resolve("drive", self.n)
         if per_neuron:
-            for i in np.flatnonzero(~(drive > (1.0 if self.model.name == "lif" else 0.0))):
-                try:
-                    self.model.check_drive(float(drive[i]))
-                except ValueError as exc:
-                    raise ValueError(f"neuron {i}: {exc}") from None
+            self.model.check_drives(drive)
             self.drive = drive
         else:
             self.drive = self.model.check_drive(drive)

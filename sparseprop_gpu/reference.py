@@ -12,22 +12,12 @@ import math
 import numpy as np
 from numba import njit
 
+from .jit import kernels_digest
 from .kernels import tables as kt
 from .record import SpikeRecord
 from .simulate import UNLIMITED, check_run
 
 LIF, QIF, TABLE = 0, 1, 2
-
-
-@njit(cache=True)
-def _phase_jump(model, phi, drive, coupling, omega, tab=np.zeros(1)):
-    if model == LIF:
-        return -omega * math.log(math.exp(-phi / omega) - coupling / drive)
-    if model == QIF:
-        return 2.0 * math.atan(math.tan(0.5 * phi) + coupling / math.sqrt(drive))
-    # table models: the host-side evaluation of the time-to-spike tables (on phases,
-    # not on the engine's keys), checked against direct quadrature when built
-    return 1.0 - kt.remaining_after_input(tab, 1.0 - phi, coupling)
 
 
 @njit(cache=True)
@@ -55,55 +45,75 @@ def _next_spiker(phi, phi_th, seconds_per_phase):
     return first, best
 
 
-@njit(cache=True)
-def _run(model, drive, coupling, omega, seconds_per_phase, same, phi_reset, phi_th, phi, table,
-         tab, t_end, warmup, n_spikes, times, senders, counts, t_last, isi_sum, isi_sumsq):
-    """Conventional loop; ``drive``, ``omega``, ``seconds_per_phase`` are per neuron and
-    ``same`` says all neurons are alike (then the spiker is the largest phase)."""
-    n, k = table.shape
-    t = 0.0
-    t_comp = 0.0
-    n_rec = 0
-    while n_rec < n_spikes:
-        if same:
-            j = _argmax(phi)
-            dt = (phi_th - phi[j]) * seconds_per_phase[0]
-        else:
-            j, dt = _next_spiker(phi, phi_th, seconds_per_phase)
-        t_new = t + dt                      # Neumaier-compensated clock
-        if abs(t) >= abs(dt):
-            t_comp += (t - t_new) + dt
-        else:
-            t_comp += (dt - t_new) + t
-        t = t_new
-        now = t + t_comp
-        if now > t_end:
-            break
-        if same:
-            step = phi_th - phi[j]
-            for i in range(n):
-                phi[i] += step
-        else:
-            for i in range(n):
-                phi[i] += dt / seconds_per_phase[i]
-        for c in range(k):
-            i = table[j, c]
-            phi[i] = _phase_jump(model, phi[i], drive[i], coupling, omega[i], tab)
-            if phi[i] != phi[i]:
-                return -1, t + t_comp
-        phi[j] = phi_reset
-        if now >= warmup:
-            if counts[j] > 0:
-                isi = now - t_last[j]
-                isi_sum[j] += isi
-                isi_sumsq[j] += isi * isi
-            counts[j] += 1
-            t_last[j] = now
-            if n_rec < times.shape[0]:
-                times[n_rec] = now
-                senders[n_rec] = j
-            n_rec += 1
-    return n_rec, t + t_comp
+def _oracle(digest):
+    """The oracle's loop and its PTCs, cached on disk (``digest``: see ``sparseprop_gpu.jit``)."""
+    @njit(cache=True)
+    def phase_jump(model, phi, drive, coupling, omega, tab, base):
+        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
+        if model == LIF:
+            return -omega * math.log(math.exp(-phi / omega) - coupling / drive)
+        if model == QIF:
+            return 2.0 * math.atan(math.tan(0.5 * phi) + coupling / math.sqrt(drive))
+        # table models: the host-side evaluation of the time-to-spike tables (on phases,
+        # not on the engine's keys), checked against direct quadrature when built
+        return 1.0 - kt.remaining_after_input(tab, base, 1.0 - phi, coupling)
+
+    @njit(cache=True)
+    def run(model, drive, coupling, omega, seconds_per_phase, same, phi_reset, phi_th, phi,
+            table, tab, base, t_end, warmup, n_spikes, times, senders, counts, t_last, isi_sum,
+            isi_sumsq):
+        """Conventional loop; ``drive``, ``omega``, ``seconds_per_phase`` and ``base`` (table
+        models: where each neuron's table starts in ``tab``) are per neuron; ``same`` says
+        all neurons are alike (then the spiker is the largest phase)."""
+        n, k = table.shape
+        t = 0.0
+        t_comp = 0.0
+        n_rec = 0
+        while n_rec < n_spikes:
+            if same:
+                j = _argmax(phi)
+                dt = (phi_th - phi[j]) * seconds_per_phase[0]
+            else:
+                j, dt = _next_spiker(phi, phi_th, seconds_per_phase)
+            t_new = t + dt                      # Neumaier-compensated clock
+            if abs(t) >= abs(dt):
+                t_comp += (t - t_new) + dt
+            else:
+                t_comp += (dt - t_new) + t
+            t = t_new
+            now = t + t_comp
+            if now > t_end:
+                break
+            if same:
+                step = phi_th - phi[j]
+                for i in range(n):
+                    phi[i] += step
+            else:
+                for i in range(n):
+                    phi[i] += dt / seconds_per_phase[i]
+            for c in range(k):
+                i = table[j, c]
+                phi[i] = phase_jump(model, phi[i], drive[i], coupling, omega[i], tab, base[i])
+                if phi[i] != phi[i]:
+                    return -1, t + t_comp
+            phi[j] = phi_reset
+            if now >= warmup:
+                if counts[j] > 0:
+                    isi = now - t_last[j]
+                    isi_sum[j] += isi
+                    isi_sumsq[j] += isi * isi
+                counts[j] += 1
+                t_last[j] = now
+                if n_rec < times.shape[0]:
+                    times[n_rec] = now
+                    senders[n_rec] = j
+                n_rec += 1
+        return n_rec, t + t_comp
+
+    return phase_jump, run
+
+
+_phase_jump, _run = _oracle(kernels_digest())
 
 
 def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
@@ -129,15 +139,15 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
     counts = np.zeros(n, np.int64)
     t_last, isi_sum, isi_sumsq = np.zeros(n), np.zeros(n), np.zeros(n)
     model_id = model.kernel_id
-    tab = (model.table_array(float(np.asarray(network.drive).ravel()[0]), kick=network.coupling)
-           if model_id == TABLE else np.zeros(1))
     drive = np.broadcast_to(np.asarray(network.drive, float), (n,)).copy()
+    tab, base = (model.tables(drive, network.coupling) if model_id == TABLE
+                 else (np.zeros(1), np.zeros(n, np.int64)))
     omega = np.asarray(model.omega(drive), float)
     seconds_per_phase = np.broadcast_to(network.tau, (n,)) / omega
     n_rec, _ = _run(model_id, drive, network.coupling, omega, seconds_per_phase,
                     not network.heterogeneous, model.phase_reset, model.phase_threshold, phi,
-                    network.target_table(), tab, t_end, warmup, n_spikes, times, senders, counts,
-                    t_last, isi_sum, isi_sumsq)
+                    network.target_table(), tab, base, t_end, warmup, n_spikes, times, senders,
+                    counts, t_last, isi_sum, isi_sumsq)
     if n_rec < 0:
         raise ValueError("an input took a neuron below the model's table (v_min)")
     t_stop = t_end if n_rec < n_spikes else float(times[n_rec - 1] if size else t_last.max())

@@ -8,7 +8,6 @@ from .backends.cpu import CpuRunner
 from .batch import FAN_BITS, SUMMARY_BUFFER, Batch
 from .driver import UNLIMITED, drive
 from .kernels import models as km
-from .models import HETEROGENEOUS_TABLE
 from .record import SpikeRecord
 
 RECORD = ("spikes", "summary")
@@ -31,9 +30,6 @@ def check_run(t_end, n_spikes, warmup, record, key, network):
     validate.choice("record", record, RECORD)
     validate.choice("key", key, KEYS)
     model = network.model
-    if model.kernel_id == km.TABLE and isinstance(network.drive, np.ndarray) and (
-            np.unique(network.drive).shape[0] > 1):
-        raise ValueError(f"per-neuron drive is not supported here: {HETEROGENEOUS_TABLE}")
     exp_possible = model.exp_key and not isinstance(network.tau, np.ndarray)
     if key == "auto":
         key = "exp" if exp_possible else "time" if network.heterogeneous else "phase"
@@ -74,8 +70,7 @@ def instance_table(network):
     """The engine's table of ``network`` (``kernels.tables``): a TABLE model's, else None."""
     if network.model.kernel_id != km.TABLE:
         return None
-    return network.model.table_array(float(np.asarray(network.drive).ravel()[0]),
-                                     kick=network.coupling)
+    return network.model.tables(network.drive, network.coupling)[0]
 
 
 def engine_state(network, key="exp", rebase=True, fan_bits=FAN_BITS, buffer_spikes=SPIKE_BUFFER):

@@ -48,7 +48,7 @@ def _vectorised(digest):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         out = np.empty(v.shape[0])
         for i in range(v.shape[0]):
-            out[i] = kt.time_to_spike(tab, v[i])
+            out[i] = kt.time_to_spike(tab, 0, v[i])
         return out
 
     @njit(cache=True)
@@ -56,7 +56,7 @@ def _vectorised(digest):
         digest  # noqa: B018
         out = np.empty(s.shape[0])
         for i in range(s.shape[0]):
-            out[i] = kt.voltage_at(tab, s[i])
+            out[i] = kt.voltage_at(tab, 0, s[i])
         return out
 
     @njit(cache=True)
@@ -64,7 +64,7 @@ def _vectorised(digest):
         digest  # noqa: B018
         out = np.empty(rem.shape[0])
         for i in range(rem.shape[0]):
-            out[i] = kt.remaining_after_input(tab, rem[i], kick)
+            out[i] = kt.remaining_after_input(tab, 0, rem[i], kick)
         return out
 
     return time_to_spike, voltage_at, remaining_after_input

@@ -30,7 +30,7 @@ def test_eif_reference_values():
         assert eif.ptc(phi, 0.1, -0.1) == pytest.approx(expected, abs=1e-9)
         got = tables.remaining_after_input(mapped, np.array([1.0 - phi]), -0.1)[0]
         assert 1.0 - got == pytest.approx(expected, abs=1e-9)
-        oracle = reference._phase_jump.py_func(km.TABLE, phi, 0.1, -0.1, 0.0, tab)
+        oracle = reference._phase_jump.py_func(km.TABLE, phi, 0.1, -0.1, 0.0, tab, 0)
         assert oracle == pytest.approx(expected, abs=1e-9)
 
 
@@ -164,11 +164,38 @@ def test_ensemble_of_eif_networks_with_different_drives():
         np.testing.assert_array_equal(times, alone.times)
 
 
-def test_per_neuron_drive_is_refused_for_table_models():
-    net = sp.Network(model=sp.EIF(tau=0.01), n=100, k=10, j0=1.0, target_rate=2.0,
-                     drive=sp.heterogeneous(lambda i, n: 0.1 * (1 + 0.4 * np.sin(i))))
-    with pytest.raises(ValueError, match="per-neuron drive"):
-        sp.simulate(net, n_spikes=10)
+def test_a_few_distinct_drives_one_table_each_match_the_closed_form_and_the_oracle():
+    # three populations with their own drive: one table each, the time key
+    drive = sp.heterogeneous(lambda i, n: np.array([1.2, 1.35, 1.5])[i % 3])
+    kw = dict(n=1200, k=40, drive=drive, coupling=-0.15, seed=6)
+    closed = sp.Network(model=sp.LIF(tau=0.01), **kw)
+    table = sp.Network(model=lif_table(), initial_phases=closed.initial_phases, **kw)
+    tab, base = table.model.tables(table.drive, table.coupling)
+    assert np.unique(base).shape[0] == 3 and tab.shape[0] > 3 * kt.HEADER
+    a = sp.simulate(closed, n_spikes=5000, key="time")
+    b = sp.simulate(table, n_spikes=5000)
+    assert b.meta["key"] == "time"
+    np.testing.assert_array_equal(a.senders, b.senders)
+    np.testing.assert_allclose(b.times, a.times, rtol=0, atol=1e-9)
+    ref, _ = reference.simulate(table, n_spikes=5000)
+    np.testing.assert_array_equal(ref.senders, b.senders)
+    np.testing.assert_allclose(ref.times, b.times, rtol=0, atol=1e-12)
+    # EIF (chaotic: the first spikes closely) and the host-side functions per drive
+    eif = sp.Network(model=sp.EIF(tau=0.01), n=400, k=40, coupling=-0.1, seed=2,
+                     drive=sp.heterogeneous(lambda i, n: np.where(i < n // 2, 0.1, 0.3)))
+    rec = sp.simulate(eif, n_spikes=200)
+    ref, _ = reference.simulate(eif, n_spikes=200)
+    np.testing.assert_array_equal(rec.senders, ref.senders)
+    np.testing.assert_allclose(rec.times, ref.times, rtol=0, atol=1e-12)
+    phi = np.array([0.5, 0.5])
+    np.testing.assert_array_equal(eif.model.ptc(phi, np.array([0.1, 0.3]), -0.1),
+                                  [eif.model.ptc(0.5, 0.1, -0.1), eif.model.ptc(0.5, 0.3, -0.1)])
+
+
+def test_more_distinct_drives_than_tables_are_refused_with_the_limit():
+    with pytest.raises(ValueError, match=r"drive: .*at most 16 distinct .* got 100 "):
+        sp.Network(model=sp.EIF(tau=0.01), n=100, k=10, j0=1.0, target_rate=2.0,
+                   drive=sp.heterogeneous(lambda i, n: 0.1 * (1 + 0.4 * np.sin(i))))
 
 
 def test_bad_models_are_refused():
@@ -199,7 +226,7 @@ def test_an_input_below_a_table_without_a_tail_is_an_error_not_a_clamp():
     with pytest.raises(ValueError, match="below the model's table"):
         reference.simulate(net, n_spikes=5000)
     data = model.table(1.1)
-    assert math.isnan(kt.time_to_spike(data.tab, -0.06))
+    assert math.isnan(kt.time_to_spike(data.tab, 0, -0.06))
 
 
 def test_eif_by_name_in_a_sweep_and_a_record_rebuilds_its_model(tmp_path):
