@@ -1,4 +1,4 @@
-"""The real CUDA kernel compiles for sm_90 (H100/H200) on a machine with no GPU.
+"""The real CUDA kernels (closed-form and table models) compile for sm_90 (H100/H200) on a machine with no GPU.
 
 ``numba.cuda.compile_ptx`` turns the cuda backend's kernel into PTX without a driver,
 and ``ptxas -arch=sm_90 -v`` (from the ``numba-cuda[cu12]`` wheels) assembles it and
@@ -58,26 +58,28 @@ from sparseprop_gpu.backends import cuda as backend
 from sparseprop_gpu.backends.cuda import CudaRunner
 from sparseprop_gpu.simulate import engine_state
 
-net = sp.Network(model=sp.LIF(tau=0.01), n=200, k=20, j0=1.0, target_rate=1.0, seed=1,
-                 connectivity="on_the_fly")
-batch = engine_state(net, buffer_spikes=64)
-# the arguments of CudaRunner.advance's launch, in order
-signature = ((types.int64[::1], types.boolean, types.int64, types.int64)
-             + tuple(numba.typeof(a) for a in batch.arrays(CudaRunner.per_instance))
-             + (types.int64, numba.typeof(batch.table), types.float64, types.float64,
-                types.boolean, types.int64))
-# the kernel: built lazily by kernel(), or at import as advance_kernel
-launched = backend.kernel() if hasattr(backend, "kernel") else backend.advance_kernel
-params = launched.py_func.__code__.co_argcount
-assert params == len(signature), (
-    f"the kernel takes {params} arguments, the test's signature has {len(signature)}: "
-    "update the scalars around CudaRunner.per_instance in tests/test_cuda_compile.py")
-ptx, restype = cuda.compile_ptx(launched.py_func, signature, device=False, cc=(9, 0))
-with open(sys.argv[1], "w") as f:
-    f.write(ptx)
-print(json.dumps({"chars": len(ptx), "restype": str(restype),
-                  "numba_cuda": __import__("importlib.metadata").metadata.version("numba-cuda"),
-                  "signature": [str(t) for t in signature]}))
+out = {"numba_cuda": __import__("importlib.metadata").metadata.version("numba-cuda")}
+for tables, model in ((False, sp.LIF(tau=0.01)), (True, sp.EIF(tau=0.01))):
+    net = sp.Network(model=model, n=200, k=20, j0=1.0, target_rate=1.0, seed=1,
+                     connectivity="on_the_fly")
+    batch = engine_state(net, key="phase", buffer_spikes=64)
+    # the arguments of CudaRunner.advance's launch, in order
+    signature = ((types.int64[::1], types.int64, types.int64)
+                 + tuple(numba.typeof(a) for a in batch.arrays(CudaRunner.per_instance))
+                 + (types.int64, numba.typeof(batch.table), types.float64, types.float64,
+                    types.boolean, types.int64))
+    launched = backend.KERNELS[tables]
+    params = launched.py_func.__code__.co_argcount
+    assert params == len(signature), (
+        f"the kernel takes {params} arguments, the test's signature has {len(signature)}: "
+        "update the scalars around CudaRunner.per_instance in tests/test_cuda_compile.py")
+    ptx, restype = cuda.compile_ptx(launched.py_func, signature, device=False, cc=(9, 0))
+    name = "tables" if tables else "closed_form"
+    with open(f"{sys.argv[1]}/{name}.ptx", "w") as f:
+        f.write(ptx)
+    out[name] = {"chars": len(ptx), "restype": str(restype),
+                 "signature": [str(t) for t in signature]}
+print(json.dumps(out))
 """
 
 
@@ -146,37 +148,38 @@ def test_kernel_compiles_for_sm90_without_spills(tmp_path):
     if ptxas is None:
         pytest.fail(f"ptxas was not found (nvidia-cuda-nvcc wheel, CUDA_HOME or PATH); {INSTALL}")
 
-    ptx = tmp_path / "advance_sm90.ptx"
     env = {key: value for key, value in os.environ.items() if key != "NUMBA_ENABLE_CUDASIM"}
-    child = subprocess.run([sys.executable, "-c", CHILD, str(ptx)], env=env,
-                           capture_output=True, text=True, timeout=240)
+    child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], env=env,
+                           capture_output=True, text=True, timeout=480)
     assert child.returncode == 0, (
         f"compile_ptx for cc {CC} failed (if numba.cuda or NVVM is missing: {INSTALL}):\n"
         f"{child.stdout[-3000:]}\n{child.stderr[-6000:]}")
     info = json.loads(child.stdout.strip().splitlines()[-1])
 
-    cubin = tmp_path / "advance_sm90.cubin"
-    assembled = subprocess.run([ptxas, f"-arch={ARCH}", "-v", str(ptx), "-o", str(cubin)],
-                               capture_output=True, text=True, timeout=120)
-    text = assembled.stdout + assembled.stderr
-    assert assembled.returncode == 0, f"ptxas -arch={ARCH} failed:\n{text[-6000:]}"
-    functions, entry = parse_ptxas(text)
-    assert entry is not None and "registers" in functions.get(entry, {}), (
-        f"could not read ptxas's report:\n{text[-6000:]}")
-
-    e = functions[entry]
-    lines = [f"CUDA kernel for {ARCH} (numba-cuda {info['numba_cuda']}, {info['chars']} PTX chars,"
-             f" ptxas {ptxas})",
-             f"  {short(entry)}: {e['registers']} registers, {e['spill_stores']} B spill stores,"
-             f" {e['spill_loads']} B spill loads, {e['stack']} B stack frame"]
-    lines += [f"  {short(name)}: {f['spill_stores']} B spill stores, {f['spill_loads']} B spill "
-              f"loads, {f['stack']} B stack frame"
-              for name, f in functions.items() if name != entry]
+    lines = [f"CUDA kernels for {ARCH} (numba-cuda {info['numba_cuda']}, ptxas {ptxas})"]
+    spilled = {}
+    for name in ("closed_form", "tables"):
+        cubin = tmp_path / f"{name}.cubin"
+        assembled = subprocess.run([ptxas, f"-arch={ARCH}", "-v", str(tmp_path / f"{name}.ptx"),
+                                    "-o", str(cubin)], capture_output=True, text=True,
+                                   timeout=120)
+        text = assembled.stdout + assembled.stderr
+        assert assembled.returncode == 0, f"ptxas -arch={ARCH} failed:\n{text[-6000:]}"
+        functions, entry = parse_ptxas(text)
+        assert entry is not None and "registers" in functions.get(entry, {}), (
+            f"could not read ptxas's report:\n{text[-6000:]}")
+        e = functions[entry]
+        lines.append(f"  {short(entry)} ({name}, {info[name]['chars']} PTX chars): "
+                     f"{e['registers']} registers, {e['spill_stores']} B spill stores, "
+                     f"{e['spill_loads']} B spill loads, {e['stack']} B stack frame")
+        lines += [f"    {short(fn)}: {f['spill_stores']} B spill stores, {f['spill_loads']} B "
+                  f"spill loads, {f['stack']} B stack frame"
+                  for fn, f in functions.items() if fn != entry]
+        spilled.update({f"{name}: {short(fn)}": (f["spill_stores"], f["spill_loads"])
+                        for fn, f in functions.items()
+                        if max(f["spill_stores"], f["spill_loads"]) > SPILL_BOUND_BYTES})
     report = "\n".join(lines)
     print("\n" + report)
-
-    spilled = {short(name): (f["spill_stores"], f["spill_loads"]) for name, f in functions.items()
-               if max(f["spill_stores"], f["spill_loads"]) > SPILL_BOUND_BYTES}
     assert not spilled, (f"register spills above {SPILL_BOUND_BYTES} B (stores, loads): "
                          f"{spilled}\n{report}")
 

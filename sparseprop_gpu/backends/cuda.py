@@ -42,21 +42,30 @@ def status():
         return False, f"CUDA is not usable ({exc})"
 
 
-def advance_kernel(active, tables, model, key_kind, par, neuron, tab, heap, geom, n, k, seed,
-                   bitmap, targets, candidates, gathered, clock, counts, isi, buf_times,
-                   buf_senders, rec_cap, status, n_rec, n_proc, conn_mode, table, t_end, warmup,
-                   keep, max_spikes):
-    """Thread ``a`` runs instance ``active[a]`` of the batch (``engine.advance_instance``)."""
-    a = cuda.grid(1)
-    if a < active.shape[0]:
-        engine.advance_instance(active[a], tables, model, key_kind, par, neuron, tab, heap, geom,
-                                n, k, seed, bitmap, targets, candidates, gathered, clock, counts,
-                                isi, buf_times, buf_senders, rec_cap, status, n_rec, n_proc,
-                                conn_mode, table, t_end, warmup, keep, max_spikes)
+def _advance_kernel(tables):
+    """The kernel for the closed-form models (``tables`` False) or the table models (True).
+
+    ``tables`` is a compile-time constant, as in the CPU backend, so each kernel carries
+    only its own models' code (and registers).
+    """
+    def advance_kernel(active, model, key_kind, par, neuron, tab, heap, geom, n, k, seed,
+                       bitmap, targets, candidates, gathered, clock, counts, isi, buf_times,
+                       buf_senders, rec_cap, status, n_rec, n_proc, conn_mode, table, t_end,
+                       warmup, keep, max_spikes):
+        """Thread ``a`` runs instance ``active[a]`` of the batch (``engine.advance_instance``)."""
+        a = cuda.grid(1)
+        if a < active.shape[0]:
+            engine.advance_instance(active[a], tables, model, key_kind, par, neuron, tab, heap,
+                                    geom, n, k, seed, bitmap, targets, candidates, gathered,
+                                    clock, counts, isi, buf_times, buf_senders, rec_cap, status,
+                                    n_rec, n_proc, conn_mode, table, t_end, warmup, keep,
+                                    max_spikes)
+    return advance_kernel
 
 
-if cuda is not None:
-    advance_kernel = cuda.jit(advance_kernel)      # compiled at its first launch
+# compiled at their first launch
+KERNELS = {} if cuda is None else {tables: cuda.jit(_advance_kernel(tables))
+                                   for tables in (False, True)}
 
 
 class CudaRunner:
@@ -99,9 +108,8 @@ class CudaRunner:
         """One launch: every instance of ``active`` runs until it stops."""
         d = self.device
         blocks = math.ceil(active.shape[0] / THREADS_PER_BLOCK)
-        advance_kernel[blocks, THREADS_PER_BLOCK](
-            self._to_device(np.ascontiguousarray(active, np.int64)),
-            bool(self.batch.model_id == km.TABLE), np.int64(self.batch.model_id),
+        KERNELS[bool(self.batch.model_id == km.TABLE)][blocks, THREADS_PER_BLOCK](
+            self._to_device(np.ascontiguousarray(active, np.int64)), np.int64(self.batch.model_id),
             np.int64(self.batch.key_kind), *(d[name] for name in self.per_instance),
             np.int64(self.batch.conn_mode), d["table"], float(t_end), float(warmup), bool(keep),
             np.int64(max_spikes))
