@@ -4,9 +4,10 @@ Run:  python benchmarks/models.py            (N = 1e5, K = 100; about a minute)
       python benchmarks/models.py --n 10000
 
 Side by side in one process, best of three. Targets (issue 3): EIF with tables within 2x
-of homogeneous LIF, heterogeneous LIF within 1.5x, table build under 1 s. Heterogeneous networks: a +-40 %
-sinusoidal profile of the external drive over the neurons (and of tau where said); for EIF, four
-populations with drives 0.06 to 0.14 (one table each).
+of homogeneous LIF, heterogeneous LIF within 1.5x, table build under 1 s.
+
+Heterogeneous networks: a +-40 % sinusoidal profile of the external drive over the neurons
+(and of tau where said); for EIF, four populations with drives 0.06 to 0.14 (one table each).
 """
 import argparse
 import time

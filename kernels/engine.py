@@ -20,10 +20,10 @@ from numba.extending import register_jitable
 
 from .connectivity import draw_targets
 from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
-                     shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
-                     N_EXP_RESET, N_KICK, N_OMEGA, N_TABLE, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT, TABLE)
-from .tables import input_map, mapped_remaining, remaining_by_lookups
+                     shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK, N_EXP_RESET, N_KICK, N_OMEGA,
+                     N_TABLE, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT, TABLE)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
+from .tables import input_map, mapped_remaining, remaining_by_lookups
 
 ON_THE_FLY = 0
 STORED = 1

@@ -29,7 +29,6 @@ import math
 
 from numba.extending import register_jitable
 
-
 LIF = 0
 QIF = 1
 TABLE = 2         # tau dV/dt = F(V) + I from tables (``kernels.tables``): EIF, TableModel

@@ -43,7 +43,7 @@ class NeuronModel:
         return hash((type(self).__name__, self.tau))
 
     def params(self):
-        """The parameters besides ``tau`` that rebuild the model: ``MODELS[name](tau, **params)``."""
+        """Parameters besides ``tau`` that rebuild the model: ``MODELS[name](tau, **params)``."""
         return {}
 
     def check_drive(self, drive):

@@ -1,4 +1,5 @@
-"""The real CUDA kernels (closed-form and table models) compile for sm_90 (H100/H200) on a machine with no GPU.
+"""The real CUDA kernels (closed-form and table models) compile for sm_90 (H100/H200)
+on a machine with no GPU.
 
 ``numba.cuda.compile_ptx`` turns the cuda backend's kernel into PTX without a driver,
 and ``ptxas -arch=sm_90 -v`` (from the ``numba-cuda[cu12]`` wheels) assembles it and

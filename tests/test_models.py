@@ -23,8 +23,8 @@ def test_reference_values(model, drive, ref):
         assert model.ptc(phi, drive, -0.1) == pytest.approx(expected, abs=1e-12)
         assert km.ptc(model.kernel_id, phi, par[km.P_OMEGA], par[km.P_KICK]) == pytest.approx(
             expected, abs=1e-12)
-        oracle = reference._phase_jump.py_func(model.kernel_id, phi, drive, -0.1, model.omega(drive),
-                                               np.zeros(1), 0)
+        oracle = reference._phase_jump.py_func(model.kernel_id, phi, drive, -0.1,
+                                               model.omega(drive), np.zeros(1), 0)
         assert oracle == pytest.approx(expected, abs=1e-12)
 
 
