@@ -37,12 +37,17 @@ def metadata_bytes(path):
 
 
 def raw_bytes(path):
-    import zarr
+    """Compressed and raw bytes of the store's arrays, each one block: every variable of
+    ``open_results`` (summaries, commit markers, per-neuron arrays) and every parameter,
+    each compressed on its own as one block, whichever way the store packs them."""
+    import sparseprop_gpu as sp
     from numcodecs import Zstd
-    group = zarr.open_group(path, mode="r")
+    from sparseprop_gpu.store import PARAMETERS
+    ds = sp.open_results(path)
+    names = [*ds.data_vars, *(name for name in PARAMETERS if name in ds.coords)]
     compressed = raw = 0
-    for _, arr in group.arrays():
-        data = np.ascontiguousarray(arr[:])
+    for name in names:
+        data = np.ascontiguousarray(ds[name].values)
         raw += data.nbytes
         compressed += len(Zstd(level=0).encode(data))
     return compressed, raw

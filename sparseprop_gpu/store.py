@@ -41,14 +41,16 @@ import numpy as np
 
 from .record import cv_from_moments
 
-FORMAT = 1
+FORMAT = 2
 SUMMARIES = {"rate_mean": np.float64, "rate_std": np.float64, "cv_isi_mean": np.float64,
              "spike_count": np.int64, "silent_fraction": np.float64, "t_stop": np.float64}
 NEURON_DTYPES = {"count": np.int64, "rate": np.float64, "cv_isi": np.float64,
                  "isi_sum": np.float64, "isi_sumsq": np.float64}
 PARAMETERS = ("n", "k", "seed", "ic_seed", "drive", "coupling", "j0", "target_rate")
+INTEGER_PARAMETERS = ("n", "k", "seed", "ic_seed")
+PACKED = {"instance_int64": np.int64, "instance_float64": np.float64}   # (quantity, instance)
+MARKERS = "batch_done"
 NEURON_CHUNK_BYTES = 1 << 24
-PARAMETER_CHUNK = 1 << 20
 SMALL_CHUNK_BYTES = 1 << 20       # finish() rewrites arrays whose chunks are smaller than this
 FINAL_CHUNK_BYTES = 1 << 23       # ... into chunks of about this many bytes (2**20 float64)
 V2_KEYS = {"name": "v2", "configuration": {"separator": "."}}
@@ -68,7 +70,69 @@ def _fill(dtype):
 
 
 def _attrs(group):
-    return dict(group.attrs).get("sparseprop")
+    """The store's ``sparseprop`` attributes, with what they leave out filled in (see
+    ``_expand``); a store of another format's as they are (``_check_format`` refuses it)."""
+    meta = dict(group.attrs).get("sparseprop")
+    if isinstance(meta, dict) and meta.get("kind") == "sweep" and meta.get("format") == FORMAT \
+            and meta.get("ready"):
+        return _expand(meta)
+    return meta
+
+
+def metadata(path):
+    """The attributes of the sweep store at ``path``: kind, format, spec, version, backend,
+    ready, finished, and the sizes derived from the specification (instances, batch_size,
+    batches, neurons, swept, mode, shape, record, per_neuron)."""
+    import zarr
+    return _attrs(zarr.open_group(normalise(path), mode="r"))
+
+
+STORED = ("kind", "format", "ready", "spec", "version", "backend", "finished")
+
+
+def _stored(meta):
+    """What the root ``zarr.json`` keeps of ``meta``: no key that the specification gives
+    (sizes, swept keys, mode, record), and the specification without its unset (null) keys."""
+    out = {key: meta[key] for key in STORED if key in meta}
+    spec = out.get("spec")
+    if isinstance(spec, dict) and meta.get("ready"):
+        out["spec"] = {**spec, **{section: {k: v for k, v in spec[section].items()
+                                            if v is not None}
+                                  for section in ("network", "run")}}
+    return out
+
+
+def _expand(meta):
+    """The inverse of ``_stored``: the specification's null keys back, and the sizes."""
+    from .sweep import NETWORK_KEYS, RUN_KEYS, _expand as axis_values
+    stored = meta["spec"]
+    spec = {"network": {key: stored["network"].get(key) for key in NETWORK_KEYS},
+            "sweep": stored["sweep"],
+            "run": {key: stored["run"].get(key) for key in RUN_KEYS}}
+    order, mode = spec["sweep"]["order"], spec["sweep"]["mode"]
+    axes = {name: axis_values(name, spec["sweep"]["values"][name]) for name in order}
+    if mode == "grid":
+        shape = [axis.size for axis in axes.values()]
+        size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    else:
+        shape = [next(iter(axes.values())).size if axes else 1]
+        size = shape[0]
+    run = spec["run"]
+    neurons = int(axes["n"].max()) if "n" in axes else spec["network"]["n"]
+    return {**meta, "spec": spec, "instances": size, "batch_size": run["batch_size"],
+            "batches": -(-size // run["batch_size"]), "neurons": neurons, "swept": list(order),
+            "mode": mode, "shape": shape, "record": run["record"],
+            "per_neuron": list(run["per_neuron"])}
+
+
+def _check_format(meta, where):
+    if meta.get("format") != FORMAT:
+        from . import __version__
+        raise ValueError(f"{where} is a sweep store of format {meta.get('format')} (written by "
+                         f"sparseprop-gpu {meta.get('version', '?')}); this version "
+                         f"({__version__}) reads format {FORMAT} only: read it with the version "
+                         "that wrote it, or run the sweep again into a new store "
+                         "(--overwrite replaces it)")
 
 
 def exists(path):
@@ -119,6 +183,7 @@ def plan(path, sweep, resume=False, overwrite=False):
             _remove(path)
     if _exists(path):
         if meta.get("ready"):
+            _check_format(meta, f"out: {path}")
             theirs, ours = meta["spec"], json.loads(sweep.to_json())
             if theirs != ours:
                 key = first_difference(theirs, ours)
@@ -196,37 +261,57 @@ def _create_arrays(path, sweep, version):
     group = zarr.open_group(path, mode="w", zarr_format=3)
     meta = {"kind": "sweep", "format": FORMAT, "ready": False,
             "spec": json.loads(sweep.to_json()), "version": version,
-            "backend": {"requested": sweep.spec["run"]["backend"], "used": []},
-            "instances": sweep.size, "batch_size": sweep.batch_size,
-            "batches": sweep.n_batches, "neurons": sweep.n_max, "swept": list(sweep.swept),
-            "mode": sweep.mode, "shape": list(sweep.shape), "record": sweep.record,
-            "per_neuron": list(sweep.per_neuron)}
+            "backend": {"requested": sweep.spec["run"]["backend"], "used": []}}
     group.attrs.update({"sparseprop": meta})
     m, bs = sweep.size, sweep.batch_size
-    for name, values in sweep.parameters().items():   # written here, once: large chunks
-        group.create_array(name, data=np.asarray(values), chunks=(min(m, PARAMETER_CHUNK),),
-                           dimension_names=["instance"], fill_value=_fill(values.dtype))
-    for name, dtype in SUMMARIES.items():
-        group.create_array(name, shape=(m,), chunks=(bs,), dtype=dtype, fill_value=_fill(dtype),
-                           dimension_names=["instance"])
+    parameters = sweep.parameters()
+    for name, quantities in layout(parameters, sweep.record).items():
+        dtype = PACKED[name]
+        arr = group.create_array(name, shape=(len(quantities), m), chunks=(len(quantities), bs),
+                                 dtype=dtype, fill_value=_fill(dtype),
+                                 dimension_names=[_row_dim(name), "instance"],
+                                 attributes={"quantities": quantities})
+        given = [parameters[q] for q in quantities if q in parameters]
+        if given:                             # the parameters, here, once: the first rows
+            arr[:len(given)] = np.stack(given)
     neuron_chunk = max(1, min(sweep.n_max, NEURON_CHUNK_BYTES // (8 * bs)))
     for name in sweep.per_neuron:
         dtype = NEURON_DTYPES[name]
         group.create_array(name, shape=(m, sweep.n_max), chunks=(bs, neuron_chunk), dtype=dtype,
                            fill_value=_fill(dtype), dimension_names=["instance", "neuron"])
     if sweep.record == "spikes":
-        group.create_array("n_recorded", shape=(m,), chunks=(bs,), dtype=np.int64,
-                           fill_value=-1, dimension_names=["instance"])
         group.create_group("spikes")
-    group.create_array("batch_done", shape=(sweep.n_batches,), chunks=(1,), dtype=np.uint8,
+    group.create_array(MARKERS, shape=(sweep.n_batches,), chunks=(1,), dtype=np.uint8,
                        fill_value=0, compressors=None, dimension_names=["batch"])
-    group.attrs.update({"sparseprop": {**meta, "ready": True}})
+    group.attrs.update({"sparseprop": _stored({**meta, "ready": True})})
+
+
+def _dtype(quantity):
+    if quantity in INTEGER_PARAMETERS or quantity == "n_recorded":
+        return np.int64
+    return SUMMARIES.get(quantity, np.float64)
+
+
+def layout(parameters, record):
+    """{packed array: its quantities (rows)}: the parameters first (written at creation),
+    then the summaries and ``n_recorded`` (written by the workers), split by dtype."""
+    names = [*(q for q in PARAMETERS if q in parameters), *SUMMARIES,
+             *(("n_recorded",) if record == "spikes" else ())]
+    return {name: [q for q in names if _dtype(q) == dtype] for name, dtype in PACKED.items()}
 
 
 def done_batches(path):
-    """(n_batches,) bool: which batches are committed."""
+    """(n_batches,) bool: which batches are committed (all, in a finished store, which
+    keeps no markers)."""
     import zarr
-    return zarr.open_array(normalise(path), path="batch_done", mode="r")[:] == 1
+    group = zarr.open_group(normalise(path), mode="r")
+    meta = _attrs(group)
+    if not meta.get("finished"):
+        try:
+            return group[MARKERS][:] == 1
+        except KeyError:                   # finished (and the markers dropped) meanwhile
+            meta = _attrs(zarr.open_group(normalise(path), mode="r"))
+    return np.ones(meta["batches"], bool)
 
 
 def summaries(result):
@@ -278,8 +363,14 @@ def write_batch(path, sweep, b, result):
     import zarr
     group = zarr.open_group(normalise(path), mode="r+")
     lo, hi = sweep.batch_bounds(b)
-    for name, values in summaries(result).items():
-        group[name][lo:hi] = values
+    values = summaries(result)
+    if sweep.record == "spikes":
+        values["n_recorded"] = np.diff(result.offsets).astype(np.int64)
+    for name in PACKED:                     # the last rows of each: one chunk each
+        arr = group[name]
+        quantities = arr.attrs["quantities"]
+        rows = [i for i, q in enumerate(quantities) if q in values]
+        arr[rows[0]:rows[-1] + 1, lo:hi] = np.stack([values[quantities[i]] for i in rows])
     for name, values in per_neuron(result, sweep.per_neuron, sweep.n_max).items():
         group[name][lo:hi, :] = values
     if sweep.record == "spikes":
@@ -291,8 +382,7 @@ def write_batch(path, sweep, b, result):
                 spikes.create_array(f"{name}_{b:06d}", data=data,
                                     chunks=(max(1, min(chunk, data.size)),), overwrite=True,
                                     dimension_names=["spike"])
-        group["n_recorded"][lo:hi] = np.diff(result.offsets)
-    group["batch_done"][b] = 1
+    group[MARKERS][b] = 1
 
 
 def record_backends(path, used, finished=False):
@@ -307,7 +397,7 @@ def record_backends(path, used, finished=False):
         if finished:
             meta["finished"] = True
         with _compact():
-            group.attrs.update({"sparseprop": meta})
+            group.attrs.update({"sparseprop": _stored(meta)})
 
 
 def finish(path, used=()):
@@ -322,18 +412,44 @@ def finish(path, used=()):
     if meta.get("finished"):
         if not set(used) <= set(meta["backend"]["used"]):
             record_backends(path, used)
+        _drop_markers(group)                 # where a finish was killed before it did
         return True
     if not done_batches(path).all():
         return False
-    for _, arr in group.arrays():
-        _rechunk(arr)
+    for name, arr in group.arrays():
+        if name != MARKERS:
+            _rechunk(arr)
     record_backends(path, used, finished=True)
+    _drop_markers(group)
     return True
+
+
+def _drop_markers(group):
+    """Delete the commit markers: in a finished store, ``finished`` says every batch is."""
+    from zarr.core.sync import sync
+    prefix = group.store_path.path
+    sync(group.store_path.store.delete_dir(f"{prefix}/{MARKERS}" if prefix else MARKERS))
+
+
+def _row_dim(name):
+    """The quantity dimension of packed array ``name`` (one each: their lengths differ)."""
+    return "quantity_" + name.rsplit("_", 1)[1]
+
+
+def _packed(arr):
+    return arr.metadata.dimension_names[0].startswith("quantity_")
 
 
 def _final_chunks(arr):
     """The chunks ``arr`` gets in a finished store, or None if it keeps its own."""
     chunks = arr.chunks
+    if _packed(arr):          # integers: all rows in one block; floats: a row a block
+        height, m = arr.shape
+        rows = height if arr.dtype.kind in "iu" else 1
+        width = min(m, max(1, FINAL_CHUNK_BYTES // (rows * arr.dtype.itemsize)))
+        if chunks[0] == rows and (chunks[1] == width or chunks[1] >= m):
+            return None
+        return (rows, width)
     inner = int(np.prod(chunks[1:], dtype=np.int64)) * arr.dtype.itemsize
     if chunks[0] >= arr.shape[0] or chunks[0] * inner >= SMALL_CHUNK_BYTES:
         return None
@@ -370,9 +486,11 @@ def _rechunk(arr):
             await store.set(prefix + key, await memory.get(key, _prototype()))
             await memory.delete(key)
 
-    rows = chunks[0]
-    for lo in range(0, arr.shape[0], rows):
-        new[lo:lo + rows] = arr[lo:lo + rows]
+    axis = 1 if _packed(arr) else 0           # along instances
+    step = chunks[axis]
+    for lo in range(0, arr.shape[axis], step):
+        index = (slice(None),) * axis + (slice(lo, lo + step),)
+        new[index] = arr[index]
         sync(move())
     sync(store.set(prefix + "zarr.json", metadata))    # now readers see the new chunks
     sync(store.delete_dir(prefix + "c"))
@@ -409,6 +527,7 @@ def open_results(path, partial=False):
         meta = None
     if not meta or meta.get("kind") != "sweep":
         raise ValueError(f"path: {path} is not a sparseprop sweep store")
+    _check_format(meta, f"path: {path}")
     done = done_batches(path)
     if not partial and not done.all():
         raise ValueError(f"path: {path} is incomplete ({int(done.sum())} of {done.size} batches "
@@ -416,16 +535,31 @@ def open_results(path, partial=False):
                          "pass partial=True")
     ds = xr.open_zarr(path, consolidated=False, zarr_format=3, mask_and_scale=False,
                       chunks={} if _has_dask() else None)
+    ds = _unpack(ds.drop_vars([MARKERS], errors="ignore"))
     params = [name for name in PARAMETERS if name in ds]
-    ds = ds.set_coords(params)
     ds = ds.assign_coords({name: ds[name].compute() for name in params})   # small: in memory
-    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, "batch_done")
+    ds[MARKERS] = ("batch", done.astype(np.uint8))
+    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, MARKERS)
              if name in ds]
     ds = ds[order]
     batch_of = np.arange(meta["instances"]) // meta["batch_size"]
     ds = ds.assign_coords(done=("instance", done[batch_of]))
     ds.attrs["sparseprop_path"] = path
     ds.attrs["sparseprop"] = json.dumps(meta) if not isinstance(meta, str) else meta
+    return ds
+
+
+def _unpack(ds):
+    """Each row of the packed (quantity, instance) arrays as its own (instance,) variable,
+    named by the array's ``quantities`` attribute (lazy, as the rest)."""
+    for name in PACKED:
+        if name in ds:
+            packed = ds[name].variable
+            for i, quantity in enumerate(packed.attrs["quantities"]):
+                row = packed[i].copy(deep=False)       # still lazy
+                row.attrs, row.encoding = {}, {}
+                ds[quantity] = row
+            ds = ds.drop_vars(name)
     return ds
 
 
