@@ -264,16 +264,12 @@ def _create_arrays(path, sweep, version):
             "backend": {"requested": sweep.spec["run"]["backend"], "used": []}}
     group.attrs.update({"sparseprop": meta})
     m, bs = sweep.size, sweep.batch_size
-    parameters = sweep.parameters()
-    for name, quantities in layout(parameters, sweep.record).items():
+    for name, quantities in layout(sweep.parameters(0, 1), sweep.record).items():
         dtype = PACKED[name]
-        arr = group.create_array(name, shape=(len(quantities), m), chunks=(len(quantities), bs),
-                                 dtype=dtype, fill_value=_fill(dtype),
-                                 dimension_names=[_row_dim(name), "instance"],
-                                 attributes={"quantities": quantities})
-        given = [parameters[q] for q in quantities if q in parameters]
-        if given:                             # the parameters, here, once: the first rows
-            arr[:len(given)] = np.stack(given)
+        group.create_array(name, shape=(len(quantities), m), chunks=(len(quantities), bs),
+                           dtype=dtype, fill_value=_fill(dtype),
+                           dimension_names=[_row_dim(name), "instance"],
+                           attributes={"quantities": quantities})
     neuron_chunk = max(1, min(sweep.n_max, NEURON_CHUNK_BYTES // (8 * bs)))
     for name in sweep.per_neuron:
         dtype = NEURON_DTYPES[name]
@@ -293,8 +289,8 @@ def _dtype(quantity):
 
 
 def layout(parameters, record):
-    """{packed array: its quantities (rows)}: the parameters first (written at creation),
-    then the summaries and ``n_recorded`` (written by the workers), split by dtype."""
+    """{packed array: its quantities (rows)}: the parameters first, then the summaries and
+    ``n_recorded``, split by dtype."""
     names = [*(q for q in PARAMETERS if q in parameters), *SUMMARIES,
              *(("n_recorded",) if record == "spikes" else ())]
     return {name: [q for q in names if _dtype(q) == dtype] for name, dtype in PACKED.items()}
@@ -363,14 +359,12 @@ def write_batch(path, sweep, b, result):
     import zarr
     group = zarr.open_group(normalise(path), mode="r+")
     lo, hi = sweep.batch_bounds(b)
-    values = summaries(result)
+    values = {**sweep.parameters(lo, hi), **summaries(result)}
     if sweep.record == "spikes":
-        values["n_recorded"] = np.diff(result.offsets).astype(np.int64)
-    for name in PACKED:                     # the last rows of each: one chunk each
+        values["n_recorded"] = np.diff(result.offsets)
+    for name, dtype in PACKED.items():      # the batch's whole chunk of each
         arr = group[name]
-        quantities = arr.attrs["quantities"]
-        rows = [i for i, q in enumerate(quantities) if q in values]
-        arr[rows[0]:rows[-1] + 1, lo:hi] = np.stack([values[quantities[i]] for i in rows])
+        arr[:, lo:hi] = np.stack([values[q] for q in arr.attrs["quantities"]]).astype(dtype)
     for name, values in per_neuron(result, sweep.per_neuron, sweep.n_max).items():
         group[name][lo:hi, :] = values
     if sweep.record == "spikes":
@@ -537,7 +531,14 @@ def open_results(path, partial=False):
                       chunks={} if _has_dask() else None)
     ds = _unpack(ds.drop_vars([MARKERS], errors="ignore"))
     params = [name for name in PARAMETERS if name in ds]
-    ds = ds.assign_coords({name: ds[name].compute() for name in params})   # small: in memory
+    values = {name: ds[name].values for name in params}          # small: in memory
+    if not done.all():        # the parameters of the batches not run: from the specification
+        from .sweep import Sweep
+        given = Sweep.from_dict(_spec_to_dict(meta["spec"])).parameters()
+        ran = done[np.arange(meta["instances"]) // meta["batch_size"]]
+        values = {name: np.where(ran, value, given[name]) for name, value in values.items()}
+    ds = ds.set_coords(params).assign_coords(
+        {name: ("instance", value) for name, value in values.items()})
     ds[MARKERS] = ("batch", done.astype(np.uint8))
     order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, MARKERS)
              if name in ds]

@@ -56,11 +56,8 @@ def test_layout_attributes_and_chunks(tmp_path):
         assert arr.attrs["quantities"] == quantities
         assert arr.shape == (len(quantities), 5) and arr.chunks == (len(quantities), 2)
         assert arr.metadata.dimension_names == ("quantity_" + name[9:], "instance")
-    seed, i = row(group, "seed")
-    np.testing.assert_array_equal(seed[i], [1, 2, 3, 4, 5])          # parameters up front
-    rate, i = row(group, "rate_mean")
-    count, j = row(group, "spike_count")
-    assert np.all(np.isnan(rate[i])) and np.all(count[j] == -1)
+    ints, floats = group["instance_int64"][:], group["instance_float64"][:]
+    assert np.all(ints == -1) and np.all(np.isnan(floats))           # each batch writes its own
     assert "count" not in group and "spikes" not in group            # summary only
     assert not store.done_batches(path).any()
 
@@ -104,6 +101,10 @@ def test_a_batch_is_visible_only_with_its_marker_and_resume_runs_the_rest(tmp_pa
     np.testing.assert_array_equal(store.done_batches(path), [False, True, False])
     ds = sp.open_results(path, partial=True)
     np.testing.assert_array_equal(ds["done"].values, [False, False, True, True, False])
+    # the parameters of every instance (of batches not run: from the specification)
+    np.testing.assert_array_equal(ds["seed"].values, [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(ds["drive"].values, sweep.parameters()["drive"])
+    assert ds["seed"].dtype == np.int64 and np.isnan(ds["rate_mean"].values[:2]).all()
     with pytest.raises(ValueError, match="incomplete \\(1 of 3 batches done\\)"):
         sp.open_results(path)
     report = run_sweep(SPEC, path, in_process=True, progress=False, resume=True)
