@@ -8,7 +8,9 @@ Side by side, in one run (best of --repeat, alternating, after compiling):
 - the same sweep with ``run_sweep`` on the embedded LocalCluster, the cluster's start-up, the
   store's creation and every write included (and, separately, on a cluster already started).
 Then the finished store's size on disk (every file) against the raw size of its arrays
-compressed as one block each with the store's codec (Zstd level 0), and against their
+compressed as one block each with the store's codec (Zstd level 0): every parameter, summary
+and commit marker that ``open_results`` gives, each on its own, however the store packs them
+(the same arrays as format 1's, one array a quantity, had), and against their
 uncompressed size, split into metadata (the zarr.json files) and chunks; the same for a larger,
 cheap summary sweep (--large instances, batch_size 64 and 1024), where the fixed cost of the
 metadata matters less, and the number of instances from which the store is within 1.2x.

@@ -1,35 +1,54 @@
 """The Zarr 3 store of a sweep, written batch by batch by the workers; ``open_results``.
 
-Layout (root group, Zarr format 3; dimension names for xarray)::
+Layout, format 2 (root group, Zarr format 3; dimension names for xarray)::
 
-    zarr.json                       attributes["sparseprop"]: kind, format, the full specification,
-                                    package version, backend (asked for and used), sizes
-    n, k, seed, ic_seed, drive, coupling, j0, target_rate      (instance,)  parameters
-    rate_mean, rate_std, cv_isi_mean, spike_count,
-    silent_fraction, t_stop                                     (instance,)  summaries
-    count, rate, cv_isi, isi_sum, isi_sumsq                     (instance, neuron)  if per_neuron
-    n_recorded                                                  (instance,)  if record = "spikes"
-    spikes/times_<b>, spikes/senders_<b>                        (spike,)  batch b's spikes, flat
-    batch_done                                                  (batch,)  the commit markers
+    zarr.json             attributes["sparseprop"]: kind, format, ready, finished, the full
+                          specification (its unset, null keys left out), package version,
+                          backend (asked for and used)
+    instance_int64        (quantity_int64, instance)    n, k, seed, ic_seed, spike_count
+                                                         [, n_recorded]
+    instance_float64      (quantity_float64, instance)  drive, coupling[, j0, target_rate],
+                          rate_mean, rate_std, cv_isi_mean, silent_fraction, t_stop
+    count, rate, cv_isi, isi_sum, isi_sumsq             (instance, neuron)  if per_neuron
+    spikes/times_<b>, spikes/senders_<b>                (spike,)  batch b's spikes, flat
+    batch_done            (batch,)  the commit markers, while the sweep runs
 
-The client creates every array before the first batch runs. The parameters are written then
-(in chunks of up to 2**20 instances); the arrays the workers write have chunks of
-``batch_size`` instances, so each batch writes its own chunks and no two workers touch one. A worker
-writes all of a batch's data first and its ``batch_done`` entry last: a batch is complete
-exactly when its marker is 1, and ``resume`` recomputes the batches whose marker is not. The
-spikes of instance ``i`` are, in the NWB Units layout, ``times[offsets[i]:offsets[i + 1]]``
-with ``offsets = [0, cumsum(n_recorded)]``; ``open_results(...).sp`` assembles them.
+The per-instance parameters and summaries are packed by dtype, one row a quantity, its name in
+the array's ``quantities`` attribute (parameters first); ``open_results`` splits them into one
+variable each, named as the rows, so the Dataset is the one of format 1. Why: the summary store
+of the quickstart (384 instances) holds ~10 kB of compressed data, and with one array a
+quantity its 15 ``zarr.json`` of ~470 B each made it 1.82x the size of its arrays compressed as
+one block each; packed, the metadata is 1.8 kB (the root's 0.6 kB and two arrays') and the store
+1.17x (``python benchmarks/sweep_overhead.py``). The sizes (instances, batches, shape, ...) are
+not stored: ``metadata(path)`` and ``ds.sp.meta`` derive them from the specification. In a
+finished store the integers are one chunk (all rows), the floats one chunk a row, each of up to
+8 MiB: zstd's entropy tables are per block, and the float columns differ (measured on the
+quickstart's arrays at t_end = 1.2: integers 644 B as one block against 740 B one block a row;
+floats 8.9 kB one block a row against 9.9 kB as one block).
+
+The client creates every array before the first batch runs, and writes no chunk. While the
+sweep runs, the packed arrays have chunks of (all rows, ``batch_size`` instances), so each
+batch writes its own chunk of each, parameters and summaries together, and no two workers
+touch one. A worker writes all of a batch's data first and its ``batch_done`` entry last: a
+batch is complete exactly when its marker is 1, and ``resume`` recomputes the batches whose
+marker is not. ``open_results(partial=True)`` takes the parameters of batches not yet run from
+the specification. The spikes of instance ``i`` are, in the NWB Units layout,
+``times[offsets[i]:offsets[i + 1]]`` with ``offsets = [0, cumsum(n_recorded)]``;
+``open_results(...).sp`` assembles them.
 
 Once every batch is committed, ``finish`` (the client) rewrites each array that the workers wrote
-in small chunks (the summaries, ``n_recorded``, ``batch_done``, per-neuron arrays of small
-networks) as chunks of up to 2**20 instances (8 MiB), which compress as well as one block and
-leave few files. Each array is rewritten crash-safely: its new chunks first, under the "v2"
-chunk-key encoding (keys ``0``, ``1``, ... next to the old ``c/0``, ``c/1``, ...), then its new
+in small chunks (the packed arrays, per-neuron arrays of small networks) in its final chunks.
+Each array is rewritten crash-safely: its new chunks first, under the "v2" chunk-key encoding
+(keys ``0.0``, ``1.0``, ... next to the old ``c/0/0``, ``c/0/1``, ...), then its new
 ``zarr.json`` (an atomic replacement: readers see either the old chunks or the new ones), then
-the old chunks are deleted. An array whose metadata names the v2 encoding is rewritten; one that
-does not is rewritten again from its (intact) old chunks, so a killed ``finish`` is completed by
-running it again (``--resume``, or the same command). Last, ``finished`` is set in the
-attributes.
+the old chunks are deleted. An array whose metadata names the v2 encoding is rewritten; one
+that does not is rewritten again from its (intact) old chunks, so a killed ``finish`` is
+completed by running it again (``--resume``, or the same command). Then ``finished`` is set in
+the attributes, and last the markers are deleted: in a finished store ``finished`` says that
+every batch is committed (``open_results`` gives ``batch_done``, all 1, as before). A finish
+killed while deleting them is completed the same way. A store of another format is refused by
+``open_results`` and by a sweep run into it (``--resume`` included), with a message naming
+its format; ``--overwrite`` replaces it.
 """
 import json
 import os
