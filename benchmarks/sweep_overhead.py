@@ -8,7 +8,9 @@ Side by side, in one run (best of --repeat, alternating, after compiling):
 - the same sweep with ``run_sweep`` on the embedded LocalCluster, the cluster's start-up, the
   store's creation and every write included (and, separately, on a cluster already started).
 Then the finished store's size on disk (every file) against the raw size of its arrays
-compressed as one block each with the store's codec (Zstd level 0), and against their
+compressed as one block each with the store's codec (Zstd level 0): every parameter, summary
+and commit marker that ``open_results`` gives, each on its own, however the store packs them
+(the same arrays as format 1's, one array a quantity, had), and against their
 uncompressed size, split into metadata (the zarr.json files) and chunks; the same for a larger,
 cheap summary sweep (--large instances, batch_size 64 and 1024), where the fixed cost of the
 metadata matters less, and the number of instances from which the store is within 1.2x.
@@ -37,12 +39,17 @@ def metadata_bytes(path):
 
 
 def raw_bytes(path):
-    import zarr
+    """Compressed and raw bytes of the store's arrays, each one block: every variable of
+    ``open_results`` (summaries, commit markers, per-neuron arrays) and every parameter,
+    each compressed on its own as one block, whichever way the store packs them."""
+    import sparseprop_gpu as sp
     from numcodecs import Zstd
-    group = zarr.open_group(path, mode="r")
+    from sparseprop_gpu.store import PARAMETERS
+    ds = sp.open_results(path)
+    names = [*ds.data_vars, *(name for name in PARAMETERS if name in ds.coords)]
     compressed = raw = 0
-    for _, arr in group.arrays():
-        data = np.ascontiguousarray(arr[:])
+    for name in names:
+        data = np.ascontiguousarray(ds[name].values)
         raw += data.nbytes
         compressed += len(Zstd(level=0).encode(data))
     return compressed, raw

@@ -1,35 +1,54 @@
 """The Zarr 3 store of a sweep, written batch by batch by the workers; ``open_results``.
 
-Layout (root group, Zarr format 3; dimension names for xarray)::
+Layout, format 2 (root group, Zarr format 3; dimension names for xarray)::
 
-    zarr.json                       attributes["sparseprop"]: kind, format, the full specification,
-                                    package version, backend (asked for and used), sizes
-    n, k, seed, ic_seed, drive, coupling, j0, target_rate      (instance,)  parameters
-    rate_mean, rate_std, cv_isi_mean, spike_count,
-    silent_fraction, t_stop                                     (instance,)  summaries
-    count, rate, cv_isi, isi_sum, isi_sumsq                     (instance, neuron)  if per_neuron
-    n_recorded                                                  (instance,)  if record = "spikes"
-    spikes/times_<b>, spikes/senders_<b>                        (spike,)  batch b's spikes, flat
-    batch_done                                                  (batch,)  the commit markers
+    zarr.json             attributes["sparseprop"]: kind, format, ready, finished, the full
+                          specification (its unset, null keys left out), package version,
+                          backend (asked for and used)
+    instance_int64        (quantity_int64, instance)    n, k, seed, ic_seed, spike_count
+                                                         [, n_recorded]
+    instance_float64      (quantity_float64, instance)  drive, coupling[, j0, target_rate],
+                          rate_mean, rate_std, cv_isi_mean, silent_fraction, t_stop
+    count, rate, cv_isi, isi_sum, isi_sumsq             (instance, neuron)  if per_neuron
+    spikes/times_<b>, spikes/senders_<b>                (spike,)  batch b's spikes, flat
+    batch_done            (batch,)  the commit markers, while the sweep runs
 
-The client creates every array before the first batch runs. The parameters are written then
-(in chunks of up to 2**20 instances); the arrays the workers write have chunks of
-``batch_size`` instances, so each batch writes its own chunks and no two workers touch one. A worker
-writes all of a batch's data first and its ``batch_done`` entry last: a batch is complete
-exactly when its marker is 1, and ``resume`` recomputes the batches whose marker is not. The
-spikes of instance ``i`` are, in the NWB Units layout, ``times[offsets[i]:offsets[i + 1]]``
-with ``offsets = [0, cumsum(n_recorded)]``; ``open_results(...).sp`` assembles them.
+The per-instance parameters and summaries are packed by dtype, one row a quantity, its name in
+the array's ``quantities`` attribute (parameters first); ``open_results`` splits them into one
+variable each, named as the rows, so the Dataset is the one of format 1. Why: the summary store
+of the quickstart (384 instances) holds ~10 kB of compressed data, and with one array a
+quantity its 15 ``zarr.json`` of ~470 B each made it 1.82x the size of its arrays compressed as
+one block each; packed, the metadata is 1.8 kB (the root's 0.6 kB and two arrays') and the store
+1.17x (``python benchmarks/sweep_overhead.py``). The sizes (instances, batches, shape, ...) are
+not stored: ``metadata(path)`` and ``ds.sp.meta`` derive them from the specification. In a
+finished store the integers are one chunk (all rows), the floats one chunk a row, each of up to
+8 MiB: zstd's entropy tables are per block, and the float columns differ (measured on the
+quickstart's arrays at t_end = 1.2: integers 644 B as one block against 740 B one block a row;
+floats 8.9 kB one block a row against 9.9 kB as one block).
+
+The client creates every array before the first batch runs, and writes no chunk. While the
+sweep runs, the packed arrays have chunks of (all rows, ``batch_size`` instances), so each
+batch writes its own chunk of each, parameters and summaries together, and no two workers
+touch one. A worker writes all of a batch's data first and its ``batch_done`` entry last: a
+batch is complete exactly when its marker is 1, and ``resume`` recomputes the batches whose
+marker is not. ``open_results(partial=True)`` takes the parameters of batches not yet run from
+the specification. The spikes of instance ``i`` are, in the NWB Units layout,
+``times[offsets[i]:offsets[i + 1]]`` with ``offsets = [0, cumsum(n_recorded)]``;
+``open_results(...).sp`` assembles them.
 
 Once every batch is committed, ``finish`` (the client) rewrites each array that the workers wrote
-in small chunks (the summaries, ``n_recorded``, ``batch_done``, per-neuron arrays of small
-networks) as chunks of up to 2**20 instances (8 MiB), which compress as well as one block and
-leave few files. Each array is rewritten crash-safely: its new chunks first, under the "v2"
-chunk-key encoding (keys ``0``, ``1``, ... next to the old ``c/0``, ``c/1``, ...), then its new
+in small chunks (the packed arrays, per-neuron arrays of small networks) in its final chunks.
+Each array is rewritten crash-safely: its new chunks first, under the "v2" chunk-key encoding
+(keys ``0.0``, ``1.0``, ... next to the old ``c/0/0``, ``c/0/1``, ...), then its new
 ``zarr.json`` (an atomic replacement: readers see either the old chunks or the new ones), then
-the old chunks are deleted. An array whose metadata names the v2 encoding is rewritten; one that
-does not is rewritten again from its (intact) old chunks, so a killed ``finish`` is completed by
-running it again (``--resume``, or the same command). Last, ``finished`` is set in the
-attributes.
+the old chunks are deleted. An array whose metadata names the v2 encoding is rewritten; one
+that does not is rewritten again from its (intact) old chunks, so a killed ``finish`` is
+completed by running it again (``--resume``, or the same command). Then ``finished`` is set in
+the attributes, and last the markers are deleted: in a finished store ``finished`` says that
+every batch is committed (``open_results`` gives ``batch_done``, all 1, as before). A finish
+killed while deleting them is completed the same way. A store of another format is refused by
+``open_results`` and by a sweep run into it (``--resume`` included), with a message naming
+its format; ``--overwrite`` replaces it.
 """
 import json
 import os
@@ -41,14 +60,16 @@ import numpy as np
 
 from .record import cv_from_moments
 
-FORMAT = 1
+FORMAT = 2
 SUMMARIES = {"rate_mean": np.float64, "rate_std": np.float64, "cv_isi_mean": np.float64,
              "spike_count": np.int64, "silent_fraction": np.float64, "t_stop": np.float64}
 NEURON_DTYPES = {"count": np.int64, "rate": np.float64, "cv_isi": np.float64,
                  "isi_sum": np.float64, "isi_sumsq": np.float64}
 PARAMETERS = ("n", "k", "seed", "ic_seed", "drive", "coupling", "j0", "target_rate")
+INTEGER_PARAMETERS = ("n", "k", "seed", "ic_seed")
+PACKED = {"instance_int64": np.int64, "instance_float64": np.float64}   # (quantity, instance)
+MARKERS = "batch_done"
 NEURON_CHUNK_BYTES = 1 << 24
-PARAMETER_CHUNK = 1 << 20
 SMALL_CHUNK_BYTES = 1 << 20       # finish() rewrites arrays whose chunks are smaller than this
 FINAL_CHUNK_BYTES = 1 << 23       # ... into chunks of about this many bytes (2**20 float64)
 V2_KEYS = {"name": "v2", "configuration": {"separator": "."}}
@@ -68,7 +89,69 @@ def _fill(dtype):
 
 
 def _attrs(group):
-    return dict(group.attrs).get("sparseprop")
+    """The store's ``sparseprop`` attributes, with what they leave out filled in (see
+    ``_expand``); a store of another format's as they are (``_check_format`` refuses it)."""
+    meta = dict(group.attrs).get("sparseprop")
+    if isinstance(meta, dict) and meta.get("kind") == "sweep" and meta.get("format") == FORMAT \
+            and meta.get("ready"):
+        return _expand(meta)
+    return meta
+
+
+def metadata(path):
+    """The attributes of the sweep store at ``path``: kind, format, spec, version, backend,
+    ready, finished, and the sizes derived from the specification (instances, batch_size,
+    batches, neurons, swept, mode, shape, record, per_neuron)."""
+    import zarr
+    return _attrs(zarr.open_group(normalise(path), mode="r"))
+
+
+STORED = ("kind", "format", "ready", "spec", "version", "backend", "finished")
+
+
+def _stored(meta):
+    """What the root ``zarr.json`` keeps of ``meta``: no key that the specification gives
+    (sizes, swept keys, mode, record), and the specification without its unset (null) keys."""
+    out = {key: meta[key] for key in STORED if key in meta}
+    spec = out.get("spec")
+    if isinstance(spec, dict) and meta.get("ready"):
+        out["spec"] = {**spec, **{section: {k: v for k, v in spec[section].items()
+                                            if v is not None}
+                                  for section in ("network", "run")}}
+    return out
+
+
+def _expand(meta):
+    """The inverse of ``_stored``: the specification's null keys back, and the sizes."""
+    from .sweep import NETWORK_KEYS, RUN_KEYS, _expand as axis_values
+    stored = meta["spec"]
+    spec = {"network": {key: stored["network"].get(key) for key in NETWORK_KEYS},
+            "sweep": stored["sweep"],
+            "run": {key: stored["run"].get(key) for key in RUN_KEYS}}
+    order, mode = spec["sweep"]["order"], spec["sweep"]["mode"]
+    axes = {name: axis_values(name, spec["sweep"]["values"][name]) for name in order}
+    if mode == "grid":
+        shape = [axis.size for axis in axes.values()]
+        size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    else:
+        shape = [next(iter(axes.values())).size if axes else 1]
+        size = shape[0]
+    run = spec["run"]
+    neurons = int(axes["n"].max()) if "n" in axes else spec["network"]["n"]
+    return {**meta, "spec": spec, "instances": size, "batch_size": run["batch_size"],
+            "batches": -(-size // run["batch_size"]), "neurons": neurons, "swept": list(order),
+            "mode": mode, "shape": shape, "record": run["record"],
+            "per_neuron": list(run["per_neuron"])}
+
+
+def _check_format(meta, where):
+    if meta.get("format") != FORMAT:
+        from . import __version__
+        raise ValueError(f"{where} is a sweep store of format {meta.get('format')} (written by "
+                         f"sparseprop-gpu {meta.get('version', '?')}); this version "
+                         f"({__version__}) reads format {FORMAT} only: read it with the version "
+                         "that wrote it, or run the sweep again into a new store "
+                         "(--overwrite replaces it)")
 
 
 def exists(path):
@@ -119,6 +202,7 @@ def plan(path, sweep, resume=False, overwrite=False):
             _remove(path)
     if _exists(path):
         if meta.get("ready"):
+            _check_format(meta, f"out: {path}")
             theirs, ours = meta["spec"], json.loads(sweep.to_json())
             if theirs != ours:
                 key = first_difference(theirs, ours)
@@ -196,37 +280,53 @@ def _create_arrays(path, sweep, version):
     group = zarr.open_group(path, mode="w", zarr_format=3)
     meta = {"kind": "sweep", "format": FORMAT, "ready": False,
             "spec": json.loads(sweep.to_json()), "version": version,
-            "backend": {"requested": sweep.spec["run"]["backend"], "used": []},
-            "instances": sweep.size, "batch_size": sweep.batch_size,
-            "batches": sweep.n_batches, "neurons": sweep.n_max, "swept": list(sweep.swept),
-            "mode": sweep.mode, "shape": list(sweep.shape), "record": sweep.record,
-            "per_neuron": list(sweep.per_neuron)}
+            "backend": {"requested": sweep.spec["run"]["backend"], "used": []}}
     group.attrs.update({"sparseprop": meta})
     m, bs = sweep.size, sweep.batch_size
-    for name, values in sweep.parameters().items():   # written here, once: large chunks
-        group.create_array(name, data=np.asarray(values), chunks=(min(m, PARAMETER_CHUNK),),
-                           dimension_names=["instance"], fill_value=_fill(values.dtype))
-    for name, dtype in SUMMARIES.items():
-        group.create_array(name, shape=(m,), chunks=(bs,), dtype=dtype, fill_value=_fill(dtype),
-                           dimension_names=["instance"])
+    for name, quantities in layout(sweep.parameters(0, 1), sweep.record).items():
+        dtype = PACKED[name]
+        group.create_array(name, shape=(len(quantities), m), chunks=(len(quantities), bs),
+                           dtype=dtype, fill_value=_fill(dtype),
+                           dimension_names=[_row_dim(name), "instance"],
+                           attributes={"quantities": quantities})
     neuron_chunk = max(1, min(sweep.n_max, NEURON_CHUNK_BYTES // (8 * bs)))
     for name in sweep.per_neuron:
         dtype = NEURON_DTYPES[name]
         group.create_array(name, shape=(m, sweep.n_max), chunks=(bs, neuron_chunk), dtype=dtype,
                            fill_value=_fill(dtype), dimension_names=["instance", "neuron"])
     if sweep.record == "spikes":
-        group.create_array("n_recorded", shape=(m,), chunks=(bs,), dtype=np.int64,
-                           fill_value=-1, dimension_names=["instance"])
         group.create_group("spikes")
-    group.create_array("batch_done", shape=(sweep.n_batches,), chunks=(1,), dtype=np.uint8,
+    group.create_array(MARKERS, shape=(sweep.n_batches,), chunks=(1,), dtype=np.uint8,
                        fill_value=0, compressors=None, dimension_names=["batch"])
-    group.attrs.update({"sparseprop": {**meta, "ready": True}})
+    group.attrs.update({"sparseprop": _stored({**meta, "ready": True})})
+
+
+def _dtype(quantity):
+    if quantity in INTEGER_PARAMETERS or quantity == "n_recorded":
+        return np.int64
+    return SUMMARIES.get(quantity, np.float64)
+
+
+def layout(parameters, record):
+    """{packed array: its quantities (rows)}: the parameters first, then the summaries and
+    ``n_recorded``, split by dtype."""
+    names = [*(q for q in PARAMETERS if q in parameters), *SUMMARIES,
+             *(("n_recorded",) if record == "spikes" else ())]
+    return {name: [q for q in names if _dtype(q) == dtype] for name, dtype in PACKED.items()}
 
 
 def done_batches(path):
-    """(n_batches,) bool: which batches are committed."""
+    """(n_batches,) bool: which batches are committed (all, in a finished store, which
+    keeps no markers)."""
     import zarr
-    return zarr.open_array(normalise(path), path="batch_done", mode="r")[:] == 1
+    group = zarr.open_group(normalise(path), mode="r")
+    meta = _attrs(group)
+    if not meta.get("finished"):
+        try:
+            return group[MARKERS][:] == 1
+        except KeyError:                   # finished (and the markers dropped) meanwhile
+            meta = _attrs(zarr.open_group(normalise(path), mode="r"))
+    return np.ones(meta["batches"], bool)
 
 
 def summaries(result):
@@ -278,8 +378,12 @@ def write_batch(path, sweep, b, result):
     import zarr
     group = zarr.open_group(normalise(path), mode="r+")
     lo, hi = sweep.batch_bounds(b)
-    for name, values in summaries(result).items():
-        group[name][lo:hi] = values
+    values = {**sweep.parameters(lo, hi), **summaries(result)}
+    if sweep.record == "spikes":
+        values["n_recorded"] = np.diff(result.offsets)
+    for name, dtype in PACKED.items():      # the batch's whole chunk of each
+        arr = group[name]
+        arr[:, lo:hi] = np.stack([values[q] for q in arr.attrs["quantities"]]).astype(dtype)
     for name, values in per_neuron(result, sweep.per_neuron, sweep.n_max).items():
         group[name][lo:hi, :] = values
     if sweep.record == "spikes":
@@ -291,8 +395,7 @@ def write_batch(path, sweep, b, result):
                 spikes.create_array(f"{name}_{b:06d}", data=data,
                                     chunks=(max(1, min(chunk, data.size)),), overwrite=True,
                                     dimension_names=["spike"])
-        group["n_recorded"][lo:hi] = np.diff(result.offsets)
-    group["batch_done"][b] = 1
+    group[MARKERS][b] = 1
 
 
 def record_backends(path, used, finished=False):
@@ -307,7 +410,7 @@ def record_backends(path, used, finished=False):
         if finished:
             meta["finished"] = True
         with _compact():
-            group.attrs.update({"sparseprop": meta})
+            group.attrs.update({"sparseprop": _stored(meta)})
 
 
 def finish(path, used=()):
@@ -322,18 +425,44 @@ def finish(path, used=()):
     if meta.get("finished"):
         if not set(used) <= set(meta["backend"]["used"]):
             record_backends(path, used)
+        _drop_markers(group)                 # where a finish was killed before it did
         return True
     if not done_batches(path).all():
         return False
-    for _, arr in group.arrays():
-        _rechunk(arr)
+    for name, arr in group.arrays():
+        if name != MARKERS:
+            _rechunk(arr)
     record_backends(path, used, finished=True)
+    _drop_markers(group)
     return True
+
+
+def _drop_markers(group):
+    """Delete the commit markers: in a finished store, ``finished`` says every batch is."""
+    from zarr.core.sync import sync
+    prefix = group.store_path.path
+    sync(group.store_path.store.delete_dir(f"{prefix}/{MARKERS}" if prefix else MARKERS))
+
+
+def _row_dim(name):
+    """The quantity dimension of packed array ``name`` (one each: their lengths differ)."""
+    return "quantity_" + name.rsplit("_", 1)[1]
+
+
+def _packed(arr):
+    return arr.metadata.dimension_names[0].startswith("quantity_")
 
 
 def _final_chunks(arr):
     """The chunks ``arr`` gets in a finished store, or None if it keeps its own."""
     chunks = arr.chunks
+    if _packed(arr):          # integers: all rows in one block; floats: a row a block
+        height, m = arr.shape
+        rows = height if arr.dtype.kind in "iu" else 1
+        width = min(m, max(1, FINAL_CHUNK_BYTES // (rows * arr.dtype.itemsize)))
+        if chunks[0] == rows and (chunks[1] == width or chunks[1] >= m):
+            return None
+        return (rows, width)
     inner = int(np.prod(chunks[1:], dtype=np.int64)) * arr.dtype.itemsize
     if chunks[0] >= arr.shape[0] or chunks[0] * inner >= SMALL_CHUNK_BYTES:
         return None
@@ -370,9 +499,11 @@ def _rechunk(arr):
             await store.set(prefix + key, await memory.get(key, _prototype()))
             await memory.delete(key)
 
-    rows = chunks[0]
-    for lo in range(0, arr.shape[0], rows):
-        new[lo:lo + rows] = arr[lo:lo + rows]
+    axis = 1 if _packed(arr) else 0           # along instances
+    step = chunks[axis]
+    for lo in range(0, arr.shape[axis], step):
+        index = (slice(None),) * axis + (slice(lo, lo + step),)
+        new[index] = arr[index]
         sync(move())
     sync(store.set(prefix + "zarr.json", metadata))    # now readers see the new chunks
     sync(store.delete_dir(prefix + "c"))
@@ -409,6 +540,7 @@ def open_results(path, partial=False):
         meta = None
     if not meta or meta.get("kind") != "sweep":
         raise ValueError(f"path: {path} is not a sparseprop sweep store")
+    _check_format(meta, f"path: {path}")
     done = done_batches(path)
     if not partial and not done.all():
         raise ValueError(f"path: {path} is incomplete ({int(done.sum())} of {done.size} batches "
@@ -416,16 +548,38 @@ def open_results(path, partial=False):
                          "pass partial=True")
     ds = xr.open_zarr(path, consolidated=False, zarr_format=3, mask_and_scale=False,
                       chunks={} if _has_dask() else None)
+    ds = _unpack(ds.drop_vars([MARKERS], errors="ignore"))
     params = [name for name in PARAMETERS if name in ds]
-    ds = ds.set_coords(params)
-    ds = ds.assign_coords({name: ds[name].compute() for name in params})   # small: in memory
-    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, "batch_done")
+    values = {name: ds[name].values for name in params}          # small: in memory
+    if not done.all():        # the parameters of the batches not run: from the specification
+        from .sweep import Sweep
+        given = Sweep.from_dict(_spec_to_dict(meta["spec"])).parameters()
+        ran = done[np.arange(meta["instances"]) // meta["batch_size"]]
+        values = {name: np.where(ran, value, given[name]) for name, value in values.items()}
+    ds = ds.set_coords(params).assign_coords(
+        {name: ("instance", value) for name, value in values.items()})
+    ds[MARKERS] = ("batch", done.astype(np.uint8))
+    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, MARKERS)
              if name in ds]
     ds = ds[order]
     batch_of = np.arange(meta["instances"]) // meta["batch_size"]
     ds = ds.assign_coords(done=("instance", done[batch_of]))
     ds.attrs["sparseprop_path"] = path
     ds.attrs["sparseprop"] = json.dumps(meta) if not isinstance(meta, str) else meta
+    return ds
+
+
+def _unpack(ds):
+    """Each row of the packed (quantity, instance) arrays as its own (instance,) variable,
+    named by the array's ``quantities`` attribute (lazy, as the rest)."""
+    for name in PACKED:
+        if name in ds:
+            packed = ds[name].variable
+            for i, quantity in enumerate(packed.attrs["quantities"]):
+                row = packed[i].copy(deep=False)       # still lazy
+                row.attrs, row.encoding = {}, {}
+                ds[quantity] = row
+            ds = ds.drop_vars(name)
     return ds
 
 

@@ -17,26 +17,75 @@ SPEC = {"network": {"model": "qif", "n": 40, "k": 5, "tau": 0.02, "j0": 1.0, "ta
         "run": {"t_end": 0.3, "record": "summary", "batch_size": 2, "backend": "cpu"}}
 
 
+INTS = ["n", "k", "seed", "ic_seed", "spike_count"]
+FLOATS = ["drive", "coupling", "j0", "target_rate", "rate_mean", "rate_std", "cv_isi_mean",
+          "silent_fraction", "t_stop"]
+
+
+def row(group, quantity):
+    """(packed array, row) holding ``quantity``."""
+    for name in store.PACKED:
+        quantities = group[name].attrs["quantities"]
+        if quantity in quantities:
+            return group[name], quantities.index(quantity)
+    raise KeyError(quantity)
+
+
 def test_layout_attributes_and_chunks(tmp_path):
     sweep = sp.Sweep(**SPEC)
     path = tmp_path / "s.zarr"
     assert store.prepare(path, sweep) == [0, 1, 2]
     group = zarr.open_group(path, mode="r")
     assert group.metadata.zarr_format == 3
-    meta = group.attrs["sparseprop"]
+    stored = group.attrs["sparseprop"]
+    # what the specification gives is not stored twice, nor its unset (null) keys
+    assert set(stored) == {"kind", "format", "ready", "spec", "version", "backend"}
+    assert None not in stored["spec"]["network"].values()
+    meta = store.metadata(path)
     assert meta["kind"] == "sweep" and meta["ready"] and meta["version"] == sp.__version__
+    assert meta["format"] == store.FORMAT == 2
     assert meta["spec"] == json.loads(sweep.to_json())
     assert meta["backend"] == {"requested": "cpu", "used": []}
     assert (meta["instances"], meta["batches"], meta["batch_size"]) == (5, 3, 2)
-    for name in ("rate_mean", "cv_isi_mean", "spike_count", "seed", "drive"):
+    assert (meta["neurons"], meta["swept"], meta["mode"], meta["shape"], meta["record"],
+            meta["per_neuron"]) == (40, ["seed"], "grid", [5], "summary", [])
+    assert sorted(name for name, _ in group.arrays()) == ["batch_done", "instance_float64",
+                                                          "instance_int64"]
+    for name, quantities in (("instance_int64", INTS), ("instance_float64", FLOATS)):
         arr = group[name]
-        written_by_workers = name not in ("seed", "drive")
-        assert arr.shape == (5,) and arr.chunks == ((2,) if written_by_workers else (5,))
-        assert arr.metadata.dimension_names == ("instance",)
-    np.testing.assert_array_equal(group["seed"][:], [1, 2, 3, 4, 5])   # parameters up front
-    assert np.all(np.isnan(group["rate_mean"][:])) and np.all(group["spike_count"][:] == -1)
+        assert arr.attrs["quantities"] == quantities
+        assert arr.shape == (len(quantities), 5) and arr.chunks == (len(quantities), 2)
+        assert arr.metadata.dimension_names == ("quantity_" + name[9:], "instance")
+    ints, floats = group["instance_int64"][:], group["instance_float64"][:]
+    assert np.all(ints == -1) and np.all(np.isnan(floats))           # each batch writes its own
     assert "count" not in group and "spikes" not in group            # summary only
     assert not store.done_batches(path).any()
+
+
+def test_the_layout_packs_by_dtype_whatever_is_swept():
+    direct = {"n": np.array([40]), "k": np.array([5]), "seed": np.array([1]),
+              "ic_seed": np.array([1]), "drive": np.array([1.0]), "coupling": np.array([-1.0])}
+    assert store.layout(direct, "spikes") == {
+        "instance_int64": ["n", "k", "seed", "ic_seed", "spike_count", "n_recorded"],
+        "instance_float64": ["drive", "coupling", "rate_mean", "rate_std", "cv_isi_mean",
+                             "silent_fraction", "t_stop"]}
+
+
+def test_a_store_of_another_format_is_refused_by_name(tmp_path):
+    path = tmp_path / "s.zarr"
+    run_sweep(SPEC, path, in_process=True, progress=False)
+    group = zarr.open_group(path, mode="r+")
+    old = {**store.metadata(path), "format": 1, "version": "0.0.9"}
+    group.attrs.update({"sparseprop": old})
+    with pytest.raises(ValueError, match="is a sweep store of format 1 \\(written by "
+                                         "sparseprop-gpu 0.0.9\\); this version .* reads "
+                                         "format 2 only"):
+        sp.open_results(path)
+    for resume in (False, True):
+        with pytest.raises(ValueError, match="^out: .* is a sweep store of format 1"):
+            run_sweep(SPEC, path, in_process=True, progress=False, resume=resume)
+    report = run_sweep(SPEC, path, in_process=True, progress=False, overwrite=True)
+    assert report.batches_done == 3 and store.metadata(path)["format"] == 2
 
 
 def test_a_batch_is_visible_only_with_its_marker_and_resume_runs_the_rest(tmp_path):
@@ -47,10 +96,15 @@ def test_a_batch_is_visible_only_with_its_marker_and_resume_runs_the_rest(tmp_pa
     run_batch(str(path), sweep, 1)
     # a batch whose data was written but whose marker was not (killed in between)
     lo, hi = sweep.batch_bounds(2)
-    zarr.open_group(path, mode="r+")["rate_mean"][lo:hi] = 123.0
+    rate, i = row(zarr.open_group(path, mode="r+"), "rate_mean")
+    rate[i, lo:hi] = 123.0
     np.testing.assert_array_equal(store.done_batches(path), [False, True, False])
     ds = sp.open_results(path, partial=True)
     np.testing.assert_array_equal(ds["done"].values, [False, False, True, True, False])
+    # the parameters of every instance (of batches not run: from the specification)
+    np.testing.assert_array_equal(ds["seed"].values, [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(ds["drive"].values, sweep.parameters()["drive"])
+    assert ds["seed"].dtype == np.int64 and np.isnan(ds["rate_mean"].values[:2]).all()
     with pytest.raises(ValueError, match="incomplete \\(1 of 3 batches done\\)"):
         sp.open_results(path)
     report = run_sweep(SPEC, path, in_process=True, progress=False, resume=True)
@@ -153,25 +207,31 @@ def test_a_finished_store_has_one_chunk_per_array(tmp_path):
     path = tmp_path / "s.zarr"
     sweep = committed_unfinished(path)
     before = {name: arr[:] for name, arr in zarr.open_group(path, mode="r").arrays()}
-    assert (path / "rate_mean" / "c" / "2").exists()          # batch_size chunks while running
+    assert (path / "instance_float64" / "c" / "0" / "2").exists()   # a batch's chunk, running
     report = run_sweep(SPEC, path, in_process=True, progress=False)   # finishes, runs nothing
     assert report.batches_run == 0
     group = zarr.open_group(path, mode="r")
     assert group.attrs["sparseprop"]["finished"]
+    # the markers are dropped: `finished` says every batch is committed
+    assert sorted(name for name, _ in group.arrays()) == ["instance_float64", "instance_int64"]
+    assert not (path / "batch_done").exists()
     for name, arr in group.arrays():
         assert arr[:].tobytes() == before[name].tobytes(), name
-        assert arr.chunks == (arr.shape[0],), name                   # one chunk each
-    rewritten = {"batch_done", *store.SUMMARIES}
-    # chunks under v2 keys (a chunk all fill value, such as an all-NaN cv_isi_mean, is not
-    # written); their old chunks are gone; the parameters keep their one chunk c/0
-    assert {p.parent.name for p in path.glob("*/0")} <= rewritten
-    assert (path / "rate_mean" / "0").exists() and (path / "batch_done" / "0").exists()
-    assert not any((path / name / "c").exists() for name in rewritten)
-    assert (path / "seed" / "c" / "0").exists()
-    assert group["rate_mean"].metadata.chunk_key_encoding.name == "v2"
+        assert arr.metadata.chunk_key_encoding.name == "v2"
+        assert not (path / name / "c").exists()                     # old chunks gone
+    # the integers are one block; the floats one block a quantity, under v2 keys (a chunk
+    # all fill value, such as an all-NaN cv_isi_mean, is not written)
+    assert group["instance_int64"].chunks == (5, 5)
+    assert group["instance_float64"].chunks == (1, 5)
+    assert (path / "instance_int64" / "0.0").exists()
+    assert {p.name for p in (path / "instance_float64").glob("*.0")} <= {
+        f"{i}.0" for i in range(len(FLOATS))}
+    assert (path / "instance_float64" / f"{FLOATS.index('rate_mean')}.0").exists()
+    assert len(list(path.rglob("zarr.json"))) == 3               # the root and two arrays
     ds = sp.open_results(path)
-    np.testing.assert_array_equal(ds["rate_mean"].values, before["rate_mean"])
-    assert ds["done"].values.all()
+    np.testing.assert_array_equal(ds["rate_mean"].values,
+                                  before["instance_float64"][FLOATS.index("rate_mean")])
+    assert ds["done"].values.all() and ds["batch_done"].values.tolist() == [1, 1, 1]
     files = store_files(path)
     assert run_sweep(SPEC, path, in_process=True, progress=False).batches_run == 0
     assert store_files(path) == files                                 # finished: untouched
@@ -224,7 +284,8 @@ def test_a_finish_killed_at_any_write_is_completed_to_the_same_store(tmp_path, m
             store.finish(path, ["cpu"])
         assert store_files(path) == expected, f"killed at write {kill_at}"
         kill_at += 1
-    assert kill_at > 2 * (len(store.SUMMARIES) + 1)      # chunk, metadata, delete per array
+    # per array: its chunks, metadata, old chunks deleted; the attributes; the markers deleted
+    assert kill_at >= 3 * len(store.PACKED) + 2
 
 
 def test_open_results_reads_every_state_of_a_finish(tmp_path, monkeypatch):
@@ -232,14 +293,13 @@ def test_open_results_reads_every_state_of_a_finish(tmp_path, monkeypatch):
     path = tmp_path / "s.zarr"
     committed_unfinished(path)
     want = sp.open_results(path)["rate_mean"].values
-    group = zarr.open_group(path, mode="r+")
-    arr = group["rate_mean"]
+    arr, i = row(zarr.open_group(path, mode="r+"), "rate_mean")
     # new chunk written, metadata not yet: the old chunks are read
-    (path / "rate_mean" / "0").write_bytes(b"garbage that must never be read")
+    (path / "instance_float64" / f"{i}.0").write_bytes(b"garbage that must never be read")
     np.testing.assert_array_equal(sp.open_results(path)["rate_mean"].values, want)
     store._rechunk(arr)                             # done properly; old chunks gone
     np.testing.assert_array_equal(sp.open_results(path)["rate_mean"].values, want)
-    assert not (path / "rate_mean" / "c").exists()
+    assert not (path / "instance_float64" / "c").exists()
 
 
 def test_embedded_cluster_size_follows_the_batches(monkeypatch):
