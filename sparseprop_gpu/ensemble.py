@@ -18,7 +18,7 @@ from .record import SpikeRecord, cv_from_moments
 from .kernels import models as km
 from .simulate import check_run, instance_params, instance_table, key_kind_of
 
-PER_INSTANCE = ("seeds", "ic_seeds", "n", "k", "j0", "target_rate", "drive", "coupling")
+PER_INSTANCE = ("seeds", "ic_seeds", "n", "k", "tau", "j0", "target_rate", "drive", "coupling")
 BACKENDS = ("auto", "cpu", "cuda")
 
 
@@ -35,6 +35,8 @@ class Ensemble:
         ``seeds`` when those are given.
     n, k : int or sequence of int, optional
         Size and out-degree per instance.
+    tau : float or sequence, optional
+        Membrane time constant (s) per instance (the model's, with that tau).
     j0, target_rate : float or sequence, optional
         Balanced-state parameters per instance (if ``network`` uses them).
     drive, coupling : float or sequence, optional
@@ -50,7 +52,7 @@ class Ensemble:
     instance has its ``n`` and ``ic_seed``, else drawn from the instance's ``ic_seed``.
     """
 
-    def __init__(self, network, *, seeds=None, ic_seeds=None, n=None, k=None, j0=None,
+    def __init__(self, network, *, seeds=None, ic_seeds=None, n=None, k=None, tau=None, j0=None,
                  target_rate=None, drive=None, coupling=None, n_max=None, k_max=None):
         if not isinstance(network, Network):
             raise ValueError(f"network must be a sp.Network; got {network!r}")
@@ -58,7 +60,7 @@ class Ensemble:
             raise ValueError("ensembles of heterogeneous networks (per-neuron drive or tau) "
                              "are not supported yet; simulate them one by one")
         given = {name: value for name, value in zip(
-            PER_INSTANCE, (seeds, ic_seeds, n, k, j0, target_rate, drive, coupling))
+            PER_INSTANCE, (seeds, ic_seeds, n, k, tau, j0, target_rate, drive, coupling))
             if value is not None}
         lengths = {name: len(value) for name, value in given.items()
                    if not isinstance(value, (numbers.Number, np.number))}
@@ -112,7 +114,8 @@ class Ensemble:
         if kw["n"] == base.n and kw["ic_seed"] == base.ic_seed:
             kw.update(initial_phases=base.initial_phases)
         try:
-            net = Network(model=base.model, connectivity="on_the_fly", **kw)
+            model = base.model.with_tau(value.get("tau", base.model.tau))
+            net = Network(model=model, connectivity="on_the_fly", **kw)
         except ValueError as exc:
             raise ValueError(f"instance {i}: {exc}") from None
         if self.shared_table:              # the network's own table, validated once
@@ -123,7 +126,8 @@ class Ensemble:
         """Per-instance parameters as arrays, by name."""
         nets = self.instances
         out = {"n": [x.n for x in nets], "k": [x.k for x in nets], "seed": [x.seed for x in nets],
-               "ic_seed": [x.ic_seed for x in nets], "drive": [x.drive for x in nets],
+               "ic_seed": [x.ic_seed for x in nets], "tau": [x.model.tau for x in nets],
+               "drive": [x.drive for x in nets],
                "coupling": [x.coupling for x in nets]}
         if self.network.j0 is not None:
             out.update(j0=[x.j0 for x in nets], target_rate=[x.target_rate for x in nets])

@@ -4,6 +4,7 @@ A model knows its membrane time constant ``tau`` (s); a network adds the drive
 ``I`` and the coupling ``J`` (voltage jump per input, in the model's voltage
 units). See DESIGN.md 2.1 for the formulas.
 """
+import copy
 import functools
 import math
 
@@ -45,6 +46,15 @@ class NeuronModel:
     def params(self):
         """Parameters besides ``tau`` that rebuild the model: ``MODELS[name](tau, **params)``."""
         return {}
+
+    def with_tau(self, tau):
+        """The same model with membrane time constant ``tau`` (s), > 0."""
+        tau = validate.real("tau", tau, 0.0, math.inf, low_open=True)
+        if tau == self.tau:
+            return self
+        other = copy.copy(self)         # tables are per drive, in units of tau: shared
+        other.tau = tau
+        return other
 
     def check_drive(self, drive):
         """Return ``drive`` as a float, or raise if the neuron would never fire."""

@@ -7,7 +7,7 @@ Layout, format 2 (root group, Zarr format 3; dimension names for xarray)::
                           backend (asked for and used)
     instance_int64        (quantity_int64, instance)    n, k, seed, ic_seed, spike_count
                                                          [, n_recorded]
-    instance_float64      (quantity_float64, instance)  drive, coupling[, j0, target_rate],
+    instance_float64      (quantity_float64, instance)  tau, drive, coupling[, j0, target_rate],
                           rate_mean, rate_std, cv_isi_mean, silent_fraction, t_stop
     count, rate, cv_isi, isi_sum, isi_sumsq             (instance, neuron)  if per_neuron
     spikes/times_<b>, spikes/senders_<b>                (spike,)  batch b's spikes, flat
@@ -65,7 +65,7 @@ SUMMARIES = {"rate_mean": np.float64, "rate_std": np.float64, "cv_isi_mean": np.
              "spike_count": np.int64, "silent_fraction": np.float64, "t_stop": np.float64}
 NEURON_DTYPES = {"count": np.int64, "rate": np.float64, "cv_isi": np.float64,
                  "isi_sum": np.float64, "isi_sumsq": np.float64}
-PARAMETERS = ("n", "k", "seed", "ic_seed", "drive", "coupling", "j0", "target_rate")
+PARAMETERS = ("n", "k", "seed", "ic_seed", "tau", "drive", "coupling", "j0", "target_rate")
 INTEGER_PARAMETERS = ("n", "k", "seed", "ic_seed")
 PACKED = {"instance_int64": np.int64, "instance_float64": np.float64}   # (quantity, instance)
 MARKERS = "batch_done"

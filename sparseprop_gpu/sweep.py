@@ -37,7 +37,7 @@ from .models import MODELS
 
 NETWORK_KEYS = ("model", "tau", "n", "k", "j0", "target_rate", "drive", "coupling", "seed",
                 "ic_seed", "connectivity")
-SWEEPABLE = ("n", "k", "j0", "target_rate", "drive", "coupling", "seed", "ic_seed")
+SWEEPABLE = ("n", "k", "tau", "j0", "target_rate", "drive", "coupling", "seed", "ic_seed")
 INTEGER = ("n", "k", "seed", "ic_seed")
 RUN_KEYS = ("t_end", "n_spikes", "warmup", "record", "per_neuron", "backend", "batch_size",
             "buffer_spikes", "key")
@@ -57,12 +57,12 @@ class Sweep:
     Parameters
     ----------
     network : dict
-        Fixed parameters: ``model`` ("lif" or "qif"), ``tau``, ``n``, ``k``, ``j0`` and
+        Fixed parameters: ``model`` ("lif", "qif" or "eif"), ``tau``, ``n``, ``k``, ``j0`` and
         ``target_rate`` (or ``drive`` and ``coupling``), ``seed``, ``ic_seed``,
         ``connectivity``.
     sweep : dict, optional
-        Swept parameters (any of n, k, j0, target_rate, drive, coupling, seed, ic_seed), each
-        a list, a ``range``, a numpy array, ``{"linspace": [a, b, num]}``,
+        Swept parameters (any of n, k, tau, j0, target_rate, drive, coupling, seed, ic_seed),
+        each a list, a ``range``, a numpy array, ``{"linspace": [a, b, num]}``,
         ``{"geomspace": [a, b, num]}``, ``{"range": stop}`` or
         ``{"range": [start, stop(, step)]}``.
         ``mode="grid"`` (default) runs every combination, the first key varying slowest;
@@ -169,11 +169,13 @@ class Sweep:
         for i, row in enumerate(distinct):
             kw = {name: row[name].item() for name in names}
             try:
-                net = Network(model=self.model, connectivity="on_the_fly", seed=0, **kw)
+                model = self.model.with_tau(kw["tau"])
+                net = Network(model=model, connectivity="on_the_fly", seed=0,
+                              **{name: value for name, value in kw.items() if name != "tau"})
             except ValueError as exc:
                 raise ValueError(self._locate(exc, kw)) from None
             drive[i], coupling[i] = net.drive, net.coupling
-        out = {"n": cols["n"], "k": cols["k"],
+        out = {"n": cols["n"], "k": cols["k"], "tau": cols["tau"],
                "seed": seeds["seed"],
                "ic_seed": seeds["seed"] if seeds["ic_seed"] is None else seeds["ic_seed"],
                "drive": drive[inverse.ravel()], "coupling": coupling[inverse.ravel()]}
@@ -193,7 +195,7 @@ class Sweep:
 
     # ---------------------------------------------------------------- instances
     def columns(self, lo, hi):
-        """Per-instance values of n, k, j0, target_rate, drive, coupling, seed, ic_seed for
+        """Per-instance values of n, k, tau, j0, target_rate, drive, coupling, seed, ic_seed for
         instances ``lo .. hi - 1`` (None where the key is unset)."""
         idx = np.arange(lo, hi, dtype=np.int64)
         if self.mode == "grid" and self.axes:
@@ -229,7 +231,7 @@ class Sweep:
                          "and coupling (direct), in [network] or [sweep], not a mix")
 
     def parameters(self, lo=0, hi=None):
-        """Per-instance parameters (n, k, seed, ic_seed, drive, coupling, and j0,
+        """Per-instance parameters (n, k, tau, seed, ic_seed, drive, coupling, and j0,
         target_rate in the balanced state) as arrays, for instances ``lo .. hi - 1``."""
         hi = self.size if hi is None else hi
         return {name: values[lo:hi] for name, values in self._parameters.items()}
@@ -258,7 +260,8 @@ class Sweep:
         pars = self.parameters(i, i + 1)
         names = ("n", "k", "seed", "ic_seed") + (
             ("j0", "target_rate") if "j0" in pars else ("drive", "coupling"))
-        return Network(model=self.model, connectivity=self.spec["network"]["connectivity"],
+        return Network(model=self.model.with_tau(pars["tau"][0].item()),
+                       connectivity=self.spec["network"]["connectivity"],
                        **{name: pars[name][0].item() for name in names})
 
     def ensemble(self, lo, hi):
@@ -267,7 +270,8 @@ class Sweep:
         pars = self.parameters(lo, hi)
         balanced = "j0" in pars
         base = self._network(lo)
-        per = {"seeds": pars["seed"], "ic_seeds": pars["ic_seed"], "n": pars["n"], "k": pars["k"]}
+        per = {"seeds": pars["seed"], "ic_seeds": pars["ic_seed"], "n": pars["n"], "k": pars["k"],
+               "tau": pars["tau"]}
         if balanced:
             per.update(j0=pars["j0"], target_rate=pars["target_rate"])
         else:

@@ -18,7 +18,7 @@ SPEC = {"network": {"model": "qif", "n": 40, "k": 5, "tau": 0.02, "j0": 1.0, "ta
 
 
 INTS = ["n", "k", "seed", "ic_seed", "spike_count"]
-FLOATS = ["drive", "coupling", "j0", "target_rate", "rate_mean", "rate_std", "cv_isi_mean",
+FLOATS = ["tau", "drive", "coupling", "j0", "target_rate", "rate_mean", "rate_std", "cv_isi_mean",
           "silent_fraction", "t_stop"]
 
 

@@ -99,7 +99,8 @@ def test_zip_mode_and_direct_parameters():
 
 @pytest.mark.parametrize("changes, words", [
     ({"network__tau_m": 0.01}, "network.tau_m: unknown key"),
-    ({"sweep__tau": [0.01, 0.02]}, "sweep.tau: unknown key"),
+    ({"sweep__delta_t": [0.1, 0.2]}, "sweep.delta_t: unknown key"),
+    ({"sweep__tau": [0.01, -0.02]}, "sweep.tau = -0.02: tau must be"),
     ({"run__t_stop": 1.0}, "run.t_stop: unknown key"),
     ({"network__n": "60"}, "network.n must be an integer"),
     ({"network__model": "hh"}, "network.model must be one of"),
@@ -257,3 +258,20 @@ def test_key_order_is_the_instance_order_and_survives_the_store(tmp_path):
     assert again == b
     np.testing.assert_array_equal(again.parameters()["seed"], ds.seed.values)
     np.testing.assert_array_equal(again.parameters()["j0"], ds.j0.values)
+
+
+def test_sweeping_tau_gives_each_instance_the_model_with_its_tau(tmp_path):
+    sweep = sp.Sweep(**spec(sweep__tau=[0.01, 0.02], sweep__seed=[3], run__batch_size=2))
+    path = tmp_path / "tau.zarr"
+    run_sweep(sweep, path, in_process=True, progress=False)
+    ds = sp.open_results(path)
+    np.testing.assert_array_equal(ds["tau"].values, np.tile([0.01, 0.02], 3))   # the last key
+    assert ds.rate_mean.groupby("tau").mean().sizes["tau"] == 2
+    for i in range(len(sweep)):
+        tau = float(ds["tau"].values[i])
+        net = sp.Network(model=sp.LIF(tau=tau), n=60, k=6, j0=1.0, seed=3,
+                         target_rate=float(ds["target_rate"].values[i]))
+        alone = sp.simulate(net, t_end=0.4, warmup=0.1)
+        times, senders = ds.sp.spikes(i)
+        np.testing.assert_array_equal(senders, alone.senders)
+        np.testing.assert_array_equal(times, alone.times)
