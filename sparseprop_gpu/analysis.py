@@ -209,8 +209,9 @@ def _from_dataset(ds):
 
     def net(m):     # instance m's network, from its stored parameters and seeds
         pars = {name: ds[name].values[m].item()
-                for name in ("n", "k", "drive", "coupling", "seed", "ic_seed")}
-        return _network_from_meta({"model": spec["model"], "tau": spec["tau"], **pars})
+                for name in ("n", "k", "tau", "drive", "coupling", "seed", "ic_seed") if name in ds}
+        return _network_from_meta({"model": spec["model"], "tau": spec["tau"],
+                                   "model_params": spec.get("model_params") or {}, **pars})
     coords = (ds, "instance")
     if meta["record"] == "spikes":
         return SpikeData(ds.sp.times, ds.sp.senders, ds.sp.offsets, n, warmup, t_stop,

@@ -25,6 +25,7 @@ same instances in the same order, and batch ``b`` holds instances
 ``b * batch_size .. (b + 1) * batch_size - 1``. A result depends only on its instance, never on
 the batch it ran in, so the batch size and the number of workers change no value.
 """
+import inspect
 import json
 import math
 import numbers
@@ -35,7 +36,7 @@ import numpy as np
 from . import validate
 from .models import MODELS
 
-NETWORK_KEYS = ("model", "tau", "n", "k", "j0", "target_rate", "drive", "coupling", "seed",
+NETWORK_KEYS = ("model", "model_params", "tau", "n", "k", "j0", "target_rate", "drive", "coupling", "seed",
                 "ic_seed", "connectivity")
 SWEEPABLE = ("n", "k", "tau", "j0", "target_rate", "drive", "coupling", "seed", "ic_seed")
 INTEGER = ("n", "k", "seed", "ic_seed")
@@ -44,7 +45,7 @@ RUN_KEYS = ("t_end", "n_spikes", "warmup", "record", "per_neuron", "backend", "b
 RUN_DEFAULTS = {"t_end": None, "n_spikes": None, "warmup": 0.0, "record": "summary",
                 "per_neuron": False, "backend": "auto", "batch_size": 64, "buffer_spikes": None,
                 "key": "auto"}
-NETWORK_DEFAULTS = {"tau": 0.01, "seed": 0, "ic_seed": None, "connectivity": "auto"}
+NETWORK_DEFAULTS = {"model_params": {}, "tau": 0.01, "seed": 0, "ic_seed": None, "connectivity": "auto"}
 PER_NEURON = ("count", "rate", "cv_isi", "isi_sum", "isi_sumsq")
 PER_NEURON_DEFAULT = ("count", "rate", "cv_isi")
 MODES = ("grid", "zip")
@@ -57,7 +58,8 @@ class Sweep:
     Parameters
     ----------
     network : dict
-        Fixed parameters: ``model`` ("lif", "qif" or "eif"), ``tau``, ``n``, ``k``, ``j0`` and
+        Fixed parameters: ``model`` ("lif", "qif" or "eif"), ``model_params`` (the model's
+        other parameters, e.g. ``{"delta_t": 0.2}`` for eif), ``tau``, ``n``, ``k``, ``j0`` and
         ``target_rate`` (or ``drive`` and ``coupling``), ``seed``, ``ic_seed``,
         ``connectivity``.
     sweep : dict, optional
@@ -86,7 +88,7 @@ class Sweep:
                      "sweep": _sweep_section(raw["sweep"]),
                      "run": _run_section(raw["run"])}
         net = self.spec["network"]
-        self.model = MODELS[net["model"]](tau=net["tau"])
+        self.model = MODELS[net["model"]](tau=net["tau"], **net["model_params"])
         self.mode = self.spec["sweep"]["mode"]
         values = self.spec["sweep"]["values"]
         self.axes = {name: _expand(name, values[name]) for name in self.spec["sweep"]["order"]}
@@ -333,8 +335,9 @@ def _network_section(section):
     if out["model"] not in MODELS:
         raise ValueError(f"network.model must be one of {', '.join(map(repr, MODELS))}; "
                          f"got {out['model']!r}")
+    out["model_params"] = _model_params(out["model"], out["model_params"])
     try:
-        MODELS[out["model"]](tau=out["tau"])
+        MODELS[out["model"]](tau=out["tau"], **out["model_params"])
     except ValueError as exc:
         raise ValueError(f"network.{exc}") from None
     validate_choice = ("auto", "stored", "on_the_fly")
@@ -348,6 +351,22 @@ def _network_section(section):
             continue
         out[name] = _scalar(f"network.{name}", name, value)
     return {name: out[name] for name in NETWORK_KEYS}
+
+
+def _model_params(model, params):
+    """The model's parameters besides tau (a table of them), checked by name."""
+    if not isinstance(params, dict):
+        raise ValueError(f"network.model_params must be a table of the {model} model's "
+                         f"parameters; got {params!r}")
+    allowed = [name for name in inspect.signature(MODELS[model]).parameters if name != "tau"]
+    for name, value in params.items():
+        if name not in allowed:
+            raise ValueError(f"network.model_params.{name}: not a parameter of the {model} model; "
+                             f"allowed: {', '.join(allowed) or 'none'}")
+        if isinstance(value, bool) and name != "input_map" or not isinstance(
+                value, (numbers.Real, bool)):
+            raise ValueError(f"network.model_params.{name} must be a number; got {value!r}")
+    return dict(params)
 
 
 def _scalar(where, name, value):

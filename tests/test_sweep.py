@@ -100,6 +100,9 @@ def test_zip_mode_and_direct_parameters():
 @pytest.mark.parametrize("changes, words", [
     ({"network__tau_m": 0.01}, "network.tau_m: unknown key"),
     ({"sweep__delta_t": [0.1, 0.2]}, "sweep.delta_t: unknown key"),
+    ({"network__model_params": {"delta_t": 0.1}},
+     "network.model_params.delta_t: not a parameter of the lif model; allowed: none"),
+    ({"network__model_params": 0.1}, "network.model_params must be a table"),
     ({"sweep__tau": [0.01, -0.02]}, "sweep.tau = -0.02: tau must be"),
     ({"run__t_stop": 1.0}, "run.t_stop: unknown key"),
     ({"network__n": "60"}, "network.n must be an integer"),

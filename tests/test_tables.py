@@ -231,13 +231,24 @@ def test_an_input_below_a_table_without_a_tail_is_an_error_not_a_clamp():
 
 def test_eif_by_name_in_a_sweep_and_a_record_rebuilds_its_model(tmp_path):
     from sparseprop_gpu.analysis import _network_from_meta
-    sweep = sp.Sweep(network={"model": "eif", "n": 200, "k": 20, "tau": 0.01},
+    with pytest.raises(ValueError, match="network.model_params.delta: not a parameter of the "
+                                         "eif model; allowed: delta_t, v_t, v_reset"):
+        sp.Sweep(network={"model": "eif", "model_params": {"delta": 0.2}, "n": 200, "k": 20},
+                 sweep={"j0": [0.5, 1.0]})
+    with pytest.raises(ValueError, match="network.delta_t must be"):
+        sp.Sweep(network={"model": "eif", "model_params": {"delta_t": -0.2}, "n": 200, "k": 20},
+                 sweep={"j0": [0.5, 1.0]})
+    sweep = sp.Sweep(network={"model": "eif", "model_params": {"delta_t": 0.2}, "n": 200,
+                              "k": 20, "tau": 0.01},
                      sweep={"j0": [0.5, 1.0], "target_rate": [2.0]}, run={"t_end": 0.3})
     sp.run_sweep(sweep, tmp_path / "eif.zarr", in_process=True, progress=False)
     ds = sp.open_results(tmp_path / "eif.zarr")
     out = sp.run_ensemble(sweep.ensemble(0, len(sweep)), **sweep.run_kwargs())
     np.testing.assert_array_equal(ds["spike_count"].values, out.counts.sum(axis=1))
     assert ds["spike_count"].values.min() > 0
+    net = sp.Network(model=sp.EIF(tau=0.01, delta_t=0.2), n=200, k=20, j0=1.0, target_rate=2.0)
+    assert ds["spike_count"].values[1] == sp.simulate(net, t_end=0.3).counts.sum()   # not 420,
+    # the default delta_t's count
     # a record names its model's parameters: a non-default EIF is rebuilt as it was
     net = sp.Network(model=sp.EIF(tau=0.02, delta_t=0.2, v_reset=-2.0), n=100, k=10, j0=1.0,
                      target_rate=2.0, seed=4)
