@@ -6,7 +6,7 @@ Run on the GPU machine (see device_check.sh; nothing to download there):
 
 The full run takes about 1-2 minutes (most of it compiling); each phase has a limit.
 
-Networks: inhibitory LIF, balanced state (tau = 10 ms, j0 = 1, target rate 1 Hz, as in
+Networks (--model lif, qif or eif; lif by default): inhibitory, balanced state (tau = 10 ms, j0 = 1, target rate 1 Hz, as in
 engine_scaling.py), each instance m with its own on-the-fly topology and initial state
 from seed m, no warm-up. Every run stops each instance after the same number of spikes
 (``n_spikes``), so the work of a run is known in advance: M * n_spikes * K synaptic events.
@@ -56,6 +56,8 @@ BYTES_PER_EVENT = {
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("lif", "qif", "eif"), default="lif",
+                        help="neuron model (eif: the table kernel, input map)")
     parser.add_argument("--simulate", action="store_true",
                         help="run on the CUDA simulator (NUMBA_ENABLE_CUDASIM=1) at tiny sizes")
     parser.add_argument("--sizes", type=str, default=None,
@@ -136,8 +138,9 @@ def phase(name, fn, *args, limit=None, **kw):
 
 
 def network():
-    return sp.Network(model=sp.LIF(tau=0.01), n=ARGS.n, k=ARGS.k, j0=1.0, target_rate=1.0,
-                      seed=0, connectivity="on_the_fly")
+    from sparseprop_gpu.models import MODELS
+    return sp.Network(model=MODELS[ARGS.model](tau=0.01), n=ARGS.n, k=ARGS.k, j0=1.0,
+                      target_rate=1.0, seed=0, connectivity="on_the_fly")
 
 
 def ensemble(seeds):
@@ -366,7 +369,8 @@ def main():
         print("GPU phases skipped:", info["cuda"])
 
     print()
-    print(f"Inhibitory LIF, balanced state, N = {ARGS.n}, K = {ARGS.k}, on-the-fly topology "
+    print(f"Inhibitory {ARGS.model.upper()}, balanced state, N = {ARGS.n}, K = {ARGS.k}, "
+          "on-the-fly topology "
           f"per instance (seed = instance index), record='summary', no warm-up.")
     print(f"GPU: {info['cuda']}; CPU: {cpu_threads} numba threads on {os.cpu_count()} cores.")
     print("engine = launch loop (kernel launches + outcome copies, synchronised); wall = the "

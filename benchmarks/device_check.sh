@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
 # Device check on a lent GPU machine (no network): install the project, run the one prepared script.
 set -eu; cd "$(dirname "$0")/.." && python3 -m pip install -q --no-deps --no-build-isolation -e .
-exec timeout 240 python3 benchmarks/device_check.py ${OUT:+--json "$OUT/device_check.json"} "$@"
+timeout 240 python3 benchmarks/device_check.py ${OUT:+--json "$OUT/device_check.json"} "$@" || rc=$?
+# the table models' kernel (EIF through its input map): the small size only
+timeout 150 python3 benchmarks/device_check.py --model eif --sizes 1024 --block-sizes '' \
+    ${OUT:+--json "$OUT/device_check_eif.json"} "$@" || rc=$?
+exit ${rc:-0}
