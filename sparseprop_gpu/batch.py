@@ -93,7 +93,8 @@ class Batch:
             self.geom[i, :g.shape[0]] = g
             if neurons is not None:
                 self.neuron[i, :p.shape[0]] = neurons[i]
-            self.heap[i, :p.shape[0]] = initial_keys(key_kind, self.par[i], p, self.neuron[i])
+            self.heap[i, :p.shape[0]] = initial_keys(key_kind, self.par[i], p,
+                                                     self.neuron[i, :p.shape[0]])
         build_queues(self.heap, self.geom, self.n)
         if table is None:
             self.conn_mode = engine.ON_THE_FLY

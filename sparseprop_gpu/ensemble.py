@@ -50,18 +50,22 @@ class Ensemble:
     draws its own targets on the fly from its seed (the same network a stored
     table of that seed would give). Initial phases are the network's where an
     instance has its ``n`` and ``ic_seed``, else drawn from the instance's ``ic_seed``.
+    A network with per-neuron drive or tau (``sp.heterogeneous``) gives every instance
+    that profile, resolved for the instance's ``n``; that parameter cannot also vary per
+    instance, and ``parameters()`` leaves it out.
     """
 
     def __init__(self, network, *, seeds=None, ic_seeds=None, n=None, k=None, tau=None, j0=None,
                  target_rate=None, drive=None, coupling=None, n_max=None, k_max=None):
         if not isinstance(network, Network):
             raise ValueError(f"network must be a sp.Network; got {network!r}")
-        if network.heterogeneous:
-            raise ValueError("ensembles of heterogeneous networks (per-neuron drive or tau) "
-                             "are not supported yet; simulate them one by one")
         given = {name: value for name, value in zip(
             PER_INSTANCE, (seeds, ic_seeds, n, k, tau, j0, target_rate, drive, coupling))
             if value is not None}
+        for name in network.profiles:
+            if name in given:
+                raise ValueError(f"{name} is per neuron in this network (sp.heterogeneous), so "
+                                 "it cannot also be given per instance")
         lengths = {name: len(value) for name, value in given.items()
                    if not isinstance(value, (numbers.Number, np.number))}
         if len(set(lengths.values())) > 1:
@@ -113,9 +117,12 @@ class Ensemble:
             kw.update(drive=value.get("drive", base.drive), coupling=value.get("coupling", base.coupling))
         if kw["n"] == base.n and kw["ic_seed"] == base.ic_seed:
             kw.update(initial_phases=base.initial_phases)
+        if "drive" in base.profiles:           # resolved again for this instance's n
+            kw["drive"] = base.profiles["drive"]
         try:
             model = base.model.with_tau(value.get("tau", base.model.tau))
-            net = Network(model=model, connectivity="on_the_fly", **kw)
+            net = Network(model=model, connectivity="on_the_fly", tau=base.profiles.get("tau"),
+                          **kw)
         except ValueError as exc:
             raise ValueError(f"instance {i}: {exc}") from None
         if self.shared_table:              # the network's own table, validated once
@@ -129,6 +136,8 @@ class Ensemble:
                "ic_seed": [x.ic_seed for x in nets], "tau": [x.model.tau for x in nets],
                "drive": [x.drive for x in nets],
                "coupling": [x.coupling for x in nets]}
+        for name in self.network.profiles:     # per neuron: in the network, not per instance
+            del out[name]
         if self.network.j0 is not None:
             out.update(j0=[x.j0 for x in nets], target_rate=[x.target_rate for x in nets])
         return {name: np.asarray(values) for name, values in out.items()}
@@ -137,11 +146,13 @@ class Ensemble:
         """The engine state of the instances ``members``."""
         nets = [self.instances[i] for i in members]
         model = self.network.model
-        pars = np.stack([instance_params(x, key, rebase)[0] for x in nets])
+        params = [instance_params(x, key, rebase) for x in nets]
+        pars = np.stack([par for par, _ in params])
+        neurons = None if params[0][1] is None else [neuron for _, neuron in params]
         table = self.network.target_table() if self.shared_table else None
         return Batch(model.kernel_id, key_kind_of(key, self.network), pars, [x.initial_phases for x in nets],
                      [x.k for x in nets], [x.seed for x in nets], table,
-                     buffer_spikes=buffer_spikes,
+                     buffer_spikes=buffer_spikes, neurons=neurons,
                      tabs=[instance_table(x) for x in nets] if model.kernel_id == km.TABLE else None)
 
     def __len__(self):

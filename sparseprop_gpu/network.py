@@ -52,7 +52,8 @@ class Network:
     ``drive`` is the external drive ``I_ext`` of each neuron (``I = 1 + I_ext`` for
     LIF), replacing ``tau sqrt(K) j0 nu``; with the direct one it is ``I``. Such a
     network runs on the time key (DESIGN.md 2.4); identical neurons keep the
-    faster phase or exponential key.
+    faster phase or exponential key. ``profiles`` keeps those ``sp.heterogeneous``
+    specifications by name, so that an ensemble resolves them for each instance's n.
 
     Parameters
     ----------
@@ -116,6 +117,7 @@ class Network:
     def _set_coupling(self, j0, target_rate, drive, coupling):
         balanced = j0 is not None or target_rate is not None
         per_neuron = isinstance(drive, Heterogeneous)
+        self.profiles = {"drive": drive} if per_neuron else {}
         direct = (drive is not None and not (balanced and per_neuron)) or coupling is not None
         if balanced == direct or (balanced and (j0 is None or target_rate is None)) or (
                 direct and (drive is None or coupling is None)):
@@ -148,6 +150,7 @@ class Network:
             return
         if not isinstance(tau, Heterogeneous):
             raise ValueError("tau must be sp.heterogeneous(...) (a scalar tau belongs to the model)")
+        self.profiles["tau"] = tau
         values = tau.resolve("tau", self.n)
         if np.any(values <= 0):
             raise ValueError(f"tau must be > 0 (s) for every neuron; neuron "

@@ -115,10 +115,15 @@ import numpy as np
 import sparseprop_gpu as sp
 warnings.simplefilter("ignore", RuntimeWarning)   # uint64 wraparound of the hash, in Python
 out = {}
-two_drives = sp.heterogeneous(lambda i, n: np.where(i % 2 == 0, 0.3, 0.6))
 cases = [(model.name, sp.Ensemble(sp.Network(model=model, n=40, k=5, j0=1.0, target_rate=10.0,
                                              seed=0), seeds=range(8), j0=np.linspace(0.5, 2.0, 8)))
          for model in (sp.LIF(tau=0.01), sp.QIF(tau=0.01), sp.EIF(tau=0.01))]
+# heterogeneous instances on the time key: two drives (two tables each) and per-neuron tau
+cases.append(("eif, two drives, tau per neuron", sp.Ensemble(sp.Network(
+    model=sp.EIF(tau=0.01), n=40, k=5, coupling=-0.2, seed=0,
+    drive=sp.heterogeneous(lambda i, n: np.where(i % 2 == 0, 0.3, 0.6)),
+    tau=sp.heterogeneous(lambda i, n: 0.01 * (1 + 0.2 * np.cos(i)))), seeds=range(4),
+    coupling=[-0.2, -0.3, -0.1, -0.25])))
 for name, ens in cases:
     for record in ("spikes", "summary"):
         cuda = sp.run_ensemble(ens, n_spikes=300, backend="cuda", record=record, buffer_spikes=64)
@@ -130,23 +135,6 @@ for name, ens in cases:
             max_dt=float(np.abs(cuda.times - cpu.times).max()) if cpu.times.size else 0.0,
             counts=bool(np.array_equal(cuda.counts, cpu.counts)),
             isi=bool(np.array_equal(cuda.isi_sumsq, cpu.isi_sumsq)))
-# one heterogeneous network (ensembles of them are not supported): two drives, two tables,
-# the time key, through the same kernel and drain loop
-from sparseprop_gpu.backends.cpu import CpuRunner
-from sparseprop_gpu.backends.cuda import CudaRunner
-from sparseprop_gpu.driver import drive
-from sparseprop_gpu.simulate import SPIKE_BUFFER, engine_state
-net = sp.Network(model=sp.EIF(tau=0.01), n=40, k=5, coupling=-0.2, seed=0,
-                 drive=sp.heterogeneous(lambda i, n: np.where(i % 2 == 0, 0.3, 0.6)))
-got = {}
-for name, runner in (("cuda", CudaRunner), ("cpu", CpuRunner)):
-    state = engine_state(net, key="time", buffer_spikes=64 if name == "cuda" else SPIKE_BUFFER)
-    (times, senders), = drive(runner(state), np.inf, 300, 0.0, True)[0]
-    got[name] = (times, senders)
-out["eif, two drives, time key"] = dict(
-    backend="cuda", senders=bool(np.array_equal(got["cuda"][1], got["cpu"][1])), offsets=True,
-    max_dt=float(np.abs(got["cuda"][0] - got["cpu"][0]).max()), counts=got["cpu"][0].size == 300,
-    isi=True)
 print(json.dumps(out))
 """
 
@@ -156,7 +144,7 @@ def test_cuda_kernel_under_the_simulator_equals_cpu():
 
     8 instances with their own seeds and couplings, 300 spikes each through a
     64-spike buffer (drained and relaunched four times), LIF, QIF and EIF (tables, input
-    map), and EIF with two drives (two tables, the time key).
+    map), and heterogeneous EIF instances (two drives, per-neuron tau: the time key).
     """
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
     done = subprocess.run([sys.executable, "-c", SIMULATOR_SCRIPT], capture_output=True,

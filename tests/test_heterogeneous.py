@@ -96,3 +96,36 @@ def test_heterogeneous_network_needs_the_time_key(hetero_lif):
         sp.simulate(hetero_lif, t_end=1.0, key="exp")        # per-neuron tau: no exp key
     with pytest.raises(ValueError, match="key must be 'time'"):
         sp.simulate(hetero_lif, t_end=1.0, key="phase")
+
+
+@pytest.mark.parametrize("model, key", [(sp.LIF(tau=0.01), "auto"), (sp.LIF(tau=0.01), "time"),
+                                        (sp.QIF(tau=0.01), "auto")])
+def test_an_ensemble_of_heterogeneous_networks_equals_its_instances_alone(model, key):
+    profile = sp.heterogeneous(lambda i, n: 0.1 * (1 + 0.4 * np.sin(2 * np.pi * i / n)))
+    net = sp.Network(model=model, n=300, k=20, j0=1.0, target_rate=2.0, seed=1, drive=profile)
+    ens = sp.Ensemble(net, seeds=[1, 2, 3], n=[300, 250, 300], j0=[1.0, 1.5, 0.8])
+    assert "drive" not in ens.parameters() and ens.instances[1].drive.shape == (250,)
+    out = sp.run_ensemble(ens, t_end=0.5, record="spikes", backend="cpu", key=key, batch_size=2)
+    assert out.meta["key"] == ("exp" if key == "auto" and model.name == "lif" else "time")
+    for m, inst in enumerate(ens.instances):
+        alone = sp.simulate(inst, t_end=0.5, key=key)
+        times, senders = out.spikes(m)
+        np.testing.assert_array_equal(senders, alone.senders)
+        np.testing.assert_array_equal(times, alone.times)
+
+
+def test_an_ensemble_of_eif_networks_with_two_drives_and_per_neuron_tau():
+    net = sp.Network(model=sp.EIF(tau=0.01), n=200, k=20, coupling=-0.2, seed=1,
+                     drive=sp.heterogeneous(lambda i, n: np.where(i % 2 == 0, 0.3, 0.6)),
+                     tau=sp.heterogeneous(lambda i, n: 0.01 * (1 + 0.2 * np.cos(i))))
+    ens = sp.Ensemble(net, seeds=[1, 2, 3], coupling=[-0.2, -0.3, -0.1])
+    assert "drive" not in ens.parameters() and "tau" not in ens.parameters()
+    out = sp.run_ensemble(ens, t_end=0.3, record="spikes", backend="cpu")
+    for m, inst in enumerate(ens.instances):
+        alone = sp.simulate(inst, t_end=0.3)
+        times, senders = out.spikes(m)
+        np.testing.assert_array_equal(senders, alone.senders)
+        np.testing.assert_array_equal(times, alone.times)
+    for name, values in (("drive", [0.3, 0.4]), ("tau", [0.01, 0.02])):
+        with pytest.raises(ValueError, match=f"{name} is per neuron in this network"):
+            sp.Ensemble(net, seeds=[1, 2], **{name: values})
