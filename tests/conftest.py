@@ -15,3 +15,13 @@ def assert_same_spikes(a, b, atol):
     assert a.times.size == b.times.size
     np.testing.assert_array_equal(a.senders, b.senders)
     np.testing.assert_allclose(a.times, b.times, rtol=0, atol=atol)
+
+
+def assert_each_instance_as_alone(ensemble, result, **simulate_kw):
+    """Every instance of ``result`` (a run_ensemble with record="spikes") has the spikes,
+    bit for bit, of its own ``sp.simulate(instance, **simulate_kw)``."""
+    for m, instance in enumerate(ensemble.instances):
+        alone = sp.simulate(instance, **simulate_kw)
+        times, senders = result.spikes(m)
+        np.testing.assert_array_equal(senders, alone.senders)
+        np.testing.assert_array_equal(times, alone.times)

@@ -5,7 +5,7 @@ import pytest
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
 
-from conftest import assert_same_spikes
+from conftest import assert_each_instance_as_alone, assert_same_spikes
 
 
 def drive_profile(i, n):
@@ -107,11 +107,7 @@ def test_an_ensemble_of_heterogeneous_networks_equals_its_instances_alone(model,
     assert "drive" not in ens.parameters() and ens.instances[1].drive.shape == (250,)
     out = sp.run_ensemble(ens, t_end=0.5, record="spikes", backend="cpu", key=key, batch_size=2)
     assert out.meta["key"] == ("exp" if key == "auto" and model.name == "lif" else "time")
-    for m, inst in enumerate(ens.instances):
-        alone = sp.simulate(inst, t_end=0.5, key=key)
-        times, senders = out.spikes(m)
-        np.testing.assert_array_equal(senders, alone.senders)
-        np.testing.assert_array_equal(times, alone.times)
+    assert_each_instance_as_alone(ens, out, t_end=0.5, key=key)
 
 
 def test_an_ensemble_of_eif_networks_with_two_drives_and_per_neuron_tau():
@@ -121,11 +117,7 @@ def test_an_ensemble_of_eif_networks_with_two_drives_and_per_neuron_tau():
     ens = sp.Ensemble(net, seeds=[1, 2, 3], coupling=[-0.2, -0.3, -0.1])
     assert "drive" not in ens.parameters() and "tau" not in ens.parameters()
     out = sp.run_ensemble(ens, t_end=0.3, record="spikes", backend="cpu")
-    for m, inst in enumerate(ens.instances):
-        alone = sp.simulate(inst, t_end=0.3)
-        times, senders = out.spikes(m)
-        np.testing.assert_array_equal(senders, alone.senders)
-        np.testing.assert_array_equal(times, alone.times)
+    assert_each_instance_as_alone(ens, out, t_end=0.3)
     for name, values in (("drive", [0.3, 0.4]), ("tau", [0.01, 0.02])):
         with pytest.raises(ValueError, match=f"{name} is per neuron in this network"):
             sp.Ensemble(net, seeds=[1, 2], **{name: values})

@@ -10,6 +10,8 @@ import sparseprop_gpu as sp
 from sparseprop_gpu import reference, tables
 from sparseprop_gpu.kernels import models as km, tables as kt
 
+from conftest import assert_each_instance_as_alone
+
 EIF_REF = {"period": 2.98900730800703, "omega": 0.334559235543243,
            "ptc": {0.1: 0.0613170703633, 0.5: 0.390121827845, 0.99: 0.971727400320}}
 
@@ -157,11 +159,7 @@ def test_ensemble_of_eif_networks_with_different_drives():
     net = sp.Network(model=sp.EIF(tau=0.01), n=200, k=20, j0=1.0, target_rate=2.0, seed=0)
     ens = sp.Ensemble(net, seeds=[1, 2, 3], j0=[0.5, 1.0, 1.5])
     out = sp.run_ensemble(ens, t_end=0.3, record="spikes", backend="cpu")
-    for m, inst in enumerate(ens.instances):
-        alone = sp.simulate(inst, t_end=0.3)
-        times, senders = out.spikes(m)
-        np.testing.assert_array_equal(senders, alone.senders)
-        np.testing.assert_array_equal(times, alone.times)
+    assert_each_instance_as_alone(ens, out, t_end=0.3)
 
 
 def test_a_few_distinct_drives_one_table_each_match_the_closed_form_and_the_oracle():
