@@ -65,27 +65,27 @@ def take_statistics(times, senders, count, counts, isi):
 
 
 @register_jitable
-def table_inputs(tab, heap, geom, level1, bits, row, gathered, k, key_kind, neuron, shift,
-                 kick):
+def table_inputs(tab, tab_base, heap, geom, level1, bits, row, gathered, k, key_kind, neuron,
+                 shift, kick):
     """Deliver one input to each of the ``k`` targets of a ``TABLE`` model's spike.
 
     Every neuron takes the same voltage jump ``kick`` = J. With the phase key all
-    neurons share the table at the start of ``tab``; with the time key each reads the
-    one at its ``N_TABLE`` (its drive's). Returns False, leaving the queue invalid,
+    neurons read the instance's table at ``tab_base``; with the time key each reads the
+    one ``N_TABLE`` after it (its drive's). Returns False, leaving the queue invalid,
     when an input leaves a table without a tail.
     """
-    imap = input_map(tab, 0, kick)
+    imap = input_map(tab, tab_base, kick)
     for c in range(k):
         i = row[c]
         before = gathered[c]
         if key_kind == KEY_TIME:                     # remaining phase, as in key_after_input
             own = np.uint64(i)
-            base = np.int64(neuron[own, N_TABLE])
+            base = tab_base + np.int64(neuron[own, N_TABLE])
             tpp = neuron[own, N_TPP]
             rem = (before - shift) / tpp
             after = mapped_remaining(tab, input_map(tab, base, kick), rem)
         else:
-            base = 0
+            base = tab_base
             tpp = 1.0
             rem = before - shift
             after = mapped_remaining(tab, imap, rem)
@@ -100,7 +100,7 @@ def table_inputs(tab, heap, geom, level1, bits, row, gathered, k, key_kind, neur
 
 
 @register_jitable
-def advance(tables, model, key_kind, par, neuron, tab, heap, geom, n, k,
+def advance(tables, model, key_kind, par, neuron, tab, tab_base, heap, geom, n, k,
             conn_mode, seed, table, bitmap, targets, candidates, gathered,
             clock, t_end, warmup, counts, isi,
             keep, buf_times, buf_senders, rec_cap, max_spikes):
@@ -118,7 +118,10 @@ def advance(tables, model, key_kind, par, neuron, tab, heap, geom, n, k,
     neuron : float64[n, N_NEURON]
         Per-neuron constants (``kernels.models.N_*``) for the time key; any shape else.
     tab : float64[L]
-        The ``TABLE`` model's table (``kernels.tables``); any length for the others.
+        The ``TABLE`` models' tables (``kernels.tables``), shared by a batch; any length
+        for the others.
+    tab_base : int
+        Where this instance's table starts in ``tab``.
     heap, geom : the priority queue and its geometry.
     n, k : int
         Neurons and out-degree.
@@ -178,8 +181,8 @@ def advance(tables, model, key_kind, par, neuron, tab, heap, geom, n, k,
         for c in range(k):              # independent loads first: they overlap in memory
             gathered[c] = heap[np.uint64(row[c])]
         if tables:                      # its own loop: the closed forms' stays as lean
-            if not table_inputs(tab, heap, geom, level1, bits, row, gathered, k, key_kind,
-                                neuron, shift, mp[P_KICK]):
+            if not table_inputs(tab, tab_base, heap, geom, level1, bits, row, gathered, k,
+                                key_kind, neuron, shift, mp[P_KICK]):
                 return OUT_OF_TABLE, n_rec, n_proc
         for c in range(0 if tables else k):
             i = row[c]
@@ -226,17 +229,19 @@ def advance(tables, model, key_kind, par, neuron, tab, heap, geom, n, k,
 
 
 @register_jitable
-def advance_instance(m, tables, model, key_kind, par, neuron, tab, heap, geom, n, k, seed, bitmap,
-                     targets, candidates, gathered, clock, counts, isi, buf_times, buf_senders,
-                     rec_cap,
-                     status, n_rec, n_proc, conn_mode, table, t_end, warmup, keep, max_spikes):
+def advance_instance(m, tables, model, key_kind, par, neuron, tab_base, heap, geom, n, k, seed,
+                     bitmap, targets, candidates, gathered, clock, counts, isi, buf_times,
+                     buf_senders, rec_cap, status, n_rec, n_proc, conn_mode, table, tab, t_end,
+                     warmup, keep, max_spikes):
     """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array.
 
     The per-instance arrays are laid out by ``sparseprop_gpu.batch.Batch`` (one row
-    per instance); ``table`` (a stored topology) and the scalars after it are shared.
+    per instance); ``table`` (a stored topology), ``tab`` (the tables) and the scalars
+    after them are shared.
     The outcome goes to ``status[m]``, ``n_rec[m]`` and ``n_proc[m]``.
     """
-    s, r, p = advance(tables, model, key_kind, par[m], neuron[m], tab[m], heap[m], geom[m], n[m], k[m],
+    s, r, p = advance(tables, model, key_kind, par[m], neuron[m], tab, tab_base[m], heap[m],
+                      geom[m], n[m], k[m],
                       conn_mode, seed[m], table, bitmap[m], targets[m], candidates[m],
                       gathered[m], clock[m], t_end, warmup, counts[m], isi[m],
                       keep, buf_times[m], buf_senders[m], rec_cap[m], max_spikes)

@@ -14,7 +14,7 @@ FAN_BITS = 5                # 32 children per node: measured fastest (README, pe
 SUMMARY_BUFFER = 4096       # spikes buffered between batches of statistics when none are kept
 
 # the per-instance arrays, in the order ``advance_instance`` takes them after (model, key_kind)
-STATE = ("par", "neuron", "tab", "heap", "geom", "n", "k", "seed")
+STATE = ("par", "neuron", "tab_base", "heap", "geom", "n", "k", "seed")
 SCRATCH = ("bitmap", "targets", "candidates", "gathered", "clock", "counts", "isi")
 OUTPUT = ("buf_times", "buf_senders", "rec_cap")
 OUTCOME = ("status", "n_rec", "n_proc")
@@ -57,8 +57,10 @@ class Batch:
     neurons : list of M ndarrays (n, N_NEURON), optional
         Per-neuron constants of each instance, for the time key.
     tabs : list of M 1-D float64 ndarrays, optional
-        Each instance's table (``kernels.tables``), needed by the ``TABLE`` model;
-        stored as one (M, L) array, L the longest (a (M, 1) dummy without tables).
+        Each instance's tables (``kernels.tables``), needed by the ``TABLE`` model. The
+        distinct ones (the same array object) are stored once, one after another, in
+        the shared ``tab``, and ``tab_base[m]`` says where instance m's start: instances
+        that differ only in seeds read one table (a (1,) dummy without tables).
     table : ndarray (n, k) of int32 or None
         One stored target table shared by all instances, or None for targets
         drawn on the fly from each instance's seed.
@@ -78,9 +80,15 @@ class Batch:
         self.n = ns
         if self.model_id == km.TABLE and (tabs is None or len(tabs) != m):
             raise ValueError("a TABLE model needs one table per instance (tabs)")
-        self.tab = np.zeros((m, 1 if tabs is None else max(t.shape[0] for t in tabs)))
+        starts, parts, size = {}, [], 0
+        self.tab_base = np.zeros(m, np.int64)
         for i, t in enumerate(tabs or ()):
-            self.tab[i, :t.shape[0]] = t
+            if id(t) not in starts:
+                starts[id(t)] = size
+                parts.append(t)
+                size += t.shape[0]
+            self.tab_base[i] = starts[id(t)]
+        self.tab = np.concatenate(parts) if parts else np.zeros(1)
         self.k = np.asarray(ks, np.int64).reshape(m)
         self.seed = np.asarray(seeds, np.int64).reshape(m)
         geoms = [pqueue.tree_geometry(int(n), fan_bits) for n in ns]
@@ -129,9 +137,10 @@ class Batch:
         return tuple(getattr(self, name) for name in names)
 
     def nbytes(self, instance=0):
-        """Bytes of engine state per instance (a stored table counts in full)."""
+        """Bytes of engine state per instance (a stored table and the model tables count in
+        full)."""
         per_row = sum(a[instance].nbytes for a in self.arrays(STATE + SCRATCH + OUTPUT + OUTCOME))
-        return per_row + self.table.nbytes
+        return per_row + self.table.nbytes + self.tab.nbytes
 
     def _shift(self, m):
         root = pqueue.pq_root(self.geom[m])

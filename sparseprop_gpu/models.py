@@ -357,10 +357,18 @@ class TableModel(NeuronModel):
         """
         values, where = np.unique(np.asarray(drive, float), return_inverse=True)
         self.check_drives(values)
-        parts = [self.table_array(float(v), kick) for v in values]
-        starts = np.cumsum([0] + [t.shape[0] for t in parts[:-1]]).astype(np.int64)
+        tab, starts = self._table_set(tuple(values.tolist()), None if kick is None else float(kick))
         base = starts[where].reshape(np.shape(drive)) if np.ndim(drive) else 0
-        return np.concatenate(parts), base
+        return tab, base
+
+    @functools.lru_cache(maxsize=256)
+    def _table_set(self, values, kick):
+        """The tables of the drives ``values`` one after another, and where each starts:
+        cached, so that networks with the same drives and J share one array (a batch
+        stores each distinct array once)."""
+        parts = [self.table_array(v, kick) for v in values]
+        starts = np.cumsum([0] + [t.shape[0] for t in parts[:-1]]).astype(np.int64)
+        return np.concatenate(parts), starts
 
     def neuron_params(self, drive, coupling, tau):
         table = super().neuron_params(drive, coupling, tau)

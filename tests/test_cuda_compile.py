@@ -67,8 +67,8 @@ for tables, model in ((False, sp.LIF(tau=0.01)), (True, sp.EIF(tau=0.01))):
     # the arguments of CudaRunner.advance's launch, in order
     signature = ((types.int64[::1], types.int64, types.int64)
                  + tuple(numba.typeof(a) for a in batch.arrays(CudaRunner.per_instance))
-                 + (types.int64, numba.typeof(batch.table), types.float64, types.float64,
-                    types.boolean, types.int64))
+                 + (types.int64, numba.typeof(batch.table), numba.typeof(batch.tab),
+                    types.float64, types.float64, types.boolean, types.int64))
     launched = backend.KERNELS[tables]
     params = launched.py_func.__code__.co_argcount
     assert params == len(signature), (

@@ -157,7 +157,13 @@ def test_per_neuron_tau_runs_on_the_time_key_and_equal_taus_match_the_phase_key(
 
 def test_ensemble_of_eif_networks_with_different_drives():
     net = sp.Network(model=sp.EIF(tau=0.01), n=200, k=20, j0=1.0, target_rate=2.0, seed=0)
-    ens = sp.Ensemble(net, seeds=[1, 2, 3], j0=[0.5, 1.0, 1.5])
+    ens = sp.Ensemble(net, seeds=[1, 2, 3, 4], j0=[0.5, 1.0, 1.5, 1.0])
+    batch = ens.batch(np.arange(4), "phase", 64)       # three distinct tables, stored once each
+    one = net.model.tables(ens.instances[1].drive, ens.instances[1].coupling)[0]
+    assert batch.tab.shape[0] == sum(net.model.tables(x.drive, x.coupling)[0].shape[0]
+                                     for x in ens.instances[:3])
+    assert batch.tab_base[1] == batch.tab_base[3]
+    np.testing.assert_array_equal(batch.tab[batch.tab_base[3]:][:one.shape[0]], one)
     out = sp.run_ensemble(ens, t_end=0.3, record="spikes", backend="cpu")
     assert_each_instance_as_alone(ens, out, t_end=0.3)
 

@@ -92,7 +92,7 @@ def advance(batch, active, t_end, warmup, max_spikes, keep, parallel=True):
     run = parallel_loop if parallel and active.shape[0] > 1 else serial
     run(np.ascontiguousarray(active, np.int64), np.int64(batch.model_id),
         np.int64(batch.key_kind), *batch.arrays(STATE + SCRATCH + OUTPUT + OUTCOME),
-        np.int64(batch.conn_mode), batch.table, float(t_end), float(warmup), bool(keep),
+        np.int64(batch.conn_mode), batch.table, batch.tab, float(t_end), float(warmup), bool(keep),
         np.int64(max_spikes))
 
 

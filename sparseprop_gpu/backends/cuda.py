@@ -48,18 +48,18 @@ def _advance_kernel(tables):
     ``tables`` is a compile-time constant, as in the CPU backend, so each kernel carries
     only its own models' code (and registers).
     """
-    def advance_kernel(active, model, key_kind, par, neuron, tab, heap, geom, n, k, seed,
+    def advance_kernel(active, model, key_kind, par, neuron, tab_base, heap, geom, n, k, seed,
                        bitmap, targets, candidates, gathered, clock, counts, isi, buf_times,
-                       buf_senders, rec_cap, status, n_rec, n_proc, conn_mode, table, t_end,
-                       warmup, keep, max_spikes):
+                       buf_senders, rec_cap, status, n_rec, n_proc, conn_mode, table, tab,
+                       t_end, warmup, keep, max_spikes):
         """Thread ``a`` runs instance ``active[a]`` of the batch (``engine.advance_instance``)."""
         a = cuda.grid(1)
         if a < active.shape[0]:
-            engine.advance_instance(active[a], tables, model, key_kind, par, neuron, tab, heap,
-                                    geom, n, k, seed, bitmap, targets, candidates, gathered,
-                                    clock, counts, isi, buf_times, buf_senders, rec_cap, status,
-                                    n_rec, n_proc, conn_mode, table, t_end, warmup, keep,
-                                    max_spikes)
+            engine.advance_instance(active[a], tables, model, key_kind, par, neuron, tab_base,
+                                    heap, geom, n, k, seed, bitmap, targets, candidates,
+                                    gathered, clock, counts, isi, buf_times, buf_senders,
+                                    rec_cap, status, n_rec, n_proc, conn_mode, table, tab, t_end,
+                                    warmup, keep, max_spikes)
     return advance_kernel
 
 
@@ -92,7 +92,7 @@ class CudaRunner:
             except ImportError as exc:
                 raise RuntimeError(f"backend 'cuda' needs cupy; install it with {INSTALL}") from exc
         self.device = {name: self._to_device(getattr(batch, name))
-                       for name in self.per_instance + ("table",)}
+                       for name in self.per_instance + ("table", "tab")}
         self._buffers = None
 
     def _to_device(self, host):
@@ -111,7 +111,8 @@ class CudaRunner:
         KERNELS[bool(self.batch.model_id == km.TABLE)][blocks, THREADS_PER_BLOCK](
             self._to_device(np.ascontiguousarray(active, np.int64)), np.int64(self.batch.model_id),
             np.int64(self.batch.key_kind), *(d[name] for name in self.per_instance),
-            np.int64(self.batch.conn_mode), d["table"], float(t_end), float(warmup), bool(keep),
+            np.int64(self.batch.conn_mode), d["table"], d["tab"], float(t_end), float(warmup),
+            bool(keep),
             np.int64(max_spikes))
         self._buffers = None
 
