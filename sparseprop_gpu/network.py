@@ -58,7 +58,7 @@ class Network:
     Parameters
     ----------
     model : NeuronModel
-        ``LIF(tau)`` or ``QIF(tau)``.
+        ``LIF(tau)``, ``QIF(tau)``, ``EIF(...)`` or ``TableModel(...)``.
     n : int
         Number of neurons, >= 2.
     k : int
