@@ -356,7 +356,6 @@ class TableModel(NeuronModel):
         shape of ``drive``, or 0 for one drive).
         """
         values, where = np.unique(np.asarray(drive, float), return_inverse=True)
-        self.check_drives(values)
         tab, starts = self._table_set(tuple(values.tolist()), None if kick is None else float(kick))
         base = starts[where].reshape(np.shape(drive)) if np.ndim(drive) else 0
         return tab, base
@@ -366,6 +365,7 @@ class TableModel(NeuronModel):
         """The tables of the drives ``values`` one after another, and where each starts:
         cached, so that networks with the same drives and J share one array (a batch
         stores each distinct array once)."""
+        self.check_drives(np.array(values))
         parts = [self.table_array(v, kick) for v in values]
         starts = np.cumsum([0] + [t.shape[0] for t in parts[:-1]]).astype(np.int64)
         return np.concatenate(parts), starts

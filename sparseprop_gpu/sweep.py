@@ -363,8 +363,7 @@ def _model_params(model, params):
         if name not in allowed:
             raise ValueError(f"network.model_params.{name}: not a parameter of the {model} model; "
                              f"allowed: {', '.join(allowed) or 'none'}")
-        if isinstance(value, bool) and name != "input_map" or not isinstance(
-                value, (numbers.Real, bool)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) and name != "input_map":
             raise ValueError(f"network.model_params.{name} must be a number; got {value!r}")
     return dict(params)
 

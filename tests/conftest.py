@@ -10,6 +10,17 @@ def lif_net():
     return sp.Network(model=sp.LIF(tau=0.01), n=2000, k=50, j0=1.0, target_rate=1.0, seed=1)
 
 
+def assert_statistics_agree_with_oracle(net, t_end, warmup):
+    """A chaotic network: trajectories diverge, statistics must not. The engine's and the
+    oracle's spike counts within a Poisson-like error, and their mean ISI CVs within 0.05."""
+    from sparseprop_gpu import reference
+    rec = sp.simulate(net, t_end=t_end, warmup=warmup, record="summary")
+    ref, _ = reference.simulate(net, t_end=t_end, warmup=warmup, record="summary")
+    total = ref.counts.sum()
+    assert abs(rec.counts.sum() - total) < 5 * np.sqrt(total) + 0.02 * total
+    assert np.nanmean(rec.cv_isi()) == pytest.approx(np.nanmean(ref.cv_isi()), abs=0.05)
+
+
 def assert_same_spikes(a, b, atol):
     """Same senders in the same order and times within ``atol`` seconds."""
     assert a.times.size == b.times.size
@@ -25,3 +36,17 @@ def assert_each_instance_as_alone(ensemble, result, **simulate_kw):
         times, senders = result.spikes(m)
         np.testing.assert_array_equal(senders, alone.senders)
         np.testing.assert_array_equal(times, alone.times)
+
+
+def fail_batches_with_seed(monkeypatch, seed, error):
+    """Make ``run_ensemble`` raise ``error`` for the batch whose first instance has ``seed``
+    (``monkeypatch.undo()`` restores it)."""
+    import sparseprop_gpu.ensemble as ensemble
+    real = ensemble.run_ensemble
+
+    def broken(ens, **kw):
+        if ens.parameters()["seed"][0] == seed:
+            raise error
+        return real(ens, **kw)
+
+    monkeypatch.setattr(ensemble, "run_ensemble", broken)

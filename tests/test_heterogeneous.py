@@ -5,7 +5,8 @@ import pytest
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
 
-from conftest import assert_each_instance_as_alone, assert_same_spikes
+from conftest import (assert_each_instance_as_alone, assert_same_spikes,
+                      assert_statistics_agree_with_oracle)
 
 
 def drive_profile(i, n):
@@ -62,11 +63,7 @@ def test_equal_neurons_reproduce_the_homogeneous_engine():
 def test_heterogeneous_qif_statistics_agree_with_oracle():
     net = sp.Network(model=sp.QIF(tau=0.01), n=1000, k=50, j0=1.0, target_rate=2.0, seed=4,
                      drive=sp.heterogeneous(lambda i, n: 0.1 * (1 + 0.3 * np.sin(i))))
-    rec = sp.simulate(net, t_end=5.0, warmup=1.0, record="summary")
-    ref, _ = reference.simulate(net, t_end=5.0, warmup=1.0, record="summary")
-    total = ref.counts.sum()
-    assert abs(rec.counts.sum() - total) < 5 * np.sqrt(total) + 0.02 * total
-    assert np.nanmean(rec.cv_isi()) == pytest.approx(np.nanmean(ref.cv_isi()), abs=0.05)
+    assert_statistics_agree_with_oracle(net, t_end=5.0, warmup=1.0)
 
 
 def test_long_heterogeneous_run_stays_exact():

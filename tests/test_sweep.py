@@ -10,6 +10,8 @@ from sparseprop_gpu.cli import main
 from sparseprop_gpu.distributed import SweepError, run_sweep
 from sparseprop_gpu.sweep import Sweep
 
+from conftest import fail_batches_with_seed
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quickstart.toml"
 
 SPEC = {"network": {"model": "lif", "n": 60, "k": 6, "tau": 0.01, "j0": 1.0},
@@ -189,15 +191,8 @@ def test_batch_size_changes_no_array(reference, tmp_path, batch_size):
 
 
 def test_a_failing_batch_is_reported_and_corrupts_nothing(reference, tmp_path, monkeypatch):
-    import sparseprop_gpu.ensemble as ensemble
-    real = ensemble.run_ensemble
-
-    def broken(ens, **kw):
-        if ens.parameters()["seed"][0] == 2:      # batch 1 only: it starts at instance 7
-            raise FloatingPointError("injected failure")
-        return real(ens, **kw)
-
-    monkeypatch.setattr(ensemble, "run_ensemble", broken)
+    # batch 1 only: it starts at instance 7
+    fail_batches_with_seed(monkeypatch, 2, FloatingPointError("injected failure"))
     path = tmp_path / "fail.zarr"
     with pytest.raises(SweepError) as info:
         run_sweep(spec(), path, in_process=True, progress=False)
@@ -217,7 +212,7 @@ def test_a_failing_batch_is_reported_and_corrupts_nothing(reference, tmp_path, m
         sp.open_results(path)
     with pytest.raises(ValueError, match="--resume"):
         run_sweep(spec(), path, in_process=True, progress=False)
-    monkeypatch.setattr(ensemble, "run_ensemble", real)
+    monkeypatch.undo()                            # the real run_ensemble again
     report = run_sweep(spec(), path, in_process=True, progress=False, resume=True)
     assert report.batches_run == 1 and report.batches_skipped == 2
     assert_same_arrays(arrays(reference), arrays(path))

@@ -15,6 +15,8 @@ import zarr
 import sparseprop_gpu as sp
 from sparseprop_gpu.distributed import SweepError, run_sweep
 
+from conftest import fail_batches_with_seed
+
 pytest.importorskip("distributed")
 
 SPEC = {"network": {"model": "lif", "n": 60, "k": 6, "tau": 0.01, "j0": 1.0},
@@ -67,15 +69,8 @@ def test_local_cluster_of_process_workers_gives_the_same_arrays(reference, tmp_p
 
 def test_a_worker_exception_is_reported_with_its_batch(reference, tmp_path, monkeypatch):
     from distributed import Client, LocalCluster
-    import sparseprop_gpu.ensemble as ensemble
-    real = ensemble.run_ensemble
-
-    def broken(ens, **kw):
-        if ens.parameters()["seed"][0] == 4:          # batch 2 only: it starts at instance 14
-            raise ArithmeticError("injected on a worker")
-        return real(ens, **kw)
-
-    monkeypatch.setattr(ensemble, "run_ensemble", broken)
+    # batch 2 only: it starts at instance 14
+    fail_batches_with_seed(monkeypatch, 4, ArithmeticError("injected on a worker"))
     # threads, so that the patch is seen by the worker; the scheduling path is Dask's
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                       dashboard_address=None) as cluster, Client(cluster) as client:
@@ -88,7 +83,7 @@ def test_a_worker_exception_is_reported_with_its_batch(reference, tmp_path, monk
     assert info.value.report.batches_done == 2
     np.testing.assert_array_equal(sp.open_results(path, partial=True)["done"].values,
                                   np.arange(15) < 14)
-    monkeypatch.setattr(ensemble, "run_ensemble", real)
+    monkeypatch.undo()                            # the real run_ensemble again
     report = run_sweep(SPEC, path, in_process=True, progress=False, resume=True)
     assert report.batches_run == 1
     assert_bitwise_equal(store_arrays(reference), store_arrays(path))

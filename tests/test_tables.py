@@ -10,7 +10,7 @@ import sparseprop_gpu as sp
 from sparseprop_gpu import reference, tables
 from sparseprop_gpu.kernels import models as km, tables as kt
 
-from conftest import assert_each_instance_as_alone
+from conftest import assert_each_instance_as_alone, assert_same_spikes
 
 EIF_REF = {"period": 2.98900730800703, "omega": 0.334559235543243,
            "ptc": {0.1: 0.0613170703633, 0.5: 0.390121827845, 0.99: 0.971727400320}}
@@ -129,8 +129,7 @@ def test_lif_network_through_the_table_path_equals_the_closed_form():
     a = sp.simulate(closed, n_spikes=20_000)
     b = sp.simulate(table, n_spikes=20_000)
     assert b.meta["key"] == "phase"
-    np.testing.assert_array_equal(a.senders, b.senders)
-    np.testing.assert_allclose(b.times, a.times, rtol=0, atol=1e-9)
+    assert_same_spikes(a, b, atol=1e-9)
 
 
 def test_eif_network_agrees_with_the_oracle():
@@ -139,8 +138,7 @@ def test_eif_network_agrees_with_the_oracle():
     net = sp.Network(model=sp.EIF(tau=0.01), n=500, k=50, j0=1.0, target_rate=5.0, seed=2)
     rec = sp.simulate(net, n_spikes=200)
     ref, _ = reference.simulate(net, n_spikes=200)
-    np.testing.assert_array_equal(rec.senders, ref.senders)
-    np.testing.assert_allclose(rec.times, ref.times, rtol=0, atol=1e-12)
+    assert_same_spikes(rec, ref, atol=1e-12)
 
 
 def test_per_neuron_tau_runs_on_the_time_key_and_equal_taus_match_the_phase_key():
@@ -151,8 +149,7 @@ def test_per_neuron_tau_runs_on_the_time_key_and_equal_taus_match_the_phase_key(
     a = sp.simulate(homogeneous, n_spikes=3000)
     b = sp.simulate(equal, n_spikes=3000)
     assert b.meta["key"] == "time"
-    np.testing.assert_array_equal(a.senders, b.senders)
-    np.testing.assert_allclose(b.times, a.times, rtol=0, atol=1e-9)
+    assert_same_spikes(a, b, atol=1e-9)
 
 
 def test_ensemble_of_eif_networks_with_different_drives():
@@ -179,18 +176,15 @@ def test_a_few_distinct_drives_one_table_each_match_the_closed_form_and_the_orac
     a = sp.simulate(closed, n_spikes=5000, key="time")
     b = sp.simulate(table, n_spikes=5000)
     assert b.meta["key"] == "time"
-    np.testing.assert_array_equal(a.senders, b.senders)
-    np.testing.assert_allclose(b.times, a.times, rtol=0, atol=1e-9)
+    assert_same_spikes(a, b, atol=1e-9)
     ref, _ = reference.simulate(table, n_spikes=5000)
-    np.testing.assert_array_equal(ref.senders, b.senders)
-    np.testing.assert_allclose(ref.times, b.times, rtol=0, atol=1e-12)
+    assert_same_spikes(ref, b, atol=1e-12)
     # EIF (chaotic: the first spikes closely) and the host-side functions per drive
     eif = sp.Network(model=sp.EIF(tau=0.01), n=400, k=40, coupling=-0.1, seed=2,
                      drive=sp.heterogeneous(lambda i, n: np.where(i < n // 2, 0.1, 0.3)))
     rec = sp.simulate(eif, n_spikes=200)
     ref, _ = reference.simulate(eif, n_spikes=200)
-    np.testing.assert_array_equal(rec.senders, ref.senders)
-    np.testing.assert_allclose(rec.times, ref.times, rtol=0, atol=1e-12)
+    assert_same_spikes(rec, ref, atol=1e-12)
     phi = np.array([0.5, 0.5])
     np.testing.assert_array_equal(eif.model.ptc(phi, np.array([0.1, 0.3]), -0.1),
                                   [eif.model.ptc(0.5, 0.1, -0.1), eif.model.ptc(0.5, 0.3, -0.1)])
