@@ -94,8 +94,8 @@ if ARGS.simulate:                       # before numba is imported anywhere
 import numpy as np                      # noqa: E402
 
 import sparseprop_gpu as sp             # noqa: E402
-from sparseprop_gpu.backends import cpu as cpu_backend      # noqa: E402
-from sparseprop_gpu.backends import cuda as cuda_backend    # noqa: E402
+from sparseprop_gpu.engine import cpu as cpu_backend      # noqa: E402
+from sparseprop_gpu.engine import cuda as cuda_backend    # noqa: E402
 from report import print_table as markdown_table   # noqa: E402
 
 START = time.perf_counter()
@@ -138,7 +138,7 @@ def phase(name, fn, *args, limit=None, **kw):
 
 
 def network():
-    from sparseprop_gpu.models import MODELS
+    from sparseprop_gpu.spec.models import MODELS
     return sp.Network(model=MODELS[ARGS.model](tau=0.01), n=ARGS.n, k=ARGS.k, j0=1.0,
                       target_rate=1.0, seed=0, connectivity="on_the_fly")
 

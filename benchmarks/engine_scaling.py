@@ -15,9 +15,9 @@ import numpy as np
 
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
-from sparseprop_gpu.backends.cpu import CpuRunner
-from sparseprop_gpu.batch import FAN_BITS, SUMMARY_BUFFER
-from sparseprop_gpu.simulate import engine_state
+from sparseprop_gpu.engine.cpu import CpuRunner
+from sparseprop_gpu.engine.batch import FAN_BITS, SUMMARY_BUFFER
+from sparseprop_gpu.runs.simulate import engine_state
 
 K = 100
 

@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 import sparseprop_gpu as sp
-from sparseprop_gpu.backends.cpu import CpuRunner
+from sparseprop_gpu.engine.cpu import CpuRunner
 
 from report import print_table
 

@@ -51,9 +51,9 @@ def main():
             ("EIF (tables), input map, phase key",
              sp.Network(model=sp.EIF(tau=0.01), n=n, k=K, j0=1.0, target_rate=1.0, seed=1),
              "phase")]
-    from sparseprop_gpu.kernels import tables as kt
-    from sparseprop_gpu.simulate import instance_table
-    from sparseprop_gpu.tables import build_table, with_input_map
+    from sparseprop_gpu.kernels import lookup as kt
+    from sparseprop_gpu.runs.simulate import instance_table
+    from sparseprop_gpu.spec.lookup import build_table, with_input_map
     build_table.cache_clear()
     with_input_map.cache_clear()
     eif = rows[-1][1]

@@ -23,7 +23,7 @@ from .models import (constants, elapsed, key_after_input, key_after_reset, rebas
                      shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK, N_EXP_RESET, N_KICK, N_OMEGA,
                      N_TABLE, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT, TABLE)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
-from .tables import input_map, mapped_remaining, remaining_by_lookups
+from .lookup import input_map, mapped_remaining, remaining_by_lookups
 
 ON_THE_FLY = 0
 STORED = 1
@@ -235,7 +235,7 @@ def advance_instance(m, tables, model, key_kind, par, neuron, tab_base, heap, ge
                      warmup, keep, max_spikes):
     """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array.
 
-    The per-instance arrays are laid out by ``sparseprop_gpu.batch.Batch`` (one row
+    The per-instance arrays are laid out by ``sparseprop_gpu.engine.batch.Batch`` (one row
     per instance); ``table`` (a stored topology), ``tab`` (the tables) and the scalars
     after them are shared.
     The outcome goes to ``status[m]``, ``n_rec[m]`` and ``n_proc[m]``.

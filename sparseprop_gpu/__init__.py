@@ -1,10 +1,10 @@
 """sparseprop-gpu: exact event-based simulation of sparse spiking networks with SparseProp."""
-from .ensemble import Ensemble, EnsembleResult, run_ensemble
-from .models import EIF, LIF, QIF, NeuronModel, TableModel
-from .network import Network, heterogeneous
-from .record import SpikeRecord
-from .simulate import simulate
-from .sweep import Sweep
+from .runs.ensemble import Ensemble, EnsembleResult, run_ensemble
+from .spec.models import EIF, LIF, QIF, NeuronModel, TableModel
+from .spec.network import Network, heterogeneous
+from .runs.record import SpikeRecord
+from .runs.simulate import simulate
+from .spec.sweep import Sweep
 
 __version__ = "0.1.0"
 __all__ = ["LIF", "QIF", "EIF", "TableModel", "NeuronModel", "Network", "SpikeRecord", "simulate", "load_record",
@@ -23,7 +23,7 @@ def __getattr__(name):
         from .distributed import run_sweep
         return run_sweep
     if name == "open_results":
-        from .store import open_results
+        from .storage.store import open_results
         return open_results
     if name in ("analysis", "plotting"):   # plotting imports matplotlib only when it draws
         import importlib

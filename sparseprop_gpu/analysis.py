@@ -166,8 +166,8 @@ def _is_dataset(obj):
 
 def spike_data(source):
     """The ``SpikeData`` of a SpikeRecord, EnsembleResult, sweep Dataset, store path or SpikeData."""
-    from .ensemble import EnsembleResult
-    from .record import SpikeRecord
+    from .runs.ensemble import EnsembleResult
+    from .runs.record import SpikeRecord
     if isinstance(source, SpikeData):
         return source
     if isinstance(source, SpikeRecord):
@@ -189,7 +189,7 @@ def spike_data(source):
                          source.t_stop, source.counts[:, :width], source.isi_sum,
                          source.isi_sumsq, has, networks=net)
     if isinstance(source, (str, Path)):
-        from .store import open_results
+        from .storage.store import open_results
         source = open_results(source)
     if _is_dataset(source):
         return _from_dataset(source)
@@ -234,8 +234,8 @@ def _from_dataset(ds):
 
 def _network_from_meta(meta):
     """The Network a record's or ensemble's metadata describes (rebuilt from its seeds)."""
-    from .models import MODELS
-    from .network import Network
+    from .spec.models import MODELS
+    from .spec.network import Network
     name, tau = meta.get("model"), meta.get("tau")
     if name not in MODELS or not isinstance(tau, (int, float)) or isinstance(meta.get("drive"), dict):
         raise ValueError("cannot rebuild this network from its metadata (unknown model or "
@@ -331,7 +331,7 @@ def _cv(data):
                 raise ValueError("cv_isi needs the spikes or the ISI moments (per_neuron = "
                                  "[\"count\", \"isi_sum\", \"isi_sumsq\"] or [\"cv_isi\"])")
             return np.where(data.neurons, stored, np.nan)
-        from .record import cv_from_moments
+        from .runs.record import cv_from_moments
         return np.where(data.neurons, cv_from_moments(data.counts, data.isi_sum,
                                                       data.isi_sumsq), np.nan)
     pos = data.position()
@@ -619,8 +619,8 @@ def _observable(model, observable):
 
 def _networks(data, network):
     """A function m -> Network for the instances of ``data``."""
-    from .ensemble import Ensemble
-    from .network import Network
+    from .runs.ensemble import Ensemble
+    from .spec.network import Network
     if network is None:
         if data.networks is None:
             raise ValueError("pass network= (the simulated Network, or the Ensemble)")

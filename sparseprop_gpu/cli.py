@@ -13,10 +13,10 @@ DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate
 
 
 def _simulate(args):
-    from .models import MODELS
-    from .network import Network
-    from .recordio import check_path
-    from .simulate import simulate
+    from .spec.models import MODELS
+    from .spec.network import Network
+    from .storage.recordio import check_path
+    from .runs.simulate import simulate
 
     if args.out is not None:
         check_path(args.out)
@@ -44,7 +44,7 @@ def _simulate(args):
 
 def _sweep(args):
     from .distributed import SweepError, run_sweep
-    from .sweep import Sweep
+    from .spec.sweep import Sweep
 
     sweep = Sweep.load(args.spec)
     if args.plots:
@@ -85,7 +85,7 @@ def _info(args):
         print(f"{name:<15} {_version(name)}")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"backend cpu     available ({cores} cores)")
-    from .backends import cuda
+    from .engine import cuda
     usable, message = cuda.status()
     print(f"backend cuda    {'available' if usable else 'not available'}: {message}")
     print(f"backend auto    {'cuda' if usable else 'cpu'}")

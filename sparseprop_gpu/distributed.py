@@ -14,8 +14,9 @@ import uuid
 
 import numpy as np
 
-from . import store, validate
-from .sweep import load
+from .storage import store
+from . import validate
+from .spec.sweep import load
 
 
 class SweepError(RuntimeError):
@@ -82,7 +83,7 @@ def run_batch(path, sweep, b, numba_threads=None):
         import numba
         numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
         _exit_quickly()
-    from .ensemble import run_ensemble
+    from .runs.ensemble import run_ensemble
     lo, hi = sweep.batch_bounds(b)
     result = run_ensemble(sweep.ensemble(lo, hi), **sweep.run_kwargs())
     store.write_batch(path, sweep, b, result)
@@ -127,7 +128,7 @@ def default_workers(sweep):
     last batches leave cores idle (each worker then runs numba on ``cores // workers``
     threads, so all cores still work on every batch)."""
     if sweep.spec["run"]["backend"] != "cpu":
-        from .ensemble import resolve_backend
+        from .runs.ensemble import resolve_backend
         try:
             if resolve_backend(sweep.spec["run"]["backend"]) == "cuda":
                 from numba import cuda
@@ -183,7 +184,7 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
     if sum(x is not None for x in (scheduler, client)) + bool(in_process) > 1:
         raise ValueError("give at most one of scheduler, client and in_process")
     if scheduler is None and client is None:      # here: the backend must be usable here
-        from .ensemble import resolve_backend
+        from .runs.ensemble import resolve_backend
         try:
             resolve_backend(sweep.spec["run"]["backend"])
         except RuntimeError as exc:

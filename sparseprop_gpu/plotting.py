@@ -173,7 +173,7 @@ def cv_histogram(source, bins=30, range=None, ax=None, by=None, density=True, lo
 # --------------------------------------------------------------------------- sweeps
 def _open(ds):
     if isinstance(ds, (str, Path)):
-        from .store import open_results
+        from .storage.store import open_results
         return open_results(ds)
     return ds
 

@@ -12,10 +12,10 @@ import math
 import numpy as np
 from numba import njit
 
-from .jit import kernels_digest
-from .kernels import tables as kt
-from .record import SpikeRecord
-from .simulate import UNLIMITED, check_run
+from .compiled import kernels_digest
+from .kernels import lookup as kt
+from .runs.record import SpikeRecord
+from .runs.simulate import UNLIMITED, check_run
 
 LIF, QIF, TABLE = 0, 1, 2
 
@@ -46,7 +46,7 @@ def _next_spiker(phi, phi_th, seconds_per_phase):
 
 
 def _oracle(digest):
-    """The oracle's loop and its PTCs, cached on disk (``digest``: see ``sparseprop_gpu.jit``)."""
+    """The oracle's loop and its PTCs, cached on disk (``digest``: see ``sparseprop_gpu.compiled``)."""
     @njit(cache=True)
     def phase_jump(model, phi, drive, coupling, omega, tab, base):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
@@ -119,7 +119,7 @@ _phase_jump, _run = _oracle(kernels_digest())
 def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
     """Simulate ``network`` with the conventional O(n)-per-spike algorithm.
 
-    Same parameters as ``sparseprop_gpu.simulate`` (without ``key``);
+    Same parameters as ``sparseprop_gpu.runs.simulate`` (without ``key``);
     ``record="spikes"`` needs ``n_spikes`` (the buffer is allocated up front).
 
     Returns

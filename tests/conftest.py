@@ -41,7 +41,7 @@ def assert_each_instance_as_alone(ensemble, result, **simulate_kw):
 def fail_batches_with_seed(monkeypatch, seed, error):
     """Make ``run_ensemble`` raise ``error`` for the batch whose first instance has ``seed``
     (``monkeypatch.undo()`` restores it)."""
-    import sparseprop_gpu.ensemble as ensemble
+    import sparseprop_gpu.runs.ensemble as ensemble
     real = ensemble.run_ensemble
 
     def broken(ens, **kw):

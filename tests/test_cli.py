@@ -51,7 +51,7 @@ def test_info():
 def test_second_run_does_not_recompile(tmp_path):
     """The compiled engine is cached on disk: a second process loads it."""
     script = ("import sparseprop_gpu as sp\n"
-              "from sparseprop_gpu.backends import cpu\n"
+              "from sparseprop_gpu.engine import cpu\n"
               "net = sp.Network(model=sp.LIF(), n=50, k=5, j0=1.0, target_rate=1.0)\n"
               "sp.simulate(net, t_end=0.1)\n"
               "print(sum(cpu._advance_serial.stats.cache_misses.values()),"

@@ -55,9 +55,9 @@ class FakeDevice:
 dispatcher.get_current_device = lambda: FakeDevice()
 
 import sparseprop_gpu as sp
-from sparseprop_gpu.backends import cuda as backend
-from sparseprop_gpu.backends.cuda import CudaRunner
-from sparseprop_gpu.simulate import engine_state
+from sparseprop_gpu.engine import cuda as backend
+from sparseprop_gpu.engine.cuda import CudaRunner
+from sparseprop_gpu.runs.simulate import engine_state
 
 out = {"numba_cuda": __import__("importlib.metadata").metadata.version("numba-cuda")}
 for tables, model in ((False, sp.LIF(tau=0.01)), (True, sp.EIF(tau=0.01))):

@@ -4,9 +4,9 @@ import pytest
 
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
-from sparseprop_gpu.backends.cpu import CpuRunner
-from sparseprop_gpu.batch import SUMMARY_BUFFER
-from sparseprop_gpu.simulate import engine_state
+from sparseprop_gpu.engine.cpu import CpuRunner
+from sparseprop_gpu.engine.batch import SUMMARY_BUFFER
+from sparseprop_gpu.runs.simulate import engine_state
 
 from conftest import assert_same_spikes, assert_statistics_agree_with_oracle
 

@@ -100,7 +100,7 @@ def test_bad_runs(ensemble):
 
 
 def test_cuda_without_a_gpu_says_what_is_missing(ensemble):
-    from sparseprop_gpu.backends import cuda
+    from sparseprop_gpu.engine import cuda
     usable, message = cuda.status()
     if usable:
         pytest.skip(f"a CUDA device is usable here: {message}")

@@ -4,8 +4,8 @@ import pytest
 
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
-from sparseprop_gpu.backends.cpu import CpuRunner
-from sparseprop_gpu.simulate import engine_state
+from sparseprop_gpu.engine.cpu import CpuRunner
+from sparseprop_gpu.runs.simulate import engine_state
 
 T_END = 1e4          # s of simulated time
 WINDOW = 10.0        # compare the spikes of the last 10 s

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import sparseprop_gpu as sp
-from sparseprop_gpu.record import SpikeRecord
+from sparseprop_gpu.runs.record import SpikeRecord
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import zarr
 
 import sparseprop_gpu as sp
-from sparseprop_gpu import store
+from sparseprop_gpu.storage import store
 from sparseprop_gpu.distributed import run_sweep
 
 SPEC = {"network": {"model": "qif", "n": 40, "k": 5, "tau": 0.02, "j0": 1.0, "target_rate": 3.0},
@@ -156,7 +156,7 @@ def test_bad_run_arguments(tmp_path):
         run_sweep(SPEC, tmp_path / "s.zarr", workers=0)
     with pytest.raises(ValueError, match="at most one of scheduler, client and in_process"):
         run_sweep(SPEC, tmp_path / "s.zarr", scheduler="tcp://127.0.0.1:1", in_process=True)
-    from sparseprop_gpu.backends import cuda
+    from sparseprop_gpu.engine import cuda
     if not cuda.status()[0]:
         with pytest.raises(ValueError, match="run.backend: backend 'cuda' is not usable"):
             run_sweep({**SPEC, "run": {**SPEC["run"], "backend": "cuda"}}, tmp_path / "s.zarr",

@@ -8,7 +8,7 @@ import pytest
 import sparseprop_gpu as sp
 from sparseprop_gpu.cli import main
 from sparseprop_gpu.distributed import SweepError, run_sweep
-from sparseprop_gpu.sweep import Sweep
+from sparseprop_gpu.spec.sweep import Sweep
 
 from conftest import fail_batches_with_seed
 

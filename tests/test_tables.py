@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 import sparseprop_gpu as sp
-from sparseprop_gpu import reference, tables
-from sparseprop_gpu.kernels import models as km, tables as kt
+from sparseprop_gpu import reference
+from sparseprop_gpu.spec import lookup as tables
+from sparseprop_gpu.kernels import models as km
+from sparseprop_gpu.kernels import lookup as kt
 
 from conftest import assert_each_instance_as_alone, assert_same_spikes
 

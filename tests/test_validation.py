@@ -7,7 +7,7 @@ import pytest
 
 import sparseprop_gpu as sp
 
-simulate_module = importlib.import_module("sparseprop_gpu.simulate")
+simulate_module = importlib.import_module("sparseprop_gpu.runs.simulate")
 
 
 GOOD = dict(n=100, k=10, j0=1.0, target_rate=1.0)

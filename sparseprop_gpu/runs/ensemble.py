@@ -10,12 +10,12 @@ import numbers
 
 import numpy as np
 
-from . import validate
-from .batch import SUMMARY_BUFFER, Batch
-from .driver import drive
-from .network import Network
+from .. import validate
+from ..engine.batch import SUMMARY_BUFFER, Batch
+from ..engine.launch import drive
+from ..spec.network import Network
 from .record import SpikeRecord, cv_from_moments
-from .kernels import models as km
+from ..kernels import models as km
 from .simulate import check_run, instance_params, instance_table, key_kind_of
 
 PER_INSTANCE = ("seeds", "ic_seeds", "n", "k", "tau", "j0", "target_rate", "drive", "coupling")
@@ -245,7 +245,7 @@ def resolve_backend(backend):
     validate.choice("backend", backend, BACKENDS)
     if backend == "cpu":
         return "cpu"
-    from .backends import cuda
+    from ..engine import cuda
     usable, message = cuda.status()
     if backend == "cuda" and not usable:
         raise RuntimeError(f"backend 'cuda' is not usable: {message}")
@@ -318,7 +318,7 @@ def run_ensemble(ensemble, t_end=None, n_spikes=None, warmup=0.0, record="summar
 
 def _runner(backend, batch):
     if backend == "cuda":
-        from .backends.cuda import CudaRunner
+        from ..engine.cuda import CudaRunner
         return CudaRunner(batch)
-    from .backends.cpu import CpuRunner
+    from ..engine.cpu import CpuRunner
     return CpuRunner(batch, parallel=True)

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from .kernels import engine
+from ..kernels import engine
 
 UNLIMITED = 2**62
 LAUNCH_SECONDS = 0.25     # wall time per launch, for progress updates

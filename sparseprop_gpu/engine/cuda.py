@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..batch import OUTCOME, OUTPUT, SCRATCH, STATE
+from .batch import OUTCOME, OUTPUT, SCRATCH, STATE
 from ..kernels import engine, models as km
 
 THREADS_PER_BLOCK = 64

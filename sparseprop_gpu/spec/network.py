@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from . import validate
+from .. import validate
 from .models import NeuronModel
 
 CONNECTIVITY = ("auto", "stored", "on_the_fly")
@@ -210,7 +210,7 @@ class Network:
             return self.targets
         if self._table is not None:
             return self._table
-        from .backends.cpu import target_table
+        from ..engine.cpu import target_table
         table = target_table(self.seed, self.n, self.k)
         if self.connectivity == "stored":
             self._table = table

@@ -58,7 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .record import cv_from_moments
+from ..runs.record import cv_from_moments
 
 FORMAT = 2
 SUMMARIES = {"rate_mean": np.float64, "rate_std": np.float64, "cv_isi_mean": np.float64,
@@ -123,7 +123,7 @@ def _stored(meta):
 
 def _expand(meta):
     """The inverse of ``_stored``: the specification's null keys back, and the sizes."""
-    from .sweep import NETWORK_KEYS, RUN_KEYS, _expand as axis_values
+    from ..spec.sweep import NETWORK_KEYS, RUN_KEYS, _expand as axis_values
     stored = meta["spec"]
     spec = {"network": {key: stored["network"].get(key) for key in NETWORK_KEYS},
             "sweep": stored["sweep"],
@@ -146,7 +146,7 @@ def _expand(meta):
 
 def _check_format(meta, where):
     if meta.get("format") != FORMAT:
-        from . import __version__
+        from .. import __version__
         raise ValueError(f"{where} is a sweep store of format {meta.get('format')} (written by "
                          f"sparseprop-gpu {meta.get('version', '?')}); this version "
                          f"({__version__}) reads format {FORMAT} only: read it with the version "
@@ -187,7 +187,7 @@ def plan(path, sweep, resume=False, overwrite=False):
     Returns the batches still to run of the store there, or None when the store must be
     created (``create``). Raises ValueError as ``prepare`` does."""
     import zarr
-    from .sweep import first_difference
+    from ..spec.sweep import first_difference
     path = normalise(path)
     if _exists(path):
         try:
@@ -230,7 +230,7 @@ def plan(path, sweep, resume=False, overwrite=False):
 
 def create(path, sweep):
     """Create the (empty) store of ``sweep`` at ``path``; returns all its batches."""
-    from . import __version__
+    from .. import __version__
     _create(normalise(path), sweep, __version__)
     return list(range(sweep.n_batches))
 
@@ -552,7 +552,7 @@ def open_results(path, partial=False):
     params = [name for name in PARAMETERS if name in ds]
     values = {name: ds[name].values for name in params}          # small: in memory
     if not done.all():        # the parameters of the batches not run: from the specification
-        from .sweep import Sweep
+        from ..spec.sweep import Sweep
         given = Sweep.from_dict(_spec_to_dict(meta["spec"])).parameters()
         ran = done[np.arange(meta["instances"]) // meta["batch_size"]]
         values = {name: np.where(ran, value, given[name]) for name, value in values.items()}
@@ -618,7 +618,7 @@ def _register_accessor():
 
             def sweep(self):
                 """The specification as a ``sp.Sweep``."""
-                from .sweep import Sweep
+                from ..spec.sweep import Sweep
                 return Sweep.from_dict(_spec_to_dict(self.spec))
 
             def _group(self):

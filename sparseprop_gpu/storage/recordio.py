@@ -43,7 +43,7 @@ def save(record, path):
 
 def load(path):
     """Read a SpikeRecord written by ``save``."""
-    from .record import SpikeRecord
+    from ..runs.record import SpikeRecord
     path = check_path(path)
     if path.suffix == ".npz":
         with np.load(path) as f:

@@ -6,8 +6,8 @@ runs without the thread pool.
 import numpy as np
 from numba import njit, prange
 
-from ..batch import OUTCOME, OUTPUT, SCRATCH, STATE, bitmap_words, candidate_scratch
-from ..jit import kernels_digest
+from .batch import OUTCOME, OUTPUT, SCRATCH, STATE, bitmap_words, candidate_scratch
+from ..compiled import kernels_digest
 from ..kernels import connectivity, engine, models as km, pqueue
 
 
@@ -15,7 +15,7 @@ def _compile(digest):
     """The njit entry points into kernels/ that do not run the event loop, cached on disk.
 
     ``digest`` (``jit.kernels_digest()``) sits in each function's closure, so that
-    editing a kernel recompiles them (see ``sparseprop_gpu.jit``).
+    editing a kernel recompiles them (see ``sparseprop_gpu.compiled``).
     """
     @njit(cache=True)
     def fill_table(seed, n, k, bitmap, candidates, table):

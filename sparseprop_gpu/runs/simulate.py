@@ -3,11 +3,11 @@ import math
 
 import numpy as np
 
-from . import validate
-from .backends.cpu import CpuRunner
-from .batch import FAN_BITS, SUMMARY_BUFFER, Batch
-from .driver import UNLIMITED, drive
-from .kernels import models as km
+from .. import validate
+from ..engine.cpu import CpuRunner
+from ..engine.batch import FAN_BITS, SUMMARY_BUFFER, Batch
+from ..engine.launch import UNLIMITED, drive
+from ..kernels import models as km
 from .record import SpikeRecord
 
 RECORD = ("spikes", "summary")

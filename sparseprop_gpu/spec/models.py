@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from . import validate
-from .kernels import models as km
+from .. import validate
+from ..kernels import models as km
 
 SPIKE_KEYS = ("auto", "phase", "exp")
 
@@ -306,8 +306,8 @@ class TableModel(NeuronModel):
         return hash((type(self).__name__,) + self._key())
 
     def table(self, drive):
-        """The built table for ``drive`` (``sparseprop_gpu.tables.TableData``; cached)."""
-        from .tables import build_table
+        """The built table for ``drive`` (``sparseprop_gpu.spec.lookup.TableData``; cached)."""
+        from .lookup import build_table
         drive = validate.real("drive", drive, -math.inf, math.inf)
         return build_table(self.rhs, drive, self.v_reset, self.v_spike, self.v_min, self.v_top,
                            self.tail == "leak", self.tol, self.cells)
@@ -320,7 +320,7 @@ class TableModel(NeuronModel):
         """
         if kick is None or not self.input_map:
             return self.table(drive).tab
-        from .tables import with_input_map
+        from .lookup import with_input_map
         return with_input_map(self.table(drive), float(kick), self.tol)
 
     def check_drive(self, drive):
@@ -397,7 +397,7 @@ class TableModel(NeuronModel):
         With one ``coupling`` (the network's J) this reads the engine's table, input map
         included: the engine's phase transitions.
         """
-        from .tables import remaining_after_input
+        from .lookup import remaining_after_input
 
         def one(data, phi):
             tab = (self.table_array(data.quad.drive, kick=coupling) if np.ndim(coupling) == 0
@@ -407,13 +407,13 @@ class TableModel(NeuronModel):
 
     def phase_to_voltage(self, phi, drive):
         """Membrane potential at phase ``phi``."""
-        from .tables import voltage_at
+        from .lookup import voltage_at
         return self._per_drive(drive, phi,
                                lambda data, phi: voltage_at(data.tab, data.s_r * (1.0 - phi)))
 
     def voltage_to_phase(self, v, drive):
         """Phase of membrane potential ``v``."""
-        from .tables import time_to_spike
+        from .lookup import time_to_spike
         return self._per_drive(drive, v,
                                lambda data, v: 1.0 - time_to_spike(data.tab, v) / data.s_r)
 

@@ -18,8 +18,8 @@ from numba import njit
 from numpy.polynomial import chebyshev
 from numpy.polynomial.legendre import leggauss
 
-from .jit import kernels_digest
-from .kernels import tables as kt
+from ..compiled import kernels_digest
+from ..kernels import lookup as kt
 
 GL_X, GL_W = leggauss(24)
 REF_CELLS = 8192          # direct quadrature: 24-point Gauss-Legendre on this many cells
@@ -42,7 +42,7 @@ _VALUES_TO_MONO = _CHEB_TO_MONO @ _TO_CHEB
 
 
 def _vectorised(digest):
-    """The table lookups over arrays, cached on disk (``digest``: see ``sparseprop_gpu.jit``)."""
+    """The table lookups over arrays, cached on disk (``digest``: see ``sparseprop_gpu.compiled``)."""
     @njit(cache=True)
     def time_to_spike(tab, v):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)

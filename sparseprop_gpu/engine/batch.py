@@ -8,7 +8,7 @@ coupling and seeds may differ (rows are sized for the largest).
 """
 import numpy as np
 
-from .kernels import engine, models as km, pqueue
+from ..kernels import engine, models as km, pqueue
 
 FAN_BITS = 5                # 32 children per node: measured fastest (README, performance)
 SUMMARY_BUFFER = 4096       # spikes buffered between batches of statistics when none are kept
@@ -72,7 +72,7 @@ class Batch:
 
     def __init__(self, model_id, key_kind, pars, phases, ks, seeds, table=None,
                  buffer_spikes=SUMMARY_BUFFER, fan_bits=FAN_BITS, neurons=None, tabs=None):
-        from .backends.cpu import build_queues
+        from .cpu import build_queues
         m = len(phases)
         ns = np.array([p.shape[0] for p in phases], np.int64)
         self.model_id, self.key_kind = int(model_id), int(key_kind)

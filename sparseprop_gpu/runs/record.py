@@ -101,13 +101,13 @@ class SpikeRecord:
         The file is written under a temporary name and moved into place, so an
         existing file is never left half-overwritten.
         """
-        from . import recordio
+        from ..storage import recordio
         recordio.save(self, path)
 
     @classmethod
     def load(cls, path):
         """Read a record written by ``save``."""
-        from . import recordio
+        from ..storage import recordio
         return recordio.load(path)
 
     def arrays(self):

@@ -33,7 +33,7 @@ import os
 
 import numpy as np
 
-from . import validate
+from .. import validate
 from .models import MODELS
 
 NETWORK_KEYS = ("model", "model_params", "tau", "n", "k", "j0", "target_rate", "drive", "coupling", "seed",
@@ -141,7 +141,7 @@ class Sweep:
 
     # ---------------------------------------------------------------- checks
     def _check_run(self):
-        from .simulate import check_run
+        from ..runs.simulate import check_run
         run = self.spec["run"]
         try:
             check_run(run["t_end"], run["n_spikes"], run["warmup"], run["record"], run["key"],
@@ -268,7 +268,7 @@ class Sweep:
 
     def ensemble(self, lo, hi):
         """The instances ``lo .. hi - 1`` as an ``sp.Ensemble``."""
-        from .ensemble import Ensemble
+        from ..runs.ensemble import Ensemble
         pars = self.parameters(lo, hi)
         balanced = "j0" in pars
         base = self._network(lo)

@@ -1,1 +1,0 @@
-"""Execution backends: ``cpu`` (numba.njit) now; ``cuda`` follows the same kernels."""
