@@ -94,7 +94,7 @@ if ARGS.simulate:                       # before numba is imported anywhere
 import numpy as np                      # noqa: E402
 
 import sparseprop_gpu as sp             # noqa: E402
-from sparseprop_gpu.engine import cpu as cpu_backend      # noqa: E402
+from sparseprop_gpu import config                       # noqa: E402
 from sparseprop_gpu.engine import cuda as cuda_backend    # noqa: E402
 from report import print_table as markdown_table   # noqa: E402
 
@@ -152,53 +152,26 @@ def synchronize():
     cuda.synchronize()
 
 
-class EngineClock:
-    """Seconds spent in a runner class's ``advance`` (synchronised on the GPU)."""
-
-    def __init__(self, runner_class, sync):
-        self.runner_class, self.sync, self.seconds = runner_class, sync, 0.0
-
-    def __enter__(self):
-        original = self.original = self.runner_class.advance
-        clock = self
-
-        def advance(runner, *args, **kw):
-            tick = time.perf_counter()
-            original(runner, *args, **kw)
-            if clock.sync:
-                synchronize()
-            clock.seconds += time.perf_counter() - tick
-
-        self.runner_class.advance = advance
-        return self
-
-    def __exit__(self, *exc):
-        self.runner_class.advance = self.original
-
-
 def timed_run(backend, m, n_spikes, label=None, seeds=None):
     """run_ensemble on m instances (seeds 0..m-1), n_spikes each; returns figures and result."""
     seeds = range(m) if seeds is None else seeds
     tick = time.perf_counter()
     ens = ensemble(seeds)
     build = time.perf_counter() - tick
-    runner_class = cuda_backend.CudaRunner if backend == "cuda" else cpu_backend.CpuRunner
-    with EngineClock(runner_class, sync=backend == "cuda") as clock:
-        tick = time.perf_counter()
-        result = sp.run_ensemble(ens, n_spikes=n_spikes, record="summary", backend=backend)
-        if backend == "cuda":
-            synchronize()
-        wall = time.perf_counter() - tick
+    tick = time.perf_counter()
+    result = sp.run_ensemble(ens, n_spikes=n_spikes, record="summary", backend=backend)
+    if backend == "cuda":
+        synchronize()
+    wall = time.perf_counter() - tick
     spikes = int(result.counts.sum())
     events = spikes * ARGS.k
     run = {"label": label or backend, "backend": result.backend, "M": m, "N": ARGS.n,
            "K": ARGS.k, "n_spikes": n_spikes, "model_s": float(np.mean(result.t_stop)),
            "spikes": spikes, "events": events,
-           "ensemble_build_s": build, "wall_s": wall, "engine_s": clock.seconds,
-           "events_per_s_engine": events / max(clock.seconds, 1e-12),
+           "ensemble_build_s": build, "wall_s": wall, "engine_s": result.engine_seconds,
+           "events_per_s_engine": events / max(result.engine_seconds, 1e-12),
            "events_per_s_wall": events / max(wall, 1e-12),
-           "threads_per_block": getattr(cuda_backend, "THREADS_PER_BLOCK", None)
-           if backend == "cuda" else None}
+           "threads_per_block": config.THREADS_PER_BLOCK if backend == "cuda" else None}
     return run, result
 
 
@@ -338,22 +311,22 @@ def main():
             runs.append(done[0])
             rate = done[0]["events_per_s_engine"]
             largest = done
-        if largest and ARGS.block_sizes and hasattr(cuda_backend, "THREADS_PER_BLOCK"):
+        if largest and ARGS.block_sizes:
             m = largest[0]["M"]
-            default = cuda_backend.THREADS_PER_BLOCK
+            default = config.THREADS_PER_BLOCK
             for tpb in ARGS.block_sizes:
                 if tpb == default:
                     continue
                 if time.perf_counter() - START > ARGS.budget_s:
                     print(f"skipping block size {tpb}: over the {ARGS.budget_s} s budget")
                     continue
-                cuda_backend.THREADS_PER_BLOCK = tpb
+                config.THREADS_PER_BLOCK = tpb
                 spikes = sized_spikes(rate, m, ARGS.target_s / 2)
                 try:
                     done = phase(f"blocks M={m} tpb={tpb}", timed_run, "cuda", m, spikes,
                                  label=f"cuda tpb={tpb}")
                 finally:
-                    cuda_backend.THREADS_PER_BLOCK = default
+                    config.THREADS_PER_BLOCK = default
                 if done:
                     runs.append(done[0])
         if largest:

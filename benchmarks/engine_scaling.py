@@ -16,7 +16,7 @@ import numpy as np
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
 from sparseprop_gpu.engine.cpu import CpuRunner
-from sparseprop_gpu.engine.batch import FAN_BITS, SUMMARY_BUFFER
+from sparseprop_gpu.config import FAN_BITS, SUMMARY_BUFFER
 from sparseprop_gpu.runs.simulate import engine_state
 
 K = 100
@@ -32,11 +32,11 @@ def sparseprop_cost(net, spikes, repeats, key="exp", fan_bits=FAN_BITS):
     state = engine_state(net, key=key, fan_bits=fan_bits, buffer_spikes=SUMMARY_BUFFER)
     runner = CpuRunner(state, parallel=False)
     one = np.array([0])
-    runner.advance(one, np.inf, 0.0, max(net.n, 20_000), keep=False)
+    runner.advance(one, t_end=np.inf, warmup=0.0, max_spikes=max(net.n, 20_000), keep=False)
     best = np.inf
     for _ in range(repeats):
         tick = time.perf_counter()
-        runner.advance(one, np.inf, 0.0, spikes, keep=False)
+        runner.advance(one, t_end=np.inf, warmup=0.0, max_spikes=spikes, keep=False)
         best = min(best, (time.perf_counter() - tick) / state.n_proc[0] * 1e9)
     return best, state.nbytes()
 

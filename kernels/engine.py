@@ -21,7 +21,7 @@ from numba.extending import register_jitable
 from .connectivity import draw_targets
 from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
                      shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK, N_EXP_RESET, N_KICK, N_OMEGA,
-                     N_TABLE, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT, TABLE)
+                     N_LOOKUP_BASE, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT, TABLE)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 from .lookup import input_map, mapped_remaining, remaining_by_lookups
 
@@ -31,7 +31,7 @@ STORED = 1
 REACHED_T_END = 0
 BUFFER_FULL = 1
 PAUSED = 2
-OUT_OF_TABLE = 3    # a TABLE model's input left its table (no tail): the state is invalid
+OUT_OF_TABLE = 3    # a TABLE model's input left its lookup table (no tail): the state is invalid
 
 
 @register_jitable
@@ -65,32 +65,32 @@ def take_statistics(times, senders, count, counts, isi):
 
 
 @register_jitable
-def table_inputs(tab, tab_base, heap, geom, level1, bits, row, gathered, k, key_kind, neuron,
-                 shift, kick):
+def tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathered, k, key_kind,
+                     neuron, shift, kick):
     """Deliver one input to each of the ``k`` targets of a ``TABLE`` model's spike.
 
     Every neuron takes the same voltage jump ``kick`` = J. With the phase key all
-    neurons read the instance's table at ``tab_base``; with the time key each reads the
-    one ``N_TABLE`` after it (its drive's). Returns False, leaving the queue invalid,
-    when an input leaves a table without a tail.
+    neurons read the instance's lookup table at ``lookup_base``; with the time key each
+    reads the one ``N_LOOKUP_BASE`` after it (its drive's). Returns False, leaving the
+    queue invalid, when an input leaves a lookup table without a tail.
     """
-    imap = input_map(tab, tab_base, kick)
+    imap = input_map(lookup, lookup_base, kick)
     for c in range(k):
         i = row[c]
         before = gathered[c]
         if key_kind == KEY_TIME:                     # remaining phase, as in key_after_input
             own = np.uint64(i)
-            base = tab_base + np.int64(neuron[own, N_TABLE])
+            base = lookup_base + np.int64(neuron[own, N_LOOKUP_BASE])
             tpp = neuron[own, N_TPP]
             rem = (before - shift) / tpp
-            after = mapped_remaining(tab, input_map(tab, base, kick), rem)
+            after = mapped_remaining(lookup, input_map(lookup, base, kick), rem)
         else:
-            base = tab_base
+            base = lookup_base
             tpp = 1.0
             rem = before - shift
-            after = mapped_remaining(tab, imap, rem)
+            after = mapped_remaining(lookup, imap, rem)
         if after < 0.0:
-            after = remaining_by_lookups(tab, base, rem, kick)
+            after = remaining_by_lookups(lookup, base, rem, kick)
             if after != after:
                 return False
         after = shift + after * tpp
@@ -100,39 +100,39 @@ def table_inputs(tab, tab_base, heap, geom, level1, bits, row, gathered, k, key_
 
 
 @register_jitable
-def advance(tables, model, key_kind, par, neuron, tab, tab_base, heap, geom, n, k,
-            conn_mode, seed, table, bitmap, targets, candidates, gathered,
+def advance(tabulated, model, key_kind, par, neuron, lookup, lookup_base, heap, geom, n, k,
+            conn_mode, seed, target_table, bitmap, drawn, candidates, gathered,
             clock, t_end, warmup, counts, isi,
             keep, buf_times, buf_senders, rec_cap, max_spikes):
     """Process network spikes until a stop condition; see the module docstring.
 
     Parameters
     ----------
-    tables : bool
+    tabulated : bool
         ``model == TABLE``. Passed apart, as a compile-time constant where it can be,
-        so that the closed-form models' code carries no table code.
+        so that the closed-form models' code carries no lookup code.
     model, key_kind : int
         ``kernels.models`` model and key representation.
     par : float64[N_PAR]
         Model constants (``kernels.models.P_*``).
     neuron : float64[n, N_NEURON]
         Per-neuron constants (``kernels.models.N_*``) for the time key; any shape else.
-    tab : float64[L]
-        The ``TABLE`` models' tables (``kernels.tables``), shared by a batch; any length
-        for the others.
-    tab_base : int
-        Where this instance's table starts in ``tab``.
+    lookup : float64[L]
+        The ``TABLE`` models' lookup tables (``kernels.lookup``), shared by a batch; any
+        length for the others.
+    lookup_base : int
+        Where this instance's lookup table starts in ``lookup``.
     heap, geom : the priority queue and its geometry.
     n, k : int
         Neurons and out-degree.
     conn_mode : int
-        ``ON_THE_FLY`` (targets from ``seed``) or ``STORED`` (rows of ``table``).
+        ``ON_THE_FLY`` (targets drawn from ``seed``) or ``STORED`` (rows of ``target_table``).
     seed : int
         Network seed for on-the-fly targets.
-    table : int32[n, k]
+    target_table : int32[n, k]
         Stored targets (any shape when on the fly).
-    bitmap : uint64[ceil(n / 64)], zero; targets : int32[k]; candidates : int64[even >= 2]
-        Scratch for on-the-fly targets (``connectivity.draw_targets``).
+    bitmap : uint64[ceil(n / 64)], zero; drawn : int32[k]; candidates : int64[even >= 2]
+        Scratch for the targets drawn on the fly (``connectivity.draw_targets``).
     gathered : float64[k]
         Scratch for the targets' keys, loaded before any is updated.
     clock : float64[2]
@@ -152,7 +152,7 @@ def advance(tables, model, key_kind, par, neuron, tab, tab_base, heap, geom, n, 
     -------
     status : int
         ``REACHED_T_END``, ``BUFFER_FULL`` (buffer or ``rec_cap``), ``PAUSED``, or
-        ``OUT_OF_TABLE`` (an input took a ``TABLE`` neuron below its table; the state
+        ``OUT_OF_TABLE`` (an input took a ``TABLE`` neuron below its lookup table; the state
         is then half updated and must be discarded).
     n_recorded, n_processed : int
     """
@@ -174,17 +174,17 @@ def advance(tables, model, key_kind, par, neuron, tab, tab_base, heap, geom, n, 
             return REACHED_T_END, n_rec, n_proc
 
         if conn_mode == STORED:
-            row = table[j]
+            row = target_table[j]
         else:
-            draw_targets(seed, j, n, k, bitmap, targets, candidates)
-            row = targets
+            draw_targets(seed, j, n, k, bitmap, drawn, candidates)
+            row = drawn
         for c in range(k):              # independent loads first: they overlap in memory
             gathered[c] = heap[np.uint64(row[c])]
-        if tables:                      # its own loop: the closed forms' stays as lean
-            if not table_inputs(tab, tab_base, heap, geom, level1, bits, row, gathered, k,
-                                key_kind, neuron, shift, mp[P_KICK]):
+        if tabulated:                   # its own loop: the closed forms' stays as lean
+            if not tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathered,
+                                    k, key_kind, neuron, shift, mp[P_KICK]):
                 return OUT_OF_TABLE, n_rec, n_proc
-        for c in range(0 if tables else k):
+        for c in range(0 if tabulated else k):
             i = row[c]
             before = gathered[c]
             if key_kind == KEY_TIME:
@@ -229,22 +229,22 @@ def advance(tables, model, key_kind, par, neuron, tab, tab_base, heap, geom, n, 
 
 
 @register_jitable
-def advance_instance(m, tables, model, key_kind, par, neuron, tab_base, heap, geom, n, k, seed,
-                     bitmap, targets, candidates, gathered, clock, counts, isi, buf_times,
-                     buf_senders, rec_cap, status, n_rec, n_proc, conn_mode, table, tab, t_end,
-                     warmup, keep, max_spikes):
+def advance_instance(m, tabulated, model, key_kind, conn_mode, target_table, lookup, par, neuron,
+                     lookup_base, heap, geom, n, k, seed, bitmap, drawn, candidates, gathered,
+                     clock, counts, isi, buf_times, buf_senders, rec_cap, status, n_rec, n_proc,
+                     t_end, warmup, keep, max_spikes):
     """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array.
 
-    The per-instance arrays are laid out by ``sparseprop_gpu.engine.batch.Batch`` (one row
-    per instance); ``table`` (a stored topology), ``tab`` (the tables) and the scalars
-    after them are shared.
-    The outcome goes to ``status[m]``, ``n_rec[m]`` and ``n_proc[m]``.
+    The parameters after ``tabulated`` are the engine's interface, declared once (name,
+    dtype, shape, role) in ``sparseprop_gpu.engine.layout.ARGUMENTS``, in this order:
+    batch constants, arrays shared by the batch, per-instance arrays (one row per
+    instance), and the launch's scalars. The outcome goes to ``status[m]``, ``n_rec[m]``
+    and ``n_proc[m]``.
     """
-    s, r, p = advance(tables, model, key_kind, par[m], neuron[m], tab, tab_base[m], heap[m],
-                      geom[m], n[m], k[m],
-                      conn_mode, seed[m], table, bitmap[m], targets[m], candidates[m],
-                      gathered[m], clock[m], t_end, warmup, counts[m], isi[m],
-                      keep, buf_times[m], buf_senders[m], rec_cap[m], max_spikes)
+    s, r, p = advance(tabulated, model, key_kind, par[m], neuron[m], lookup, lookup_base[m],
+                      heap[m], geom[m], n[m], k[m], conn_mode, seed[m], target_table, bitmap[m],
+                      drawn[m], candidates[m], gathered[m], clock[m], t_end, warmup, counts[m],
+                      isi[m], keep, buf_times[m], buf_senders[m], rec_cap[m], max_spikes)
     status[m] = s
     n_rec[m] = r
     n_proc[m] = p

@@ -10,7 +10,7 @@ One flat float64 array per table, built by ``sparseprop_gpu.spec.lookup``: a hea
 ``T_*`` indices below) and then the cells' polynomial coefficients, ``NC`` per cell,
 lowest order first, in the cell's local variable x in [-1, 1]; offsets are from the
 table's start. A network with a few distinct drives has one table per drive, one after
-another in ``tab``: every function takes the ``base`` (index in ``tab``) of the table it reads.
+another in ``lookup``: every function takes the ``base`` (index in ``lookup``) of the table it reads.
 
 * forward ``s(V)``: uniform cells in V on ``[v_lo, v_b]``; above ``v_b`` (where the
   remaining time is at most ``s_b``, below the table's error) the straight line
@@ -67,7 +67,7 @@ HEADER = 32
 
 
 @register_jitable
-def cell_poly(tab, off, cells, pos):
+def cell_poly(lookup, off, cells, pos):
     """Polynomial of the cell holding ``pos`` (in cell units, clamped to the table; the
     callers keep ``pos`` within one cell of it).
 
@@ -79,74 +79,74 @@ def cell_poly(tab, off, cells, pos):
     c = np.uint64(np.int64(off) + cell * NC)
     x2 = x * x
     x4 = x2 * x2
-    low = (tab[c] + tab[c + np.uint64(1)] * x) + (tab[c + np.uint64(2)]
-                                                  + tab[c + np.uint64(3)] * x) * x2
-    high = (tab[c + np.uint64(4)] + tab[c + np.uint64(5)] * x) + (tab[c + np.uint64(6)]
-                                                                  + tab[c + np.uint64(7)] * x) * x2
-    return low + (high + (tab[c + np.uint64(8)] + tab[c + np.uint64(9)] * x) * x4) * x4
+    low = (lookup[c] + lookup[c + np.uint64(1)] * x) + (lookup[c + np.uint64(2)]
+                                                  + lookup[c + np.uint64(3)] * x) * x2
+    high = (lookup[c + np.uint64(4)] + lookup[c + np.uint64(5)] * x) + (lookup[c + np.uint64(6)]
+                                                                  + lookup[c + np.uint64(7)] * x) * x2
+    return low + (high + (lookup[c + np.uint64(8)] + lookup[c + np.uint64(9)] * x) * x4) * x4
 
 
 @register_jitable
-def time_to_spike(tab, base, v):
+def time_to_spike(lookup, base, v):
     """s(V): time to spike from V over tau; NaN below a table without a tail."""
-    if v >= tab[base + T_V_B]:
-        return max(0.0, (tab[base + T_V_SPIKE] - v) * tab[base + T_LIN_FWD])
-    if v < tab[base + T_V_LO]:
-        if tab[base + T_TAIL] > 0.0:
-            drive = tab[base + T_DRIVE]
-            return tab[base + T_S_LO] + math.log((drive - v) / (drive - tab[base + T_V_LO]))
+    if v >= lookup[base + T_V_B]:
+        return max(0.0, (lookup[base + T_V_SPIKE] - v) * lookup[base + T_LIN_FWD])
+    if v < lookup[base + T_V_LO]:
+        if lookup[base + T_TAIL] > 0.0:
+            drive = lookup[base + T_DRIVE]
+            return lookup[base + T_S_LO] + math.log((drive - v) / (drive - lookup[base + T_V_LO]))
         return math.nan
-    return cell_poly(tab, base + tab[base + T_OFF_V], tab[base + T_NV],
-                     (v - tab[base + T_V_LO]) * tab[base + T_INV_HV])
+    return cell_poly(lookup, base + lookup[base + T_OFF_V], lookup[base + T_NV],
+                     (v - lookup[base + T_V_LO]) * lookup[base + T_INV_HV])
 
 
 @register_jitable
-def voltage_at(tab, base, s):
+def voltage_at(lookup, base, s):
     """V(s), the inverse of ``time_to_spike`` (s >= 0)."""
-    if s <= tab[base + T_S_B]:
-        return tab[base + T_V_SPIKE] - s * tab[base + T_LIN_INV]
-    if s < tab[base + T_S_SPLIT]:
-        return cell_poly(tab, base + tab[base + T_OFF_U], tab[base + T_NU],
-                         (math.log(s) - tab[base + T_U_LO]) * tab[base + T_INV_HU])
-    if s <= tab[base + T_S_LO]:
-        return cell_poly(tab, base + tab[base + T_OFF_S], tab[base + T_NS],
-                         (s - tab[base + T_S_SPLIT]) * tab[base + T_INV_HS])
-    if tab[base + T_TAIL] > 0.0:
-        drive = tab[base + T_DRIVE]
-        return drive - (drive - tab[base + T_V_LO]) * math.exp(s - tab[base + T_S_LO])
+    if s <= lookup[base + T_S_B]:
+        return lookup[base + T_V_SPIKE] - s * lookup[base + T_LIN_INV]
+    if s < lookup[base + T_S_SPLIT]:
+        return cell_poly(lookup, base + lookup[base + T_OFF_U], lookup[base + T_NU],
+                         (math.log(s) - lookup[base + T_U_LO]) * lookup[base + T_INV_HU])
+    if s <= lookup[base + T_S_LO]:
+        return cell_poly(lookup, base + lookup[base + T_OFF_S], lookup[base + T_NS],
+                         (s - lookup[base + T_S_SPLIT]) * lookup[base + T_INV_HS])
+    if lookup[base + T_TAIL] > 0.0:
+        drive = lookup[base + T_DRIVE]
+        return drive - (drive - lookup[base + T_V_LO]) * math.exp(s - lookup[base + T_S_LO])
     return math.nan
 
 
 @register_jitable
-def remaining_by_lookups(tab, base, rem, kick):
+def remaining_by_lookups(lookup, base, rem, kick):
     """Remaining phase after a voltage jump ``kick`` at remaining phase ``rem``: V, then s."""
-    v = voltage_at(tab, base, rem * tab[base + T_S_R]) + kick
-    return time_to_spike(tab, base, v) * tab[base + T_INV_S_R]
+    v = voltage_at(lookup, base, rem * lookup[base + T_S_R]) + kick
+    return time_to_spike(lookup, base, v) * lookup[base + T_INV_S_R]
 
 
 @register_jitable
-def input_map(tab, base, kick):
-    """The input map of ``kick`` as ``(r_lo, r_hi, cells per unit, cells, offset in tab)``.
+def input_map(lookup, base, kick):
+    """The input map of ``kick`` as ``(r_lo, r_hi, cells per unit, cells, offset in lookup)``.
 
     An empty range when the table has no map for ``kick``.
     """
-    if kick == tab[base + T_KICK]:
-        return (tab[base + T_R_LO], tab[base + T_R_HI], tab[base + T_INV_HR], tab[base + T_NR],
-                base + tab[base + T_OFF_R])
+    if kick == lookup[base + T_KICK]:
+        return (lookup[base + T_R_LO], lookup[base + T_R_HI], lookup[base + T_INV_HR], lookup[base + T_NR],
+                base + lookup[base + T_OFF_R])
     return 1.0, 0.0, 0.0, 0.0, 0.0
 
 
 @register_jitable
-def mapped_remaining(tab, imap, rem):
+def mapped_remaining(lookup, imap, rem):
     """The input map ``imap`` (from ``input_map``) at ``rem``; -1 outside its range."""
     r_lo, r_hi, inv_h, cells, off = imap
     if rem >= r_lo and rem <= r_hi:
-        return cell_poly(tab, off, cells, (rem - r_lo) * inv_h)
+        return cell_poly(lookup, off, cells, (rem - r_lo) * inv_h)
     return -1.0
 
 
 @register_jitable
-def remaining_after_input(tab, base, rem, kick):
+def remaining_after_input(lookup, base, rem, kick):
     """Remaining phase (1 - phi) after a voltage jump ``kick`` at remaining phase ``rem``."""
-    out = mapped_remaining(tab, input_map(tab, base, kick), rem)
-    return out if out >= 0.0 else remaining_by_lookups(tab, base, rem, kick)
+    out = mapped_remaining(lookup, input_map(lookup, base, kick), rem)
+    return out if out >= 0.0 else remaining_by_lookups(lookup, base, rem, kick)

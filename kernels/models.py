@@ -12,7 +12,7 @@ A neuron's key is what the priority queue orders (smaller spikes sooner):
   the exponential of the neuron's next spike time. The smallest ``y`` is the next
   ``G = exp(t / tau)``; an input is ``y += -J / (I_i - 1) * G`` and a reset
   ``y = G * I_i / (I_i - 1)``: still one addition per input.
-* ``KEY_TIME`` (heterogeneous neurons, DESIGN.md 2.4): the time (s, from the
+* ``KEY_TIME`` (heterogeneous neurons, docs/design.md §2.4): the time (s, from the
   time origin) of the neuron's next spike, ``key = t + (phi_th - phi) * tpp_i``
   with the neuron's own seconds per unit of phase ``tpp_i = tau_i / omega_i``.
   The phase key is the time key of a neuron with ``tpp = 1``: the same formulas
@@ -31,7 +31,7 @@ from numba.extending import register_jitable
 
 LIF = 0
 QIF = 1
-TABLE = 2         # tau dV/dt = F(V) + I from tables (``kernels.tables``): EIF, TableModel
+TABLE = 2         # tau dV/dt = F(V) + I from tables (``kernels.lookup``): EIF, TableModel
 
 KEY_PHASE = 0
 KEY_EXP = 1
@@ -41,7 +41,7 @@ KEY_EXP_TIME = 3
 # per-neuron constants of a heterogeneous network (one row per neuron)
 N_OMEGA = 0       # time key: phase velocity
 N_KICK = 1        # time key: J / I_i (LIF), J / sqrt(I_i) (QIF)
-N_TABLE = 1       # time key, TABLE: where the neuron's table starts in ``tab`` (its kick is J)
+N_LOOKUP_BASE = 1 # time key, TABLE: where the neuron's table starts in ``lookup`` (its kick is J)
 N_TPP = 2         # time key: seconds per unit of phase
 N_EXP_KICK = 0    # exp-time key: J / (I_i - 1)
 N_EXP_RESET = 1   # exp-time key: I_i / (I_i - 1)

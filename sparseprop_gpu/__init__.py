@@ -1,12 +1,13 @@
 """sparseprop-gpu: exact event-based simulation of sparse spiking networks with SparseProp."""
-from .runs.ensemble import Ensemble, EnsembleResult, run_ensemble
+from ._version import __version__
+from .runs.ensemble import Ensemble, run_ensemble
+from .runs.results import EnsembleResult
 from .spec.models import EIF, LIF, QIF, NeuronModel, TableModel
 from .spec.network import Network, heterogeneous
 from .runs.record import SpikeRecord
 from .runs.simulate import simulate
 from .spec.sweep import Sweep
 
-__version__ = "0.1.0"
 __all__ = ["LIF", "QIF", "EIF", "TableModel", "NeuronModel", "Network", "SpikeRecord", "simulate", "load_record",
            "Ensemble", "EnsembleResult", "run_ensemble",
            "Sweep", "run_sweep", "open_results", "heterogeneous", "__version__"]
@@ -23,7 +24,7 @@ def __getattr__(name):
         from .distributed import run_sweep
         return run_sweep
     if name == "open_results":
-        from .storage.store import open_results
+        from .storage.reading import open_results
         return open_results
     if name in ("analysis", "plotting"):   # plotting imports matplotlib only when it draws
         import importlib

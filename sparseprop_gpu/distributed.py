@@ -14,7 +14,7 @@ import uuid
 
 import numpy as np
 
-from .storage import store
+from .storage import finishing, location, writing
 from . import validate
 from .spec.sweep import load
 
@@ -86,7 +86,7 @@ def run_batch(path, sweep, b, numba_threads=None):
     from .runs.ensemble import run_ensemble
     lo, hi = sweep.batch_bounds(b)
     result = run_ensemble(sweep.ensemble(lo, hi), **sweep.run_kwargs())
-    store.write_batch(path, sweep, b, result)
+    writing.write_batch(path, sweep, b, result)
     return b, hi - lo, int(result.counts.sum()), result.backend, time.perf_counter() - started
 
 
@@ -178,7 +178,7 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
     """
     began = time.perf_counter()
     sweep = load(spec)
-    path = store.normalise(out)
+    path = location.normalise(out)
     if workers is not None:
         validate.integer("workers", workers, 1, 1 << 16)
     if sum(x is not None for x in (scheduler, client)) + bool(in_process) > 1:
@@ -196,15 +196,15 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
     embedded = None
     if not in_process and scheduler is None and client is None:
         embedded = _Embedded(sweep, workers)
-        if not store.exists(path):    # a new store: the cluster starts while it is created
+        if not location.exists(path):    # a new store: the cluster starts while it is created
             embedded.start()
     try:
-        todo = store.plan(path, sweep, resume=resume, overwrite=overwrite)   # None: create it
+        todo = writing.plan(path, sweep, resume=resume, overwrite=overwrite)   # None: create it
         if todo == []:        # complete: at most the rewriting of a killed finish() is left
-            store.finish(path)
+            finishing.finish(path)
             return SweepReport(path, sweep, todo, "nothing")
         if in_process:
-            todo = store.create(path, sweep) if todo is None else todo
+            todo = writing.create(path, sweep) if todo is None else todo
             report = SweepReport(path, sweep, todo, "this process")
             _run_here(path, sweep, todo, report, progress)
         else:
@@ -215,9 +215,9 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
             embedded.close()
     if report.failures:
         if report.backends:
-            store.record_backends(path, report.backends)
+            writing.record_backends(path, report.backends)
         raise SweepError(report.failures, report)
-    store.finish(path, report.backends)
+    finishing.finish(path, report.backends)
     return report
 
 
@@ -312,7 +312,7 @@ def _run_dask(path, sweep, todo, progress, scheduler, client, embedded, started)
         if embedded is not None:
             embedded.start()               # if not yet: the cluster starts while ...
             if todo is None:
-                todo = store.create(path, sweep)     # ... the store is created
+                todo = writing.create(path, sweep)     # ... the store is created
             client, threads, runner = embedded.client(), embedded.threads, embedded.runner
         elif scheduler is not None:
             client = own_client = Client(scheduler)
@@ -320,7 +320,7 @@ def _run_dask(path, sweep, todo, progress, scheduler, client, embedded, started)
         else:
             runner = f"Dask client {client.scheduler.address}"
         if todo is None:
-            todo = store.create(path, sweep)
+            todo = writing.create(path, sweep)
         report = SweepReport(path, sweep, todo, runner)
         report._started = started
         shared = client.scatter(sweep, broadcast=True, hash=False)

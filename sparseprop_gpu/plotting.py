@@ -110,16 +110,15 @@ def raster(source, instance=None, t_from=None, t_to=None, neurons=None, ax=None,
     return ax
 
 
-def _grouped_histogram(edges, hist, data, source, by):
+def _grouped_histogram(edges, hist, data, by):
     """Histograms summed over the instances that share a value of ``by``."""
     if by is None:
         return [(None, np.nansum(np.atleast_2d(hist), axis=0))]
     if isinstance(by, str):
-        if not analysis._is_dataset(source) and data.coords is None:
+        if data.coords is None:
             raise ValueError("by='name' needs a Dataset from sp.open_results; pass an array "
                              "of one label per instance instead")
-        ds = data.coords[0] if data.coords is not None else source
-        labels = np.asarray(ds[by].values)
+        labels = np.asarray(data.coords[0][by].values)
     else:
         labels = np.asarray(by)
     if labels.shape != (len(data),):
@@ -136,7 +135,7 @@ def _histogram_plot(kind, source, bins, range_, ax, by, density, log, xlabel):
     fn = analysis.rate_distribution if kind == "rate" else analysis.cv_distribution
     edges, hist = fn(data, bins=bins, range=range_)
     hist = np.atleast_2d(np.asarray(hist))
-    groups = _grouped_histogram(edges, hist, data, source, by)
+    groups = _grouped_histogram(edges, hist, data, by)
     ax = _axes(ax)
     name = by if isinstance(by, str) else "group"
     for label, h in groups:
@@ -173,7 +172,7 @@ def cv_histogram(source, bins=30, range=None, ax=None, by=None, density=True, lo
 # --------------------------------------------------------------------------- sweeps
 def _open(ds):
     if isinstance(ds, (str, Path)):
-        from .storage.store import open_results
+        from .storage.reading import open_results
         return open_results(ds)
     return ds
 
@@ -219,27 +218,7 @@ def sweep_heatmap(ds, name="rate_mean", x=None, y=None, reduce="mean", ax=None, 
     The cells are evenly spaced whatever the parameter values (linspace or geomspace), each
     tick labelled by its value. Returns the Axes (the colour bar is on its figure).
     """
-    import xarray as xr
-    if isinstance(ds, xr.DataArray):
-        arr = ds
-        if arr.ndim != 2:
-            raise ValueError(f"a DataArray for sweep_heatmap must be 2-d; got dims {arr.dims}")
-        y, x = (y or arr.dims[0]), (x or arr.dims[1])
-        label = arr.name or ""
-    else:
-        ds = _open(ds)
-        swept = _swept(ds)
-        if x is None or y is None:
-            rest = [k for k in swept if k not in (x, y)]
-            if y is None and rest:
-                y = rest.pop(0)
-            if x is None and rest:
-                x = rest.pop(0)
-        if x is None or y is None:
-            raise ValueError(f"sweep_heatmap needs two swept parameters; this sweep has "
-                             f"{swept or 'none'} (use sweep_curve for one)")
-        arr = _reduce(ds.sp.grid(name), (y, x), reduce)
-        label = name if reduce == "mean" else f"{name} ({reduce if isinstance(reduce, str) else 'reduced'})"
+    arr, x, y, label = _heatmap_array(ds, name, x, y, reduce)
     arr = arr.transpose(y, x)
     values = np.asarray(arr.values, float)
     ax = _axes(ax, (6.0, 4.5))
@@ -257,13 +236,41 @@ def sweep_heatmap(ds, name="rate_mean", x=None, y=None, reduce="mean", ax=None, 
     if annotate is None:
         annotate = values.size <= 100
     if annotate:
-        finite = values[np.isfinite(values)]
-        mid = (finite.min() + finite.max()) / 2 if finite.size else 0
-        for (i, j), v in np.ndenumerate(values):
-            if np.isfinite(v):
-                ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
-                        color="white" if v < mid else "black")
+        _annotate(ax, values, fmt)
     return ax
+
+
+def _heatmap_array(ds, name, x, y, reduce):
+    """The 2-d DataArray of ``sweep_heatmap``, its x and y dimensions and its colour-bar label."""
+    import xarray as xr
+    if isinstance(ds, xr.DataArray):
+        if ds.ndim != 2:
+            raise ValueError(f"a DataArray for sweep_heatmap must be 2-d; got dims {ds.dims}")
+        return ds, (x or ds.dims[1]), (y or ds.dims[0]), ds.name or ""
+    ds = _open(ds)
+    swept = _swept(ds)
+    if x is None or y is None:
+        rest = [k for k in swept if k not in (x, y)]
+        if y is None and rest:
+            y = rest.pop(0)
+        if x is None and rest:
+            x = rest.pop(0)
+    if x is None or y is None:
+        raise ValueError(f"sweep_heatmap needs two swept parameters; this sweep has "
+                         f"{swept or 'none'} (use sweep_curve for one)")
+    how = reduce if isinstance(reduce, str) else "reduced"
+    label = name if reduce == "mean" else f"{name} ({how})"
+    return _reduce(ds.sp.grid(name), (y, x), reduce), x, y, label
+
+
+def _annotate(ax, values, fmt):
+    """Write each finite value of ``values`` (rows y, columns x) in its cell."""
+    finite = values[np.isfinite(values)]
+    mid = (finite.min() + finite.max()) / 2 if finite.size else 0
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
+                    color="white" if v < mid else "black")
 
 
 def sweep_curve(ds, name="rate_mean", x=None, hue=None, ax=None, band="std"):
@@ -298,8 +305,7 @@ def sweep_curve(ds, name="rate_mean", x=None, hue=None, ax=None, band="std"):
 
 # --------------------------------------------------------------------------- benchmarks, models
 def _scaling_data(data):
-    if isinstance(data, str):
-        return analysis.parse_scaling(data)
+    """The columns of ``scaling_plot``'s ``data`` by name."""
     if isinstance(data, dict):
         out = {k: np.asarray(v) for k, v in data.items()}
         if "n" not in out or "ns_per_spike" not in out:
@@ -313,17 +319,19 @@ def _scaling_data(data):
         if arr.shape[1] == 3:
             out["conventional_ns_per_spike"] = arr[:, 2]
         return out
-    raise ValueError("scaling data must be the benchmark's text, a dict, a structured array or "
-                     "an (rows, 2 or 3) array of N, ns per spike (, conventional ns per spike)")
+    raise ValueError("scaling data must be a dict (benchmarks/report.py's parse_scaling reads "
+                     "the benchmark's text into one), a structured array or an (rows, 2 or 3) "
+                     "array of N, ns per spike (, conventional ns per spike)")
 
 
 def scaling_plot(data, ax=None, guides=True):
     """Cost per spike against N, log-log: SparseProp per connectivity and the conventional
     O(N)-per-spike engine (hollow markers: extrapolated).
 
-    ``data``: the text ``benchmarks/engine_scaling.py`` prints (or README's table), a dict with
-    ``n`` and ``ns_per_spike`` (optional ``connectivity``, ``conventional_ns_per_spike``,
-    ``extrapolated``), a structured array, or an array of rows (N, ns per spike[, conventional]).
+    ``data``: a dict with ``n`` and ``ns_per_spike`` (ns; optional ``connectivity``,
+    ``conventional_ns_per_spike``, ``extrapolated``), as ``parse_scaling`` of
+    ``benchmarks/report.py`` reads it from the text ``benchmarks/engine_scaling.py`` prints (or
+    README's table); a structured array; or an array of rows (N, ns per spike[, conventional]).
     ``guides`` draws dotted reference lines proportional to N and to log N. Returns the Axes.
     """
     d = _scaling_data(data)

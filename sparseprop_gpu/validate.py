@@ -20,10 +20,13 @@ def real(name, value, low=-math.inf, high=math.inf, low_open=False, high_open=Fa
     return value
 
 
-def integer(name, value, low, high):
-    """Return ``value`` as an int after checking ``low <= value <= high``."""
+def integer(name, value, low=None, high=None):
+    """Return ``value`` as an int after checking ``low <= value <= high`` (None: no bound)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+        allowed = "" if low is None and high is None else f" in [{low}, {high}]"
+        raise ValueError(f"{name} must be an integer{allowed}, got {value!r}")
+    if low is None and high is None:
+        return int(value)
     value = int(value)
     if not low <= value <= high:
         raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {value}")

@@ -10,6 +10,18 @@ def lif_net():
     return sp.Network(model=sp.LIF(tau=0.01), n=2000, k=50, j0=1.0, target_rate=1.0, seed=1)
 
 
+def phases_of(batch, m=0):
+    """Phases of instance ``m`` of a Batch on the exp or phase key, at the instant of its
+    next spike (the keys relative to the queue's smallest)."""
+    from sparseprop_gpu.kernels import models as km
+    keys = batch.heap[m, :batch.n[m]]
+    shift = keys.min()
+    if batch.key_kind == km.KEY_EXP:
+        return -batch.par[m, km.P_OMEGA] * np.log(keys / shift)
+    assert batch.key_kind == km.KEY_PHASE
+    return batch.par[m, km.P_PHI_TH] - (keys - shift)
+
+
 def assert_statistics_agree_with_oracle(net, t_end, warmup):
     """A chaotic network: trajectories diverge, statistics must not. The engine's and the
     oracle's spike counts within a Poisson-like error, and their mean ISI CVs within 0.05."""

@@ -8,6 +8,7 @@ import pytest
 import sparseprop_gpu as sp
 from sparseprop_gpu import analysis as an
 from sparseprop_gpu import reference
+from sparseprop_gpu.analysis.replay import _Replay
 
 # neuron -> spike times; 2 is silent, 3 fires once, 4 twice (one interval), 5 at the window edges
 TRAINS = {0: [0.05, 0.15, 0.32, 0.41, 0.77, 0.93], 1: [0.11, 0.12, 0.13, 0.61, 0.62],
@@ -237,7 +238,7 @@ def test_chi_from_traces():
 def test_replay_equals_reference_phases(model):
     net = sp.Network(model=model, n=300, k=30, j0=1.0, target_rate=5.0, seed=2)
     rec, phases = reference.simulate(net, n_spikes=4000)
-    replay = an._Replay(net, rec.times, rec.senders, 0.0, True)
+    replay = _Replay(net, rec.times, rec.senders, 0.0, True)
     got = replay.phases(np.array([rec.t_stop]))[:, 0]
     np.testing.assert_allclose(got, phases, rtol=0, atol=1e-9)
     assert replay.check[1] > 3000 and replay.check[0] < 1e-9
@@ -319,27 +320,6 @@ def test_to_neo_and_nwb_units():
     np.testing.assert_array_equal(one["channel_id_array"], [0, 0, 0, 2, 0])
     every = an.to_neo(data)
     assert every["channel_id_array"].max() == N + 2
-
-
-def test_parse_scaling():
-    text = """\
-        N  connectivity  ns/spike  ns/event  B/neuron  conv ns/spike  speed-up
-     1000       stored*       333      3.33     486.6           2166         7
-     1000   on_the_fly        599      5.99      87.9           2166         4
-  1000000       stored       1234     12.34     436.0    2200000 (x)  1750 (x)
-"""
-    d = an.parse_scaling(text)
-    np.testing.assert_array_equal(d["n"], [1000, 1000, 1e6])
-    np.testing.assert_array_equal(d["connectivity"], ["stored", "on_the_fly", "stored"])
-    np.testing.assert_array_equal(d["auto"], [True, False, False])
-    np.testing.assert_array_equal(d["extrapolated"], [False, False, True])
-    np.testing.assert_allclose(d["ns_per_spike"], [333, 599, 1234])
-    md = "| 10⁶ | on the fly (auto) | 1 007 | 10.07 | 36.4 | ≈ 2.2 × 10⁶ (extrapolated) | x |"
-    d = an.parse_scaling(md)
-    assert d["n"][0] == 1e6 and d["ns_per_spike"][0] == 1007 and d["auto"][0]
-    assert d["conventional_ns_per_spike"][0] == pytest.approx(2.2e6) and d["extrapolated"][0]
-    with pytest.raises(ValueError):
-        an.parse_scaling("nothing here")
 
 
 def test_bad_sources():

@@ -4,7 +4,7 @@ import pytest
 from numba import njit
 
 import sparseprop_gpu as sp
-from sparseprop_gpu.engine.cpu import bitmap_words, target_table
+from sparseprop_gpu.compiled import bitmap_words, target_table
 from sparseprop_gpu.kernels import connectivity
 
 

@@ -3,8 +3,8 @@ on a machine with no GPU.
 
 ``numba.cuda.compile_ptx`` turns the cuda backend's kernel into PTX without a driver,
 and ``ptxas -arch=sm_90 -v`` (from the ``numba-cuda[cu12]`` wheels) assembles it and
-reports registers, spills and the stack frame (DESIGN.md, section 3.2). The argument
-types come from a real Batch, so the test follows the arrays the runner passes.
+reports registers, spills and the stack frame (docs/design.md, "GPU"). The argument
+types come from a real Batch through ``engine.layout``, as the runner passes them.
 
 Both tools come with the dev extra; this test fails, and does not skip, when they are
 missing, so that CI cannot pass without compiling the kernel.
@@ -55,27 +55,21 @@ class FakeDevice:
 dispatcher.get_current_device = lambda: FakeDevice()
 
 import sparseprop_gpu as sp
-from sparseprop_gpu.engine import cuda as backend
-from sparseprop_gpu.engine.cuda import CudaRunner
+from sparseprop_gpu.engine import cuda as backend, layout
 from sparseprop_gpu.runs.simulate import engine_state
 
 out = {"numba_cuda": __import__("importlib.metadata").metadata.version("numba-cuda")}
-for tables, model in ((False, sp.LIF(tau=0.01)), (True, sp.EIF(tau=0.01))):
+for tabulated, model in ((False, sp.LIF(tau=0.01)), (True, sp.EIF(tau=0.01))):
     net = sp.Network(model=model, n=200, k=20, j0=1.0, target_rate=1.0, seed=1,
                      connectivity="on_the_fly")
     batch = engine_state(net, key="phase", buffer_spikes=64)
-    # the arguments of CudaRunner.advance's launch, in order
-    signature = ((types.int64[::1], types.int64, types.int64)
-                 + tuple(numba.typeof(a) for a in batch.arrays(CudaRunner.per_instance))
-                 + (types.int64, numba.typeof(batch.table), numba.typeof(batch.tab),
-                    types.float64, types.float64, types.boolean, types.int64))
-    launched = backend.KERNELS[tables]
-    params = launched.py_func.__code__.co_argcount
-    assert params == len(signature), (
-        f"the kernel takes {params} arguments, the test's signature has {len(signature)}: "
-        "update the scalars around CudaRunner.per_instance in tests/test_cuda_compile.py")
+    # the launch's arguments, from the engine's one declaration (engine.layout)
+    launch = {"t_end": 1.0, "warmup": 0.0, "keep": True, "max_spikes": 1}
+    args = layout.arguments(batch.arrays(), batch.constants(), launch)
+    signature = (types.int64[::1],) + tuple(numba.typeof(a) for a in args)
+    launched = backend.KERNELS[tabulated]
     ptx, restype = cuda.compile_ptx(launched.py_func, signature, device=False, cc=(9, 0))
-    name = "tables" if tables else "closed_form"
+    name = "tables" if tabulated else "closed_form"
     with open(f"{sys.argv[1]}/{name}.ptx", "w") as f:
         f.write(ptx)
     out[name] = {"chars": len(ptx), "restype": str(restype),

@@ -5,10 +5,10 @@ import pytest
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
 from sparseprop_gpu.engine.cpu import CpuRunner
-from sparseprop_gpu.engine.batch import SUMMARY_BUFFER
+from sparseprop_gpu.config import SUMMARY_BUFFER
 from sparseprop_gpu.runs.simulate import engine_state
 
-from conftest import assert_same_spikes, assert_statistics_agree_with_oracle
+from conftest import assert_same_spikes, assert_statistics_agree_with_oracle, phases_of
 
 SPIKES = 20_000
 
@@ -86,7 +86,7 @@ def test_resuming_after_a_full_buffer_changes_nothing(lif_net):
     runner = CpuRunner(batch, parallel=False)
     got_t, got_s = [], []
     while sum(map(len, got_t)) < 3000:
-        runner.advance(np.array([0]), np.inf, 0.0, 1 << 40, keep=True)
+        runner.advance(np.array([0]), t_end=np.inf, warmup=0.0, max_spikes=1 << 40, keep=True)
         times, senders = runner.spikes(0, batch.n_rec[0])
         got_t.append(times)
         got_s.append(senders)
@@ -109,11 +109,12 @@ def test_final_phases_match_oracle(lif_net):
     ref, phases = reference.simulate(lif_net, n_spikes=4000)
     state = engine_state(lif_net, key="phase")
     state.rec_cap[0] = 4000
-    CpuRunner(state, parallel=False).advance(np.array([0]), np.inf, 0.0, 1 << 40, keep=False)
+    CpuRunner(state, parallel=False).advance(np.array([0]), t_end=np.inf, warmup=0.0,
+                                             max_spikes=1 << 40, keep=False)
     # the oracle's phases are just after its last spike; the engine's at its next spike
     dt = state.time() - ref.times[-1]
     advanced = phases + dt / lif_net.model.tau * lif_net.model.omega(lif_net.drive)
-    np.testing.assert_allclose(state.phases(), advanced, atol=1e-10)
+    np.testing.assert_allclose(phases_of(state), advanced, atol=1e-10)
 
 
 def test_on_the_fly_state_is_under_40_bytes_per_neuron():

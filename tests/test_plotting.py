@@ -2,6 +2,7 @@
 to PNG; ``sparseprop sweep --plots``; the package imports without matplotlib."""
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,9 @@ from matplotlib.axes import Axes  # noqa: E402
 import sparseprop_gpu as sp  # noqa: E402
 from sparseprop_gpu import plotting  # noqa: E402
 from sparseprop_gpu.cli import main  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from report import parse_scaling  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -96,7 +100,7 @@ def test_sweep_heatmap_and_curve(store, tmp_path):
 
 
 def test_scaling_plot(tmp_path):
-    ax = plotting.scaling_plot(SCALING_TEXT)
+    ax = plotting.scaling_plot(parse_scaling(SCALING_TEXT))
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "conventional, extrapolated" in labels and "SparseProp, on the fly" in labels

@@ -7,6 +7,8 @@ from sparseprop_gpu import reference
 from sparseprop_gpu.engine.cpu import CpuRunner
 from sparseprop_gpu.runs.simulate import engine_state
 
+from conftest import phases_of
+
 T_END = 1e4          # s of simulated time
 WINDOW = 10.0        # compare the spikes of the last 10 s
 
@@ -23,7 +25,8 @@ def run_engine(net, key, rebase):
     """Spikes of the last WINDOW seconds, and the phases at the first spike after T_END."""
     state = engine_state(net, key=key, rebase=rebase, buffer_spikes=10**6)
     runner = CpuRunner(state, parallel=False)
-    runner.advance(np.array([0]), T_END, T_END - WINDOW, 1 << 62, keep=True)
+    runner.advance(np.array([0]), t_end=T_END, warmup=T_END - WINDOW, max_spikes=1 << 62,
+                   keep=True)
     return (*runner.spikes(0, state.n_rec[0]), state)
 
 
@@ -39,7 +42,7 @@ def phase_error(state, phases):
     The two are taken at different instants of the same free evolution, so they
     differ by a uniform shift: compare phases relative to neuron 0.
     """
-    mine = state.phases()
+    mine = phases_of(state)
     return np.abs((mine - mine[0]) - (phases - phases[0])).max()
 
 

@@ -9,7 +9,7 @@ import pytest
 import zarr
 
 import sparseprop_gpu as sp
-from sparseprop_gpu.storage import store
+from sparseprop_gpu.storage import finishing, layout, metadata, writing
 from sparseprop_gpu.distributed import run_sweep
 
 SPEC = {"network": {"model": "qif", "n": 40, "k": 5, "tau": 0.02, "j0": 1.0, "target_rate": 3.0},
@@ -24,7 +24,7 @@ FLOATS = ["tau", "drive", "coupling", "j0", "target_rate", "rate_mean", "rate_st
 
 def row(group, quantity):
     """(packed array, row) holding ``quantity``."""
-    for name in store.PACKED:
+    for name in layout.PACKED:
         quantities = group[name].attrs["quantities"]
         if quantity in quantities:
             return group[name], quantities.index(quantity)
@@ -34,16 +34,16 @@ def row(group, quantity):
 def test_layout_attributes_and_chunks(tmp_path):
     sweep = sp.Sweep(**SPEC)
     path = tmp_path / "s.zarr"
-    assert store.prepare(path, sweep) == [0, 1, 2]
+    assert writing.prepare(path, sweep) == [0, 1, 2]
     group = zarr.open_group(path, mode="r")
     assert group.metadata.zarr_format == 3
     stored = group.attrs["sparseprop"]
     # what the specification gives is not stored twice, nor its unset (null) keys
     assert set(stored) == {"kind", "format", "ready", "spec", "version", "backend"}
     assert None not in stored["spec"]["network"].values()
-    meta = store.metadata(path)
+    meta = metadata.metadata(path)
     assert meta["kind"] == "sweep" and meta["ready"] and meta["version"] == sp.__version__
-    assert meta["format"] == store.FORMAT == 2
+    assert meta["format"] == layout.FORMAT == 2
     assert meta["spec"] == json.loads(sweep.to_json())
     assert meta["backend"] == {"requested": "cpu", "used": []}
     assert (meta["instances"], meta["batches"], meta["batch_size"]) == (5, 3, 2)
@@ -59,13 +59,13 @@ def test_layout_attributes_and_chunks(tmp_path):
     ints, floats = group["instance_int64"][:], group["instance_float64"][:]
     assert np.all(ints == -1) and np.all(np.isnan(floats))           # each batch writes its own
     assert "count" not in group and "spikes" not in group            # summary only
-    assert not store.done_batches(path).any()
+    assert not metadata.done_batches(path).any()
 
 
 def test_the_layout_packs_by_dtype_whatever_is_swept():
     direct = {"n": np.array([40]), "k": np.array([5]), "seed": np.array([1]),
               "ic_seed": np.array([1]), "drive": np.array([1.0]), "coupling": np.array([-1.0])}
-    assert store.layout(direct, "spikes") == {
+    assert layout.layout(direct, "spikes") == {
         "instance_int64": ["n", "k", "seed", "ic_seed", "spike_count", "n_recorded"],
         "instance_float64": ["drive", "coupling", "rate_mean", "rate_std", "cv_isi_mean",
                              "silent_fraction", "t_stop"]}
@@ -75,7 +75,7 @@ def test_a_store_of_another_format_is_refused_by_name(tmp_path):
     path = tmp_path / "s.zarr"
     run_sweep(SPEC, path, in_process=True, progress=False)
     group = zarr.open_group(path, mode="r+")
-    old = {**store.metadata(path), "format": 1, "version": "0.0.9"}
+    old = {**metadata.metadata(path), "format": 1, "version": "0.0.9"}
     group.attrs.update({"sparseprop": old})
     with pytest.raises(ValueError, match="is a sweep store of format 1 \\(written by "
                                          "sparseprop-gpu 0.0.9\\); this version .* reads "
@@ -85,20 +85,20 @@ def test_a_store_of_another_format_is_refused_by_name(tmp_path):
         with pytest.raises(ValueError, match="^out: .* is a sweep store of format 1"):
             run_sweep(SPEC, path, in_process=True, progress=False, resume=resume)
     report = run_sweep(SPEC, path, in_process=True, progress=False, overwrite=True)
-    assert report.batches_done == 3 and store.metadata(path)["format"] == 2
+    assert report.batches_done == 3 and metadata.metadata(path)["format"] == 2
 
 
 def test_a_batch_is_visible_only_with_its_marker_and_resume_runs_the_rest(tmp_path):
     sweep = sp.Sweep(**SPEC)
     path = tmp_path / "s.zarr"
-    store.prepare(path, sweep)
+    writing.prepare(path, sweep)
     from sparseprop_gpu.distributed import run_batch
     run_batch(str(path), sweep, 1)
     # a batch whose data was written but whose marker was not (killed in between)
     lo, hi = sweep.batch_bounds(2)
     rate, i = row(zarr.open_group(path, mode="r+"), "rate_mean")
     rate[i, lo:hi] = 123.0
-    np.testing.assert_array_equal(store.done_batches(path), [False, True, False])
+    np.testing.assert_array_equal(metadata.done_batches(path), [False, True, False])
     ds = sp.open_results(path, partial=True)
     np.testing.assert_array_equal(ds["done"].values, [False, False, True, True, False])
     # the parameters of every instance (of batches not run: from the specification)
@@ -124,7 +124,7 @@ def test_an_interrupted_creation_is_started_again(tmp_path):
     path = tmp_path / "s.zarr"
     group = zarr.open_group(path, mode="w")
     group.attrs.update({"sparseprop": {"kind": "sweep", "ready": False, "spec": {}}})
-    assert store.prepare(path, sweep) == [0, 1, 2]
+    assert writing.prepare(path, sweep) == [0, 1, 2]
     assert zarr.open_group(path).attrs["sparseprop"]["ready"]
 
 
@@ -197,7 +197,7 @@ def committed_unfinished(path, spec=SPEC):
     """A store whose batches are all committed but which was not finished (killed before)."""
     from sparseprop_gpu.distributed import run_batch
     sweep = sp.Sweep(**spec)
-    store.prepare(path, sweep)
+    writing.prepare(path, sweep)
     for b in range(sweep.n_batches):
         run_batch(str(path), sweep, b)
     return sweep
@@ -235,7 +235,7 @@ def test_a_finished_store_has_one_chunk_per_array(tmp_path):
     files = store_files(path)
     assert run_sweep(SPEC, path, in_process=True, progress=False).batches_run == 0
     assert store_files(path) == files                                 # finished: untouched
-    assert store.plan(path, sweep) == []
+    assert writing.plan(path, sweep) == []
 
 
 class Killed(BaseException):
@@ -247,7 +247,7 @@ def test_a_finish_killed_at_any_write_is_completed_to_the_same_store(tmp_path, m
     sweep = committed_unfinished(tmp_path / "unfinished.zarr")
     reference = tmp_path / "reference.zarr"
     shutil.copytree(tmp_path / "unfinished.zarr", reference)
-    store.finish(reference, ["cpu"])
+    finishing.finish(reference, ["cpu"])
     expected = store_files(reference)
     real = {name: getattr(LocalStore, name) for name in ("set", "delete_dir")}
     calls = {"left": None}
@@ -269,7 +269,7 @@ def test_a_finish_killed_at_any_write_is_completed_to_the_same_store(tmp_path, m
         shutil.copytree(tmp_path / "unfinished.zarr", path)
         calls["left"] = kill_at
         try:
-            store.finish(path, ["cpu"])
+            finishing.finish(path, ["cpu"])
         except Killed:
             pass
         else:
@@ -279,13 +279,13 @@ def test_a_finish_killed_at_any_write_is_completed_to_the_same_store(tmp_path, m
         if kill_at % 2:                           # resumed by the command, or by finish
             assert run_sweep(sweep, path, in_process=True, progress=False,
                              resume=True).batches_run == 0
-            store.record_backends(path, ["cpu"])
+            writing.record_backends(path, ["cpu"])
         else:
-            store.finish(path, ["cpu"])
+            finishing.finish(path, ["cpu"])
         assert store_files(path) == expected, f"killed at write {kill_at}"
         kill_at += 1
     # per array: its chunks, metadata, old chunks deleted; the attributes; the markers deleted
-    assert kill_at >= 3 * len(store.PACKED) + 2
+    assert kill_at >= 3 * len(layout.PACKED) + 2
 
 
 def test_open_results_reads_every_state_of_a_finish(tmp_path, monkeypatch):
@@ -297,7 +297,7 @@ def test_open_results_reads_every_state_of_a_finish(tmp_path, monkeypatch):
     # new chunk written, metadata not yet: the old chunks are read
     (path / "instance_float64" / f"{i}.0").write_bytes(b"garbage that must never be read")
     np.testing.assert_array_equal(sp.open_results(path)["rate_mean"].values, want)
-    store._rechunk(arr)                             # done properly; old chunks gone
+    finishing._rechunk(arr)                             # done properly; old chunks gone
     np.testing.assert_array_equal(sp.open_results(path)["rate_mean"].values, want)
     assert not (path / "instance_float64" / "c").exists()
 

@@ -159,10 +159,10 @@ def test_ensemble_of_eif_networks_with_different_drives():
     ens = sp.Ensemble(net, seeds=[1, 2, 3, 4], j0=[0.5, 1.0, 1.5, 1.0])
     batch = ens.batch(np.arange(4), "phase", 64)       # three distinct tables, stored once each
     one = net.model.tables(ens.instances[1].drive, ens.instances[1].coupling)[0]
-    assert batch.tab.shape[0] == sum(net.model.tables(x.drive, x.coupling)[0].shape[0]
+    assert batch.lookup.shape[0] == sum(net.model.tables(x.drive, x.coupling)[0].shape[0]
                                      for x in ens.instances[:3])
-    assert batch.tab_base[1] == batch.tab_base[3]
-    np.testing.assert_array_equal(batch.tab[batch.tab_base[3]:][:one.shape[0]], one)
+    assert batch.lookup_base[1] == batch.lookup_base[3]
+    np.testing.assert_array_equal(batch.lookup[batch.lookup_base[3]:][:one.shape[0]], one)
     out = sp.run_ensemble(ens, t_end=0.3, record="spikes", backend="cpu")
     assert_each_instance_as_alone(ens, out, t_end=0.3)
 
@@ -230,7 +230,7 @@ def test_an_input_below_a_table_without_a_tail_is_an_error_not_a_clamp():
 
 
 def test_eif_by_name_in_a_sweep_and_a_record_rebuilds_its_model(tmp_path):
-    from sparseprop_gpu.analysis import _network_from_meta
+    from sparseprop_gpu.analysis.data import network_of
     with pytest.raises(ValueError, match="network.model_params.delta: not a parameter of the "
                                          "eif model; allowed: delta_t, v_t, v_reset"):
         sp.Sweep(network={"model": "eif", "model_params": {"delta": 0.2}, "n": 200, "k": 20},
@@ -253,6 +253,6 @@ def test_eif_by_name_in_a_sweep_and_a_record_rebuilds_its_model(tmp_path):
     net = sp.Network(model=sp.EIF(tau=0.02, delta_t=0.2, v_reset=-2.0), n=100, k=10, j0=1.0,
                      target_rate=2.0, seed=4)
     rec = sp.simulate(net, n_spikes=50)
-    again = _network_from_meta(rec.meta)
+    again = network_of(rec.meta)
     assert again.model == net.model and again.drive == net.drive
     np.testing.assert_array_equal(sp.simulate(again, n_spikes=50).times, rec.times)

@@ -86,7 +86,7 @@ def test_bad_target_tables():
 def test_bad_run_settings_fail_before_the_engine(monkeypatch, kwargs, words):
     def no_engine(*args, **kw):
         raise AssertionError("the engine must not start")
-    monkeypatch.setattr(simulate_module, "engine_state", no_engine)
+    monkeypatch.setattr(simulate_module, "execute", no_engine)
     with pytest.raises(ValueError, match=words):
         sp.simulate(network(), **kwargs)
 

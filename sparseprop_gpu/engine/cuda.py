@@ -1,24 +1,24 @@
 """CUDA backend: one network instance per CUDA thread, the same ``kernels/`` code.
 
-Needs the ``cuda`` extra (``pip install "sparseprop-gpu[cuda]"``: numba-cuda with its
-CUDA 12 wheels, and cupy). Device arrays are cupy arrays on a real GPU and
-numba's own under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), where the
-kernel runs in Python threads: tiny sizes only, for the tests.
+Needs the ``cuda`` extra (``pip install "sparseprop-gpu[cuda]"``: numba-cuda with its CUDA 12
+wheels, and cupy). Device arrays are cupy arrays on a real GPU and numba's own under the CUDA
+simulator (``NUMBA_ENABLE_CUDASIM=1``), where the kernel runs in Python threads: tiny sizes
+only, for the tests.
 """
 import importlib.util
 import math
 
 import numpy as np
 
-from .batch import OUTCOME, OUTPUT, SCRATCH, STATE
-from ..kernels import engine, models as km
+from .. import config
+from ..kernels import engine
+from . import layout
 
-THREADS_PER_BLOCK = 64
 INSTALL = 'pip install "sparseprop-gpu[cuda]"'
 
 
 try:
-    from numba import config, cuda
+    from numba import config as numba_config, cuda
 except Exception as exc:   # numba-cuda missing or broken: say so when asked
     cuda = None
     IMPORT_ERROR = exc
@@ -28,7 +28,7 @@ def status():
     """(usable, message): whether a CUDA device (or the simulator) can run the kernel."""
     if cuda is None:
         return False, f"numba.cuda cannot be imported ({IMPORT_ERROR}); install it with {INSTALL}"
-    if config.ENABLE_CUDASIM:
+    if numba_config.ENABLE_CUDASIM:
         return True, "the CUDA simulator (NUMBA_ENABLE_CUDASIM=1)"
     if importlib.util.find_spec("numba_cuda") is None:
         return False, f"numba-cuda is not installed; install it with {INSTALL}"
@@ -42,30 +42,23 @@ def status():
         return False, f"CUDA is not usable ({exc})"
 
 
-def _advance_kernel(tables):
-    """The kernel for the closed-form models (``tables`` False) or the table models (True).
+def kernel_function(tabulated):
+    """The Python function of the kernel for the closed-form models (``tabulated`` False) or
+    the table models (True), generated from ``engine.layout`` (``layout.kernel_source``).
 
-    ``tables`` is a compile-time constant, as in the CPU backend, so each kernel carries
-    only its own models' code (and registers).
+    ``tabulated`` is a compile-time constant (a global of the function), as in the CPU
+    backend, so each kernel carries only its own models' code (and registers).
     """
-    def advance_kernel(active, model, key_kind, par, neuron, tab_base, heap, geom, n, k, seed,
-                       bitmap, targets, candidates, gathered, clock, counts, isi, buf_times,
-                       buf_senders, rec_cap, status, n_rec, n_proc, conn_mode, table, tab,
-                       t_end, warmup, keep, max_spikes):
-        """Thread ``a`` runs instance ``active[a]`` of the batch (``engine.advance_instance``)."""
-        a = cuda.grid(1)
-        if a < active.shape[0]:
-            engine.advance_instance(active[a], tables, model, key_kind, par, neuron, tab_base,
-                                    heap, geom, n, k, seed, bitmap, targets, candidates,
-                                    gathered, clock, counts, isi, buf_times, buf_senders,
-                                    rec_cap, status, n_rec, n_proc, conn_mode, table, tab, t_end,
-                                    warmup, keep, max_spikes)
-    return advance_kernel
+    namespace = {"cuda": cuda, "advance_instance": engine.advance_instance,
+                 "tabulated": tabulated}
+    exec(compile(layout.kernel_source(), f"<advance_kernel tabulated={tabulated}>", "exec"),
+         namespace)
+    return namespace["advance_kernel"]
 
 
 # compiled at their first launch
-KERNELS = {} if cuda is None else {tables: cuda.jit(_advance_kernel(tables))
-                                   for tables in (False, True)}
+KERNELS = {} if cuda is None else {tabulated: cuda.jit(kernel_function(tabulated))
+                                   for tabulated in (False, True)}
 
 
 class CudaRunner:
@@ -74,25 +67,27 @@ class CudaRunner:
     Parameters
     ----------
     batch : Batch
+    threads_per_block : int, optional
+        CUDA threads (instances) per block (default ``config.THREADS_PER_BLOCK``, read when
+        the runner is made).
     """
 
     name = "cuda"
-    per_instance = STATE + SCRATCH + OUTPUT + OUTCOME
 
-    def __init__(self, batch):
+    def __init__(self, batch, threads_per_block=None):
         usable, message = status()
         if not usable:
             raise RuntimeError(f"backend 'cuda' is not usable: {message}")
         self.batch = batch
+        self.threads_per_block = threads_per_block or config.THREADS_PER_BLOCK
         self._cupy = None
-        if not config.ENABLE_CUDASIM:
+        if not numba_config.ENABLE_CUDASIM:
             try:
                 import cupy
                 self._cupy = cupy
             except ImportError as exc:
                 raise RuntimeError(f"backend 'cuda' needs cupy; install it with {INSTALL}") from exc
-        self.device = {name: self._to_device(getattr(batch, name))
-                       for name in self.per_instance + ("table", "tab")}
+        self.device = {name: self._to_device(array) for name, array in batch.arrays().items()}
         self._buffers = None
 
     def _to_device(self, host):
@@ -100,42 +95,31 @@ class CudaRunner:
             return self._cupy.asarray(host)
         return cuda.to_device(host)
 
-    def _to_host(self, name):
-        device = self.device[name]
+    def _to_host(self, device):
         return device.get() if self._cupy is not None else device.copy_to_host()
 
-    def advance(self, active, t_end, warmup, max_spikes, keep):
-        """One launch: every instance of ``active`` runs until it stops."""
-        d = self.device
-        blocks = math.ceil(active.shape[0] / THREADS_PER_BLOCK)
-        KERNELS[bool(self.batch.model_id == km.TABLE)][blocks, THREADS_PER_BLOCK](
-            self._to_device(np.ascontiguousarray(active, np.int64)), np.int64(self.batch.model_id),
-            np.int64(self.batch.key_kind), *(d[name] for name in self.per_instance),
-            np.int64(self.batch.conn_mode), d["table"], d["tab"], float(t_end), float(warmup),
-            bool(keep),
-            np.int64(max_spikes))
+    def advance(self, active, **launch):
+        """One launch: every instance of ``active`` runs until it stops (see CpuRunner)."""
+        blocks = math.ceil(active.shape[0] / self.threads_per_block)
+        KERNELS[self.batch.tabulated][blocks, self.threads_per_block](
+            self._to_device(np.ascontiguousarray(active, np.int64)),
+            *layout.arguments(self.device, self.batch.constants(), launch))
         self._buffers = None
 
     def outcome(self, active):
         """(status, recorded) of the instances ``active`` after the last launch."""
-        self.batch.status[:] = self._to_host("status")
-        self.batch.n_rec[:] = self._to_host("n_rec")
+        self.batch.status[:] = self._to_host(self.device["status"])
+        self.batch.n_rec[:] = self._to_host(self.device["n_rec"])
         return self.batch.status[active], self.batch.n_rec[active]
 
     def spikes(self, m, count):
         """The first ``count`` buffered spikes (times, senders) of instance ``m``."""
         if self._buffers is None:      # one copy per launch, of the filled columns only
             width = int(self.batch.n_rec.max())
-            self._buffers = (self._column_slice("buf_times", width),
-                             self._column_slice("buf_senders", width))
+            self._buffers = tuple(self._to_host(self.device[name][:, :width])
+                                  for name in ("buf_times", "buf_senders"))
         times, senders = self._buffers
         return times[m, :count].copy(), senders[m, :count].copy()
-
-    def _column_slice(self, name, width):
-        device = self.device[name][:, :width]
-        if self._cupy is not None:
-            return device.get()
-        return device.copy_to_host()
 
     def set_rec_cap(self, active, caps):
         """Recording budget of each active instance for the next launch."""
@@ -144,6 +128,6 @@ class CudaRunner:
 
     def sync(self):
         """Copy the device state into the batch's host arrays; returns the batch."""
-        for name in self.per_instance:
-            getattr(self.batch, name)[...] = self._to_host(name)
+        for name in layout.PER_INSTANCE:
+            getattr(self.batch, name)[...] = self._to_host(self.device[name])
         return self.batch

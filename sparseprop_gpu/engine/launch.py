@@ -9,15 +9,16 @@ import time
 
 import numpy as np
 
+from .. import config
 from ..kernels import engine
 
 UNLIMITED = 2**62
-LAUNCH_SECONDS = 0.25     # wall time per launch, for progress updates
-PROGRESS_AFTER = 2.0      # show a progress bar once a run is predicted to last longer (s)
 
 
-def drive(runner, t_end, n_spikes, warmup, keep, progress=False, first_launch=20_000):
-    """Run every instance of ``runner.batch`` to ``t_end`` or ``n_spikes`` recorded spikes.
+def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
+                 first_launch=config.FIRST_LAUNCH):
+    """Run every instance of ``runner.batch`` to ``t_end`` or ``n_spikes`` recorded spikes,
+    and leave the final state in the batch's host arrays.
 
     Parameters
     ----------
@@ -31,13 +32,16 @@ def drive(runner, t_end, n_spikes, warmup, keep, progress=False, first_launch=20
     progress : bool
         Show a progress bar when the run looks long.
     first_launch : int
-        Network spikes per instance in the first launch (later ones aim at 0.25 s).
+        Network spikes per instance in the first launch (later ones aim at
+        ``config.LAUNCH_SECONDS``).
 
     Returns
     -------
     spikes : list of (times, senders) per instance, empty arrays unless ``keep``
     reached_end : ndarray of bool
         True where the instance stopped at ``t_end`` (else after ``n_spikes``).
+    seconds : float
+        Wall time spent in the launches (s): the engine's compute, without the host's work.
     """
     size = runner.batch.size
     recorded = np.zeros(size, np.int64)
@@ -46,12 +50,14 @@ def drive(runner, t_end, n_spikes, warmup, keep, progress=False, first_launch=20
     active = np.arange(size, dtype=np.int64)
     chunk = first_launch
     bar = Progress(enabled=progress)
+    seconds = 0.0
     while active.size:
         runner.set_rec_cap(active, n_spikes - recorded[active])
         tick = time.perf_counter()
-        runner.advance(active, t_end, warmup, chunk, keep)
+        runner.advance(active, t_end=t_end, warmup=warmup, keep=keep, max_spikes=chunk)
+        status, n_rec = runner.outcome(active)        # waits for the launch to end
         took = time.perf_counter() - tick
-        status, n_rec = runner.outcome(active)
+        seconds += took
         if np.any(status == engine.OUT_OF_TABLE):
             m = int(active[np.argmax(status == engine.OUT_OF_TABLE)])
             raise ValueError(f"instance {m}: an input took a neuron below the model's table "
@@ -72,10 +78,11 @@ def drive(runner, t_end, n_spikes, warmup, keep, progress=False, first_launch=20
             else:
                 done = 1.0 - active.size / size
             bar.update(done)
-            chunk = int(np.clip(chunk * LAUNCH_SECONDS / max(took, 1e-6), 1000, 1 << 26))
+            chunk = int(np.clip(chunk * config.LAUNCH_SECONDS / max(took, 1e-6), 1000, 1 << 26))
     bar.close()
+    runner.sync()
     spikes = [_join(p) for p in pieces]
-    return spikes, reached_end
+    return spikes, reached_end, seconds
 
 
 def _join(pieces):
@@ -105,7 +112,7 @@ class Progress:
         done = min(max(done, 0.0), 1.0)
         if self.bar is None:
             spent = time.perf_counter() - self.started
-            if done <= 0 or spent / done < PROGRESS_AFTER:
+            if done <= 0 or spent / done < config.PROGRESS_AFTER:
                 return
             from tqdm import tqdm
             self.bar = tqdm(total=1000, desc="simulating",

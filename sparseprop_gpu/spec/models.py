@@ -372,7 +372,7 @@ class TableModel(NeuronModel):
 
     def neuron_params(self, drive, coupling, tau):
         table = super().neuron_params(drive, coupling, tau)
-        table[:, km.N_TABLE] = self.tables(drive, coupling)[1]
+        table[:, km.N_LOOKUP_BASE] = self.tables(drive, coupling)[1]
         return table
 
     def _kick(self, drive, coupling):

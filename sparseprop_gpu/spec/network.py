@@ -3,12 +3,18 @@ import math
 
 import numpy as np
 
-from .. import validate
+from .. import config, validate
+from ..compiled import target_table
+from ..options import CONNECTIVITY
 from .models import NeuronModel
 
-CONNECTIVITY = ("auto", "stored", "on_the_fly")
-STORED_BELOW = 100_000   # "auto" stores the table below this many neurons (see README, performance)
 SEED_MAX = 2**63 - 1
+
+
+def random_phases(model, n, ic_seed):
+    """Initial phases drawn uniformly on [reset, threshold) from ``ic_seed``."""
+    rng = np.random.default_rng([ic_seed, 0x1C])
+    return rng.uniform(model.phase_reset, model.phase_threshold, n)
 
 
 class Heterogeneous:
@@ -109,7 +115,7 @@ class Network:
         else:
             self.targets = None
             if connectivity == "auto":
-                connectivity = "stored" if self.n < STORED_BELOW else "on_the_fly"
+                connectivity = "stored" if self.n < config.STORED_BELOW else "on_the_fly"
             self.connectivity = connectivity
         self.initial_phases = self._initial_phases(initial_phases, initial_voltages)
         self._table = None
@@ -195,8 +201,7 @@ class Network:
                                  f"{np.min(v_th):g}")
             phases = model.voltage_to_phase(v, self.drive)
         if phases is None:
-            rng = np.random.default_rng([self.ic_seed, 0x1C])
-            return rng.uniform(model.phase_reset, model.phase_threshold, self.n)
+            return random_phases(model, self.n, self.ic_seed)
         phases = validate.finite_array("initial_phases", phases, (self.n,))
         if np.any(phases >= model.phase_threshold):
             raise ValueError(f"initial_phases must be below the threshold phase {model.phase_threshold:g}")
@@ -210,7 +215,6 @@ class Network:
             return self.targets
         if self._table is not None:
             return self._table
-        from ..engine.cpu import target_table
         table = target_table(self.seed, self.n, self.k)
         if self.connectivity == "stored":
             self._table = table

@@ -34,7 +34,11 @@ import os
 import numpy as np
 
 from .. import validate
+from ..options import BACKENDS, CONNECTIVITY, KEYS, PER_NEURON, RECORD, SWEEP_MODES
+from .instances import InstanceError, InstanceTable
 from .models import MODELS
+from .network import Network
+from .settings import check_run
 
 NETWORK_KEYS = ("model", "model_params", "tau", "n", "k", "j0", "target_rate", "drive", "coupling", "seed",
                 "ic_seed", "connectivity")
@@ -46,9 +50,7 @@ RUN_DEFAULTS = {"t_end": None, "n_spikes": None, "warmup": 0.0, "record": "summa
                 "per_neuron": False, "backend": "auto", "batch_size": 64, "buffer_spikes": None,
                 "key": "auto"}
 NETWORK_DEFAULTS = {"model_params": {}, "tau": 0.01, "seed": 0, "ic_seed": None, "connectivity": "auto"}
-PER_NEURON = ("count", "rate", "cv_isi", "isi_sum", "isi_sumsq")
-PER_NEURON_DEFAULT = ("count", "rate", "cv_isi")
-MODES = ("grid", "zip")
+PER_NEURON_DEFAULT = PER_NEURON[:3]
 RANGE_FORMS = ("linspace", "geomspace", "range")
 
 
@@ -105,9 +107,9 @@ class Sweep:
             self.size = self.shape[0]
         self.batch_size = self.spec["run"]["batch_size"]
         self.n_batches = -(-self.size // self.batch_size)
-        self._parameters = self._check_instances()
+        self.instances = self._instance_table()
         self._check_run()
-        self.n_max = int(self._parameters["n"].max())
+        self.n_max = int(self.instances.columns["n"].max())
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -141,59 +143,41 @@ class Sweep:
 
     # ---------------------------------------------------------------- checks
     def _check_run(self):
-        from ..runs.simulate import check_run
         run = self.spec["run"]
         try:
             check_run(run["t_end"], run["n_spikes"], run["warmup"], run["record"], run["key"],
-                      self._network(0))
+                      self.instances.base)
         except ValueError as exc:
             raise ValueError(f"[run] {exc}") from None
 
-    def _check_instances(self):
-        """Build one network per distinct parameter set; returns the per-instance parameters."""
-        from .network import Network
-        cols = self.columns(0, self.size)
-        seeds = {name: cols.pop(name) for name in ("seed", "ic_seed")}
-        for name, values in seeds.items():
-            if values is not None:
-                where = "sweep" if name in self.axes else "network"
-                try:
-                    validate.integer(name, int(values.min()), 0, 2**63 - 1)
-                    validate.integer(name, int(values.max()), 0, 2**63 - 1)
-                except ValueError as exc:
-                    raise ValueError(f"{where}.{name}: {exc}") from None
-        names = list(cols)
-        stacked = np.rec.fromarrays([cols[name] for name in names], names=names)
-        distinct, inverse = np.unique(stacked, return_inverse=True)
-        drive = np.empty(distinct.size)
-        coupling = np.empty(distinct.size)
-        base = self.spec["network"]
-        for i, row in enumerate(distinct):
-            kw = {name: row[name].item() for name in names}
-            try:
-                model = self.model.with_tau(kw["tau"])
-                net = Network(model=model, connectivity="on_the_fly", seed=0,
-                              **{name: value for name, value in kw.items() if name != "tau"})
-            except ValueError as exc:
-                raise ValueError(self._locate(exc, kw)) from None
-            drive[i], coupling[i] = net.drive, net.coupling
-        out = {"n": cols["n"], "k": cols["k"], "tau": cols["tau"],
-               "seed": seeds["seed"],
-               "ic_seed": seeds["seed"] if seeds["ic_seed"] is None else seeds["ic_seed"],
-               "drive": drive[inverse.ravel()], "coupling": coupling[inverse.ravel()]}
-        if base.get("j0") is not None or "j0" in self.axes:
-            out.update(j0=cols["j0"], target_rate=cols["target_rate"])
-        return out
+    def _instance_table(self):
+        """The InstanceTable of every instance, validated once; errors name the key."""
+        cols = {name: values for name, values in self.columns(0, self.size).items()
+                if values is not None}
+        try:
+            return InstanceTable(self._base_network(cols), **cols)
+        except InstanceError as exc:
+            raise ValueError(self._locate(exc, cols)) from None
 
-    def _locate(self, exc, values):
-        message = str(exc)
-        for name in sorted(values, key=len, reverse=True):
-            if message.startswith(name):
-                where = "sweep" if name in self.axes else "network"
-                return f"{where}.{name} = {values[name]!r}: {message}"
-        point = ", ".join(f"{name}={value!r}" for name, value in values.items()
-                          if value is not None)
-        return f"[network]/[sweep] at {point}: {message}"
+    def _base_network(self, cols):
+        """The network of instance 0: what the instances share (model, connectivity)."""
+        value = {name: values[0].item() for name, values in cols.items()}
+        try:
+            return Network(model=self.model.with_tau(value.pop("tau")),
+                           connectivity=self.spec["network"]["connectivity"], **value)
+        except ValueError as exc:
+            name = next((n for n in sorted(cols, key=len, reverse=True)
+                         if str(exc).startswith(n)), None)
+            raise InstanceError(0, name, str(exc)) from None
+
+    def _locate(self, exc, cols):
+        where = "sweep" if exc.name in self.axes else "network"
+        if exc.name in ("seed", "ic_seed"):
+            return f"{where}.{exc.name}: {exc.reason}"
+        if exc.name is not None:
+            return f"{where}.{exc.name} = {cols[exc.name][exc.instance].item()!r}: {exc.reason}"
+        point = ", ".join(f"{name}={values[exc.instance].item()!r}" for name, values in cols.items())
+        return f"[network]/[sweep] at {point}: {exc.reason}"
 
     # ---------------------------------------------------------------- instances
     def columns(self, lo, hi):
@@ -236,7 +220,7 @@ class Sweep:
         """Per-instance parameters (n, k, tau, seed, ic_seed, drive, coupling, and j0,
         target_rate in the balanced state) as arrays, for instances ``lo .. hi - 1``."""
         hi = self.size if hi is None else hi
-        return {name: values[lo:hi] for name, values in self._parameters.items()}
+        return self.instances.parameters(np.arange(lo, hi))
 
     def batch_bounds(self, b):
         """(lo, hi): batch ``b`` holds instances lo .. hi - 1."""
@@ -256,29 +240,19 @@ class Sweep:
             parts.append(f"{name}={lo_v:g}" if lo_v == hi_v else f"{name}={lo_v:g}..{hi_v:g}")
         return f"batch {b} (instances {lo}..{hi - 1}; {', '.join(parts)})"
 
-    def _network(self, i):
+    def network(self, i):
         """The Network of instance ``i``."""
-        from .network import Network
-        pars = self.parameters(i, i + 1)
-        names = ("n", "k", "seed", "ic_seed") + (
-            ("j0", "target_rate") if "j0" in pars else ("drive", "coupling"))
-        return Network(model=self.model.with_tau(pars["tau"][0].item()),
-                       connectivity=self.spec["network"]["connectivity"],
-                       **{name: pars[name][0].item() for name in names})
+        return self.instances.network(i)
 
     def ensemble(self, lo, hi):
         """The instances ``lo .. hi - 1`` as an ``sp.Ensemble``."""
         from ..runs.ensemble import Ensemble
         pars = self.parameters(lo, hi)
-        balanced = "j0" in pars
-        base = self._network(lo)
-        per = {"seeds": pars["seed"], "ic_seeds": pars["ic_seed"], "n": pars["n"], "k": pars["k"],
-               "tau": pars["tau"]}
-        if balanced:
-            per.update(j0=pars["j0"], target_rate=pars["target_rate"])
-        else:
-            per.update(drive=pars["drive"], coupling=pars["coupling"])
-        return Ensemble(base, **per)
+        names = {"seed": "seeds", "ic_seed": "ic_seeds"}
+        derived = ("drive", "coupling") if "j0" in pars else ()
+        return Ensemble(self.network(lo), **{names.get(name, name): values
+                                             for name, values in pars.items()
+                                             if name not in derived})
 
     def run_kwargs(self):
         """Keyword arguments of ``run_ensemble`` for one batch."""
@@ -340,10 +314,7 @@ def _network_section(section):
         MODELS[out["model"]](tau=out["tau"], **out["model_params"])
     except ValueError as exc:
         raise ValueError(f"network.{exc}") from None
-    validate_choice = ("auto", "stored", "on_the_fly")
-    if out["connectivity"] not in validate_choice:
-        raise ValueError(f"network.connectivity must be one of "
-                         f"{', '.join(map(repr, validate_choice))}; got {out['connectivity']!r}")
+    validate.choice("network.connectivity", out["connectivity"], CONNECTIVITY)
     for name in SWEEPABLE:
         value = out.get(name)
         if value is None:
@@ -369,23 +340,16 @@ def _model_params(model, params):
 
 
 def _scalar(where, name, value):
+    """A fixed or swept value checked for its type (ranges: ``InstanceTable``)."""
     if name in INTEGER:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ValueError(f"{where} must be an integer; got {value!r}")
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{where} must be a real number; got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{where} must be finite; got {value!r}")
-    return value
+        return validate.integer(where, value)
+    return validate.real(where, value)
 
 
 def _sweep_section(section):
     section = dict(section)
     mode = section.pop("mode", "grid")
-    if mode not in MODES:
-        raise ValueError(f"sweep.mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
+    validate.choice("sweep.mode", mode, SWEEP_MODES)
     _unknown("sweep", section, SWEEPABLE + ("mode",))
     values = {name: _normal_form(name, value) for name, value in section.items()}
     # the order of the keys is the order of the instances; JSON written with sorted keys
@@ -465,12 +429,8 @@ def _run_section(section):
             out[name] = _scalar(f"run.{name}", name, out[name])
     if out["warmup"] is None:
         out["warmup"] = 0.0
-    for name in ("record", "backend", "key"):
-        allowed = {"record": ("summary", "spikes"), "backend": ("auto", "cpu", "cuda"),
-                   "key": ("auto", "exp", "phase")}[name]
-        if out[name] not in allowed:
-            raise ValueError(f"run.{name} must be one of {', '.join(map(repr, allowed))}; "
-                             f"got {out[name]!r}")
+    for name, allowed in (("record", RECORD), ("backend", BACKENDS), ("key", KEYS)):
+        validate.choice(f"run.{name}", out[name], allowed)
     out["batch_size"] = validate.integer("run.batch_size", out["batch_size"], 1, 2**31 - 1)
     for name in ("n_spikes", "buffer_spikes"):
         if out[name] is not None:

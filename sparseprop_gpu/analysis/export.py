@@ -1,0 +1,52 @@
+"""Spikes in the layouts of other tools: neo's spike time arrays and the NWB Units table."""
+import numpy as np
+
+from .data import spike_data
+
+
+def to_neo(source, instance=None):
+    """Spikes as the arrays of ``neo.SpikeTrainList.from_spike_time_array``.
+
+    Returns a dict with ``spike_time_array`` (s), ``channel_id_array``, ``all_channel_ids``,
+    ``t_start``, ``t_stop`` and ``units`` ("s"), so that
+    ``neo.core.spiketrainlist.SpikeTrainList.from_spike_time_array(**to_neo(rec))`` builds the
+    spike trains (neo is not needed here). For several instances pass ``instance``, or get all
+    of them with channel ids numbered instance by instance (``unit = unit_offset[m] + neuron``,
+    as in ``to_nwb_units``); then ``t_start``/``t_stop`` are the earliest start and latest stop.
+    """
+    data = spike_data(source)
+    data.need_spikes("to_neo")
+    if instance is not None:
+        data = data.instance(int(instance))
+    unit_offset = np.concatenate([[0], np.cumsum(data.n)])
+    ids = unit_offset[data.instance_of_spike()] + data.senders
+    return {"spike_time_array": data.times.copy(), "channel_id_array": ids,
+            "all_channel_ids": np.arange(unit_offset[-1]),
+            "t_start": float(np.nanmin(data.t_start)), "t_stop": float(np.nanmax(data.t_stop)),
+            "units": "s"}
+
+
+def to_nwb_units(source):
+    """Spikes in the NWB Units table layout (ragged column ``spike_times``).
+
+    One unit per neuron (silent ones included, with no spikes), instance by instance. Returns a
+    dict of arrays: ``id`` (U,), ``spike_times`` (flat, each unit's spikes in time order, unit
+    by unit), ``spike_times_index`` (U,) int64, the *end* of each unit's slice (NWB's
+    VectorIndex: unit u is ``spike_times[index[u - 1]:index[u]]``, ``index[-1] = 0``),
+    ``obs_intervals`` (U, 2) (the window), ``instance`` and ``neuron`` (U,). With pynwb:
+    ``nwb.add_unit(spike_times=..., obs_intervals=...)`` per unit, or hand the arrays to
+    ``Units.from_dataframe``/hdmf directly.
+    """
+    data = spike_data(source)
+    data.need_spikes("to_nwb_units")
+    unit_offset = np.concatenate([[0], np.cumsum(data.n)])
+    inst = data.instance_of_spike()
+    unit = unit_offset[inst] + data.senders
+    order = np.lexsort((data.times, unit))
+    total = int(unit_offset[-1])
+    index = np.cumsum(np.bincount(unit, minlength=total)).astype(np.int64)
+    owner = np.repeat(np.arange(len(data)), data.n)
+    return {"id": np.arange(total), "spike_times": data.times[order],
+            "spike_times_index": index,
+            "obs_intervals": np.stack([data.t_start[owner], data.t_stop[owner]], axis=1),
+            "instance": owner, "neuron": np.arange(total) - unit_offset[owner]}

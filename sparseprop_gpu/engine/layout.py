@@ -1,0 +1,129 @@
+"""The engine's interface, declared once: every argument of ``kernels.engine.advance_instance``.
+
+Each argument has a name, a dtype, a shape and a role. From this one table come the Batch's
+arrays (``allocate``), the CPU loop's call and the CUDA kernel's parameters and call
+(``arguments``, ``kernel_source``), and the compile test's signature. Adding an engine array is
+one line here plus its use in ``kernels/engine.py``; the order of ``ARGUMENTS`` is the order of
+``advance_instance``'s parameters after ``(m, tabulated)``, checked when this module is imported.
+"""
+import inspect
+from collections import namedtuple
+
+import numpy as np
+
+from ..kernels import engine, models as km
+
+CONSTANT = "constant"    # one scalar per batch
+SHARED = "shared"        # one array for the whole batch
+INSTANCE = "instance"    # one row per instance: the engine's state, scratch and outcome
+LAUNCH = "launch"        # one scalar per launch
+
+Argument = namedtuple("Argument", "name dtype shape role doc")
+Argument.__doc__ = """One argument of ``advance_instance``.
+
+name : str
+    Its parameter name, and the Batch attribute that holds it.
+dtype : numpy dtype
+shape : tuple of str or int
+    Per instance (role INSTANCE: the row's shape; the batch array has one more leading axis)
+    or of the whole array (role SHARED), in names of ``Sizes`` fields; () for scalars.
+role : CONSTANT, SHARED, INSTANCE or LAUNCH
+doc : str
+"""
+
+ARGUMENTS = (
+    Argument("model", np.int64, (), CONSTANT, "kernels.models model id"),
+    Argument("key_kind", np.int64, (), CONSTANT, "kernels.models queue key"),
+    Argument("conn_mode", np.int64, (), CONSTANT, "ON_THE_FLY or STORED"),
+    Argument("target_table", np.int32, ("table_rows", "table_cols"), SHARED,
+             "stored targets, one row per neuron ((1, 1) on the fly)"),
+    Argument("lookup", np.float64, ("lookup",), SHARED,
+             "the distinct lookup tables of a TABLE model, one after another ((1,) else)"),
+    Argument("par", np.float64, (km.N_PAR,), INSTANCE, "model constants (P_*)"),
+    Argument("neuron", np.float64, ("neuron_rows", km.N_NEURON), INSTANCE,
+             "per-neuron constants (N_*) of the time keys (one row else)"),
+    Argument("lookup_base", np.int64, (), INSTANCE, "where the instance's table starts"),
+    Argument("heap", np.float64, ("heap",), INSTANCE, "the priority queue's keys and minima"),
+    Argument("geom", np.int64, ("geom",), INSTANCE, "the queue's geometry"),
+    Argument("n", np.int64, (), INSTANCE, "neurons"),
+    Argument("k", np.int64, (), INSTANCE, "out-degree"),
+    Argument("seed", np.int64, (), INSTANCE, "network seed (targets on the fly)"),
+    Argument("bitmap", np.uint64, ("bitmap",), INSTANCE, "scratch: distinct targets"),
+    Argument("drawn", np.int32, ("drawn",), INSTANCE, "scratch: the targets drawn on the fly"),
+    Argument("candidates", np.int64, ("candidates",), INSTANCE, "scratch: target candidates"),
+    Argument("gathered", np.float64, ("k_max",), INSTANCE, "scratch: the targets' keys"),
+    Argument("clock", np.float64, (2,), INSTANCE, "time origin (s), a compensated sum"),
+    Argument("counts", np.int32, ("n_max",), INSTANCE, "spikes per neuron at t >= warmup"),
+    Argument("isi", np.float64, ("n_max", 3), INSTANCE,
+             "per neuron: last spike (s), sum of ISIs (s), sum of squares (s^2)"),
+    Argument("buf_times", np.float64, ("buffer",), INSTANCE, "recorded spike times (s)"),
+    Argument("buf_senders", np.int32, ("buffer",), INSTANCE, "recorded spike senders"),
+    Argument("rec_cap", np.int64, (), INSTANCE, "spikes to record in this launch, at most"),
+    Argument("status", np.int64, (), INSTANCE, "outcome: why the instance stopped"),
+    Argument("n_rec", np.int64, (), INSTANCE, "outcome: spikes recorded"),
+    Argument("n_proc", np.int64, (), INSTANCE, "outcome: spikes processed"),
+    Argument("t_end", np.float64, (), LAUNCH, "end time (s)"),
+    Argument("warmup", np.float64, (), LAUNCH, "start of recording (s)"),
+    Argument("keep", np.bool_, (), LAUNCH, "keep the recorded spikes (stop when full)"),
+    Argument("max_spikes", np.int64, (), LAUNCH, "network spikes per instance, at most"),
+)
+NAMES = tuple(a.name for a in ARGUMENTS)
+PER_INSTANCE = tuple(a.name for a in ARGUMENTS if a.role == INSTANCE)
+ARRAYS = tuple(a.name for a in ARGUMENTS if a.role in (SHARED, INSTANCE))
+
+Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows buffer "
+                            "table_rows table_cols lookup")
+Sizes.__doc__ = "The lengths the shapes of ``ARGUMENTS`` name, for one batch (``m`` instances)."
+
+
+def _check_order():
+    declared = tuple(inspect.signature(engine.advance_instance).parameters)[2:]
+    if declared != NAMES:
+        raise ImportError("engine.layout.ARGUMENTS is out of step with "
+                          f"kernels.engine.advance_instance: {NAMES} against {declared}")
+
+
+def allocate(sizes):
+    """Zeroed arrays of every SHARED and INSTANCE argument, by name."""
+    out = {}
+    for a in ARGUMENTS:
+        if a.role not in (SHARED, INSTANCE):
+            continue
+        shape = tuple(getattr(sizes, d) if isinstance(d, str) else d for d in a.shape)
+        out[a.name] = np.zeros(((sizes.m,) if a.role == INSTANCE else ()) + shape, a.dtype)
+    return out
+
+
+def arguments(arrays, constants, launch):
+    """The arguments of ``advance_instance`` after ``(m, tabulated)``, in order.
+
+    Parameters
+    ----------
+    arrays : mapping
+        Every SHARED and INSTANCE array by name (host or device arrays).
+    constants, launch : mapping
+        The CONSTANT and LAUNCH scalars by name; each is cast to its declared dtype.
+    """
+    out = []
+    for a in ARGUMENTS:
+        if a.role == CONSTANT:
+            out.append(a.dtype(constants[a.name]))
+        elif a.role == LAUNCH:
+            out.append(a.dtype(launch[a.name]))
+        else:
+            out.append(arrays[a.name])
+    return tuple(out)
+
+
+def kernel_source(name="advance_kernel"):
+    """Source of the CUDA kernel: thread ``a`` runs instance ``active[a]`` through
+    ``advance_instance``. Plain parameters, generated from ``ARGUMENTS`` (see docs/design.md,
+    "The engine interface", for why not tuples of arrays)."""
+    params = ", ".join(NAMES)
+    return (f"def {name}(active, {params}):\n"
+            f"    a = cuda.grid(1)\n"
+            f"    if a < active.shape[0]:\n"
+            f"        advance_instance(active[a], tabulated, {params})\n")
+
+
+_check_order()

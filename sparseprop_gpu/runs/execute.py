@@ -1,0 +1,77 @@
+"""Run the instances of an InstanceTable on a backend: batches, launches, raw results.
+
+``simulate`` (one instance, on the CPU) and ``run_ensemble`` (many, on any backend) both come
+here; they differ only in how they present the result.
+"""
+import numpy as np
+
+from .. import validate
+from ..engine.batch import Batch
+from ..engine.launch import run_launches
+from ..options import BACKENDS
+from ..spec.settings import key_kind_of
+
+
+def resolve_backend(backend):
+    """The backend a run uses: "cuda" only where a usable GPU (or the simulator) is."""
+    validate.choice("backend", backend, BACKENDS)
+    if backend == "cpu":
+        return "cpu"
+    from ..engine import cuda
+    usable, message = cuda.status()
+    if backend == "cuda" and not usable:
+        raise RuntimeError(f"backend 'cuda' is not usable: {message}")
+    return "cuda" if usable else "cpu"
+
+
+def runner(backend, batch, parallel=True):
+    """The runner of ``batch`` on ``backend`` ("cpu" or "cuda")."""
+    if backend == "cuda":
+        from ..engine.cuda import CudaRunner
+        return CudaRunner(batch)
+    from ..engine.cpu import CpuRunner
+    return CpuRunner(batch, parallel=parallel)
+
+
+def batch_of(table, members, key, buffer_spikes, rebase=True, **batch_options):
+    """The engine state of the instances ``members`` of ``table`` at t = 0."""
+    return Batch(**table.engine_inputs(np.asarray(members, np.int64), key_kind_of(key, table.base),
+                                       rebase), buffer_spikes=buffer_spikes, **batch_options)
+
+
+def stop_time(reached_end, t_end, times, last_spikes, keep):
+    """End of an instance's analysis window (s): ``t_end``, or the last recorded spike when
+    it stopped after ``n_spikes`` (``times``: its spikes; ``last_spikes``: its neurons' last
+    spike times, when no spike was kept)."""
+    if reached_end:
+        return t_end
+    return float(times[-1]) if keep and times.size else float(last_spikes.max())
+
+
+def execute(table, t_end, n_spikes, warmup, key, keep, backend="cpu", batch_size=None,
+            buffer_spikes=4096, progress=False, rebase=True, parallel=True):
+    """Run every instance of ``table``; returns counts (M, n_max) int64, isi (M, n_max, 3),
+    t_stop (M,), the spikes as a list of (times, senders), one per instance (empty arrays
+    unless ``keep``), and the seconds spent in the engine's launches."""
+    size = len(table)
+    batch_size = size if batch_size is None else batch_size
+    n_max = int(table.columns["n"].max())
+    counts = np.zeros((size, n_max), np.int64)
+    isi = np.zeros((size, n_max, 3))
+    t_stop = np.full(size, t_end)
+    spikes = []
+    seconds = 0.0
+    for start in range(0, size, batch_size):
+        members = np.arange(start, min(start + batch_size, size))
+        batch = batch_of(table, members, key, buffer_spikes, rebase)
+        found, reached_end, took = run_launches(runner(backend, batch, parallel), t_end,
+                                                n_spikes, warmup, keep, progress)
+        seconds += took
+        width = batch.counts.shape[1]
+        counts[members, :width] = batch.counts
+        isi[members, :width] = batch.isi
+        for row, m in enumerate(members):
+            t_stop[m] = stop_time(reached_end[row], t_end, found[row][0], batch.isi[row, :, 0],
+                                  keep)
+        spikes.extend(found)
+    return counts, isi, t_stop, spikes, seconds

@@ -1,0 +1,58 @@
+"""The arrays of a sweep store (format 2): names, dtypes, packed rows.
+
+The format, and why it is so, is described in ``docs/store_format.md``.
+"""
+import numpy as np
+
+from ..runs.summaries import SUMMARIES
+
+FORMAT = 2
+PARAMETERS = ("n", "k", "seed", "ic_seed", "tau", "drive", "coupling", "j0", "target_rate")
+INTEGER_PARAMETERS = ("n", "k", "seed", "ic_seed")
+PACKED = {"instance_int64": np.int64, "instance_float64": np.float64}   # (quantity, instance)
+MARKERS = "batch_done"
+
+
+def dtype(quantity):
+    """The dtype of a per-instance quantity (a parameter, a summary or ``n_recorded``)."""
+    if quantity in INTEGER_PARAMETERS or quantity == "n_recorded":
+        return np.int64
+    return SUMMARIES.get(quantity, np.float64)
+
+
+def layout(parameters, record):
+    """The rows of the packed arrays.
+
+    Parameters
+    ----------
+    parameters : dict
+        The per-instance parameters of the sweep (only their names count).
+    record : {"summary", "spikes"}
+        The sweep's record; with spikes, ``n_recorded`` is a row.
+
+    Returns
+    -------
+    dict
+        {packed array: its quantities (rows)}: the parameters first, then the summaries and
+        ``n_recorded``, split by dtype.
+    """
+    names = [*(q for q in PARAMETERS if q in parameters), *SUMMARIES,
+             *(("n_recorded",) if record == "spikes" else ())]
+    return {name: [q for q in names if dtype(q) == kind] for name, kind in PACKED.items()}
+
+
+def row_dim(name):
+    """The quantity dimension of packed array ``name`` (one each: their lengths differ)."""
+    return "quantity_" + name.rsplit("_", 1)[1]
+
+
+def is_packed(arr):
+    """Whether the Zarr array ``arr`` is a packed (quantity, instance) array."""
+    return arr.metadata.dimension_names[0].startswith("quantity_")
+
+
+def compact():
+    """A Zarr configuration writing JSON metadata on one line (it indents by default): one
+    line each keeps small stores small."""
+    import zarr
+    return zarr.config.set({"json_indent": None})

@@ -1,0 +1,96 @@
+"""Reading a sweep store: ``open_results``, an ``xarray.Dataset`` with one variable a quantity."""
+import json
+
+import numpy as np
+
+from ..runs.summaries import NEURON_DTYPES, SUMMARIES
+from .accessor import register
+from .layout import MARKERS, PACKED, PARAMETERS
+from .location import normalise
+from .metadata import attributes, check_format, done_batches, sweep_of
+
+
+def open_results(path, partial=False):
+    """The results of a sweep as an ``xarray.Dataset``.
+
+    Dimensions ``instance`` (and ``neuron``, ``batch``); the parameters of every instance
+    (n, k, seed, ic_seed, drive, coupling, j0, target_rate) are coordinates, so
+    ``ds.rate_mean.groupby("j0").mean()`` works. Summaries: rate_mean, rate_std (Hz, across
+    neurons), cv_isi_mean (over neurons with two or more intervals), spike_count,
+    silent_fraction, t_stop; per-neuron arrays where the sweep asked for them. ``ds.sp``
+    gives the spikes (``ds.sp.spikes(i)``, ``ds.sp.offsets``), the specification, and
+    ``ds.sp.grid(name)``, a variable on the grid of swept parameters.
+
+    Data are read lazily (with dask where it is installed). Raises ValueError if some
+    batches are not complete, unless ``partial=True`` (then ``ds.done`` says which instances
+    hold results; the others hold NaN, or -1 for integers).
+    """
+    import xarray as xr
+    register()
+    path = normalise(path)
+    meta = _sweep_attributes(path)
+    done = done_batches(path)
+    if not partial and not done.all():
+        raise ValueError(f"path: {path} is incomplete ({int(done.sum())} of {done.size} batches "
+                         "done); finish it with `sparseprop sweep SPEC --out PATH --resume`, or "
+                         "pass partial=True")
+    ds = xr.open_zarr(path, consolidated=False, zarr_format=3, mask_and_scale=False,
+                      chunks={} if _has_dask() else None)
+    ds = _unpack(ds.drop_vars([MARKERS], errors="ignore"))
+    instance_done = done[np.arange(meta["instances"]) // meta["batch_size"]]
+    ds = _with_parameters(ds, meta, instance_done)
+    ds[MARKERS] = ("batch", done.astype(np.uint8))
+    ds = ds[[name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, MARKERS) if name in ds]]
+    ds = ds.assign_coords(done=("instance", instance_done))
+    ds.attrs["sparseprop_path"] = path
+    ds.attrs["sparseprop"] = json.dumps(meta) if not isinstance(meta, str) else meta
+    return ds
+
+
+def _sweep_attributes(path):
+    """The attributes of the sweep store at ``path``; ValueError if it is none, or not of
+    this format."""
+    import zarr
+    try:
+        meta = attributes(zarr.open_group(path, mode="r"))
+    except Exception:
+        meta = None
+    if not meta or meta.get("kind") != "sweep":
+        raise ValueError(f"path: {path} is not a sparseprop sweep store")
+    check_format(meta, f"path: {path}")
+    return meta
+
+
+def _unpack(ds):
+    """Each row of the packed (quantity, instance) arrays as its own (instance,) variable,
+    named by the array's ``quantities`` attribute (lazy, as the rest)."""
+    for name in PACKED:
+        if name in ds:
+            packed = ds[name].variable
+            for i, quantity in enumerate(packed.attrs["quantities"]):
+                row = packed[i].copy(deep=False)       # still lazy
+                row.attrs, row.encoding = {}, {}
+                ds[quantity] = row
+            ds = ds.drop_vars(name)
+    return ds
+
+
+def _with_parameters(ds, meta, instance_done):
+    """``ds`` with the parameters as (in-memory) coordinates; those of the instances not run
+    taken from the specification."""
+    params = [name for name in PARAMETERS if name in ds]
+    values = {name: ds[name].values for name in params}          # small: in memory
+    if not instance_done.all():
+        given = sweep_of(meta["spec"]).parameters()
+        values = {name: np.where(instance_done, value, given[name])
+                  for name, value in values.items()}
+    return ds.set_coords(params).assign_coords(
+        {name: ("instance", value) for name, value in values.items()})
+
+
+def _has_dask():
+    try:
+        import dask.array  # noqa: F401
+        return True
+    except ImportError:
+        return False
