@@ -21,7 +21,7 @@ from numba.extending import register_jitable
 from .connectivity import draw_targets
 from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
                      shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK, N_EXP_RESET, N_KICK, N_OMEGA,
-                     N_LOOKUP_BASE, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT, TABLE)
+                     N_LOOKUP_BASE, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 from .lookup import input_map, mapped_remaining, remaining_by_lookups
 

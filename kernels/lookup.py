@@ -1,4 +1,5 @@
-"""Time to spike and its inverse from tables, for models without a closed form (DESIGN.md 2.3).
+"""Time to spike and its inverse from tables, for models without a closed form
+(docs/design.md §2.3).
 
 A model tau dV/dt = F(V) + I is described in dimensionless time s = T / tau by
 ``s(V) = integral_V^{V_spike} du / (F(u) + I)`` (time to spike from V) and its

@@ -1,7 +1,6 @@
 """sparseprop-gpu: exact event-based simulation of sparse spiking networks with SparseProp."""
 from ._version import __version__
 from .runs.ensemble import Ensemble, run_ensemble
-from .runs.results import EnsembleResult
 from .spec.models import EIF, LIF, QIF, NeuronModel, TableModel
 from .spec.network import Network, heterogeneous
 from .runs.record import SpikeRecord
@@ -9,7 +8,7 @@ from .runs.simulate import simulate
 from .spec.sweep import Sweep
 
 __all__ = ["LIF", "QIF", "EIF", "TableModel", "NeuronModel", "Network", "SpikeRecord", "simulate", "load_record",
-           "Ensemble", "EnsembleResult", "run_ensemble",
+           "Ensemble", "run_ensemble",
            "Sweep", "run_sweep", "open_results", "heterogeneous", "__version__"]
 
 

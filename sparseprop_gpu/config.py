@@ -1,6 +1,6 @@
 """Tunables: every number the code was tuned to, in one place, with the reason it has its value.
 
-The measurements behind them are in ``docs/design.md`` (section "Decisions and measurements").
+The measurements behind them are in ``docs/design.md`` §5 (decisions and measurements).
 """
 
 # ---- engine

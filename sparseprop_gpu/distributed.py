@@ -15,7 +15,7 @@ import uuid
 import numpy as np
 
 from .storage import finishing, location, writing
-from . import validate
+from . import config, validate
 from .spec.sweep import load
 
 
@@ -34,8 +34,9 @@ class SweepError(RuntimeError):
 class SweepReport:
     """What a sweep run did."""
 
-    def __init__(self, path, sweep, todo, runner):
+    def __init__(self, path, sweep, todo, runner, started=None):
         self.path = path
+        self.started = time.perf_counter() if started is None else started
         self.instances = sweep.size
         self.batches = sweep.n_batches
         self.batches_skipped = sweep.n_batches - len(todo)
@@ -83,11 +84,12 @@ def run_batch(path, sweep, b, numba_threads=None):
         import numba
         numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
         _exit_quickly()
-    from .runs.ensemble import run_ensemble
+    from .runs.ensemble import record_ensemble
     lo, hi = sweep.batch_bounds(b)
-    result = run_ensemble(sweep.ensemble(lo, hi), **sweep.run_kwargs())
+    result = record_ensemble(sweep.ensemble(lo, hi), **sweep.run_kwargs())
     writing.write_batch(path, sweep, b, result)
-    return b, hi - lo, int(result.counts.sum()), result.backend, time.perf_counter() - started
+    return (b, hi - lo, int(result.counts.sum()), result.meta["backend"],
+            time.perf_counter() - started)
 
 
 _EXIT = []
@@ -119,23 +121,21 @@ def _cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-BATCHES_PER_WORKER = 4
-
 
 def default_workers(sweep):
     """Workers of the embedded cluster: one per GPU with the cuda backend, else one per core,
-    but no more than one per ``BATCHES_PER_WORKER`` batches: with fewer batches per worker, the
+    but no more than one per ``config.BATCHES_PER_WORKER`` batches: with fewer batches per worker, the
     last batches leave cores idle (each worker then runs numba on ``cores // workers``
     threads, so all cores still work on every batch)."""
     if sweep.spec["run"]["backend"] != "cpu":
-        from .runs.ensemble import resolve_backend
+        from .runs.execute import resolve_backend
         try:
             if resolve_backend(sweep.spec["run"]["backend"]) == "cuda":
                 from numba import cuda
                 return max(1, len(cuda.gpus))
         except Exception:
             pass
-    return max(1, min(_cores(), sweep.n_batches // BATCHES_PER_WORKER))
+    return max(1, min(_cores(), sweep.n_batches // config.BATCHES_PER_WORKER))
 
 
 def have_dask():
@@ -179,20 +179,7 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
     began = time.perf_counter()
     sweep = load(spec)
     path = location.normalise(out)
-    if workers is not None:
-        validate.integer("workers", workers, 1, 1 << 16)
-    if sum(x is not None for x in (scheduler, client)) + bool(in_process) > 1:
-        raise ValueError("give at most one of scheduler, client and in_process")
-    if scheduler is None and client is None:      # here: the backend must be usable here
-        from .runs.ensemble import resolve_backend
-        try:
-            resolve_backend(sweep.spec["run"]["backend"])
-        except RuntimeError as exc:
-            raise ValueError(f"run.backend: {exc}") from None
-    if in_process is None:
-        in_process = scheduler is None and client is None and not have_dask()
-    if not in_process and not have_dask():
-        raise ValueError("scheduler/client need Dask: pip install 'sparseprop-gpu[dist]'")
+    in_process = _check_where(sweep, scheduler, client, workers, in_process)
     embedded = None
     if not in_process and scheduler is None and client is None:
         embedded = _Embedded(sweep, workers)
@@ -221,20 +208,40 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
     return report
 
 
+def _check_where(sweep, scheduler, client, workers, in_process):
+    """Check where the sweep may run; returns ``in_process`` resolved."""
+    if workers is not None:
+        validate.integer("workers", workers, 1, 1 << 16)
+    if sum(x is not None for x in (scheduler, client)) + bool(in_process) > 1:
+        raise ValueError("give at most one of scheduler, client and in_process")
+    if scheduler is None and client is None:      # here: the backend must be usable here
+        from .runs.execute import resolve_backend
+        try:
+            resolve_backend(sweep.spec["run"]["backend"])
+        except RuntimeError as exc:
+            raise ValueError(f"run.backend: {exc}") from None
+    if in_process is None:
+        in_process = scheduler is None and client is None and not have_dask()
+    if not in_process and not have_dask():
+        raise ValueError("scheduler/client need Dask: pip install 'sparseprop-gpu[dist]'")
+    return in_process
+
+
 def _bar(total, progress, sweep):
     from tqdm.auto import tqdm
     return tqdm(total=total, unit="batch", disable=not progress, dynamic_ncols=True,
                 desc=f"sweep {sweep.size} instances", smoothing=0.1)
 
 
-def _done(report, bar, outcome, sweep):
-    b, count, spikes, backend, _ = outcome
+def _done(report, bar, outcome):
+    """Count a finished batch (``run_batch``'s ``outcome``) and show the rate so far."""
+    _, count, spikes, backend, _ = outcome
     report.batches_done += 1
     report.instances_run += count
     report.spikes += spikes
     report.backends.add(backend)
     bar.update(1)
-    elapsed = time.perf_counter() - report._started
+    elapsed = time.perf_counter() - report.started
     bar.set_postfix_str(f"{report.instances_run / max(elapsed, 1e-9):.3g} instances/s")
 
 
@@ -243,7 +250,6 @@ def _failed(report, sweep, b, exc):
 
 
 def _run_here(path, sweep, todo, report, progress):
-    report._started = time.perf_counter()
     with _bar(len(todo), progress, sweep) as bar:
         for b in todo:
             try:
@@ -252,8 +258,8 @@ def _run_here(path, sweep, todo, report, progress):
                 _failed(report, sweep, b, exc)
                 bar.update(1)
                 continue
-            _done(report, bar, outcome, sweep)
-    report.seconds = time.perf_counter() - report._started
+            _done(report, bar, outcome)
+    report.seconds = time.perf_counter() - report.started
 
 
 class _Embedded:
@@ -321,8 +327,7 @@ def _run_dask(path, sweep, todo, progress, scheduler, client, embedded, started)
             runner = f"Dask client {client.scheduler.address}"
         if todo is None:
             todo = writing.create(path, sweep)
-        report = SweepReport(path, sweep, todo, runner)
-        report._started = started
+        report = SweepReport(path, sweep, todo, runner, started)
         shared = client.scatter(sweep, broadcast=True, hash=False)
         cost = estimated_cost(sweep)
         order = sorted(todo, key=lambda b: (-cost[b], b))   # the dearest batch first
@@ -339,7 +344,7 @@ def _run_dask(path, sweep, todo, progress, scheduler, client, embedded, started)
                     _failed(report, sweep, b, exc)
                     bar.update(1)
                     continue
-                _done(report, bar, outcome, sweep)
+                _done(report, bar, outcome)
         report.seconds = time.perf_counter() - started
         return report
     finally:

@@ -3,7 +3,7 @@ on a machine with no GPU.
 
 ``numba.cuda.compile_ptx`` turns the cuda backend's kernel into PTX without a driver,
 and ``ptxas -arch=sm_90 -v`` (from the ``numba-cuda[cu12]`` wheels) assembles it and
-reports registers, spills and the stack frame (docs/design.md, "GPU"). The argument
+reports registers, spills and the stack frame (docs/design.md §6.2). The argument
 types come from a real Batch through ``engine.layout``, as the runner passes them.
 
 Both tools come with the dev extra; this test fails, and does not skip, when they are

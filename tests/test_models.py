@@ -1,4 +1,4 @@
-"""Phase transition curves against the reference values of DESIGN.md 2.1."""
+"""Phase transition curves against the reference values of docs/design.md §2.1."""
 import math
 
 import numpy as np

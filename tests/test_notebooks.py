@@ -14,7 +14,7 @@ pytest.importorskip("matplotlib")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-LIMIT_S = 120          # the issue: each notebook under two minutes on this 2-core machine
+LIMIT_S = 120          # each notebook under two minutes on a 2-core machine
 
 
 def test_the_four_notebooks_are_there():

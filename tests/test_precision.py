@@ -1,4 +1,4 @@
-"""Long runs: rebasing the global shift keeps spike times exact (DESIGN.md 2.2)."""
+"""Long runs: rebasing the global shift keeps spike times exact (docs/design.md §2.7)."""
 import numpy as np
 import pytest
 

@@ -170,16 +170,16 @@ def test_summaries_match_the_ensemble_result(tmp_path):
     sweep = sp.Sweep(**SPEC)
     out = sp.run_ensemble(sweep.ensemble(0, 5), **sweep.run_kwargs())
     ds = sp.open_results(path)
-    np.testing.assert_allclose(ds["rate_mean"].values, out.mean_rate, rtol=1e-12)
-    np.testing.assert_allclose(ds["rate_std"].values, np.nanstd(out.rates, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(ds["rate_mean"].values, np.nanmean(out["rate"].values, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(ds["rate_std"].values, np.nanstd(out["rate"].values, axis=1), rtol=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN rows: no CV
-        cv_mean = np.nanmean(out.cv_isi, axis=1)
+        cv_mean = np.nanmean(out["cv_isi"].values, axis=1)
     np.testing.assert_allclose(ds["cv_isi_mean"].values, cv_mean, rtol=1e-12)
-    np.testing.assert_array_equal(ds["spike_count"].values, out.counts.sum(axis=1))
-    np.testing.assert_array_equal(ds["silent_fraction"].values, np.mean(out.counts == 0, axis=1))
-    np.testing.assert_array_equal(ds["t_stop"].values, out.t_stop)
-    np.testing.assert_array_equal(ds["drive"].values, out.parameters["drive"])
+    np.testing.assert_array_equal(ds["spike_count"].values, out["count"].values.sum(axis=1))
+    np.testing.assert_array_equal(ds["silent_fraction"].values, np.mean(out["count"].values == 0, axis=1))
+    np.testing.assert_array_equal(ds["t_stop"].values, out["t_stop"].values)
+    np.testing.assert_array_equal(ds["drive"].values, out["drive"].values)
     assert ds["spike_count"].dtype == np.int64
     with pytest.raises(ValueError, match="kept no spikes"):
         ds.sp.spikes(0)

@@ -1,11 +1,9 @@
 """``SpikeData``, the flat form every analysis works on, and ``spike_data``, which adapts a
-SpikeRecord, an EnsembleResult, a sweep Dataset or a store path to it."""
+SpikeRecord, a result Dataset (an ensemble's or a sweep store's) or a store path to it."""
 import sys
 from pathlib import Path
 
 import numpy as np
-
-from ..config import STORED_BELOW
 
 
 class SpikeData:
@@ -137,33 +135,6 @@ class SpikeData:
                 f"{'' if self.has_spikes else ', summary only'})")
 
 
-def network_of(meta, parameters=None, m=0):
-    """The Network of instance ``m``, rebuilt from its metadata and seeds.
-
-    Parameters
-    ----------
-    meta : dict
-        ``model``, ``tau`` (s), ``model_params`` and, unless in ``parameters``, ``n``, ``k``,
-        ``drive``, ``coupling``, ``seed``, ``ic_seed`` (a record's or an ensemble's ``meta``).
-    parameters : dict of ndarray (M,), optional
-        Per-instance values by name; instance ``m``'s override ``meta``.
-    m : int
-        The instance.
-    """
-    from ..spec.models import MODELS
-    from ..spec.network import Network
-    meta = {**meta, **{name: values[m].item() for name, values in (parameters or {}).items()}}
-    name, tau = meta.get("model"), meta.get("tau")
-    per_neuron = isinstance(meta.get("drive"), dict)
-    if name not in MODELS or not isinstance(tau, (int, float)) or per_neuron:
-        raise ValueError("cannot rebuild this network from its metadata (unknown model or "
-                         "per-neuron parameters): pass network=")
-    model = MODELS[name](tau=tau, **meta.get("model_params", {}))
-    return Network(model=model, n=meta["n"], k=meta["k"], drive=meta["drive"],
-                   coupling=meta["coupling"], seed=meta["seed"], ic_seed=meta["ic_seed"],
-                   connectivity="on_the_fly" if meta["n"] >= STORED_BELOW else "stored")
-
-
 def _is_dataset(obj):
     """Whether ``obj`` is an ``xarray.Dataset`` (without importing xarray)."""
     xr = sys.modules.get("xarray")
@@ -171,39 +142,29 @@ def _is_dataset(obj):
 
 
 def spike_data(source):
-    """The ``SpikeData`` of a SpikeRecord, an EnsembleResult, a sweep Dataset, a store path or a
-    SpikeData (returned as it is)."""
-    from ..runs.results import EnsembleResult
+    """The ``SpikeData`` of a SpikeRecord, a result Dataset (``run_ensemble``,
+    ``open_results``), a store path or a SpikeData (returned as it is)."""
     from ..runs.record import SpikeRecord
     if isinstance(source, SpikeData):
         return source
     if isinstance(source, SpikeRecord):
         return _from_record(source)
-    if isinstance(source, EnsembleResult):
-        return _from_ensemble(source)
     if isinstance(source, (str, Path)):
         from ..storage.reading import open_results
         source = open_results(source)
     if _is_dataset(source):
         return _from_dataset(source)
-    raise ValueError("source must be a SpikeRecord, an EnsembleResult, an xarray.Dataset from "
+    raise ValueError("source must be a SpikeRecord, an xarray.Dataset from sp.run_ensemble or "
                      f"sp.open_results, a store path or a SpikeData; got {type(source).__name__}")
 
 
 def _from_record(rec):
+    from ..spec.network import Network
     has = rec.times.size == int(rec.counts.sum())
     return SpikeData(rec.times, rec.senders, [0, rec.times.size], [rec.n], rec.t_start,
                      rec.t_stop, rec.counts[None, :], rec.isi_sum[None, :],
                      rec.isi_sumsq[None, :], has, single=True,
-                     networks=lambda _m: network_of(rec.meta))
-
-
-def _from_ensemble(result):
-    has = result.times.size == int(result.counts.sum())
-    n = np.asarray(result.parameters["n"])
-    return SpikeData(result.times, result.senders, result.offsets, n, result.t_start,
-                     result.t_stop, result.counts, result.isi_sum, result.isi_sumsq, has,
-                     networks=lambda m: network_of(result.meta, result.parameters, m))
+                     networks=lambda _m: Network.from_description(rec.meta))
 
 
 def _from_dataset(ds):
@@ -211,13 +172,8 @@ def _from_dataset(ds):
     t_stop = np.asarray(ds["t_stop"].values, np.float64)
     if "done" in ds.coords:
         t_stop = np.where(np.asarray(ds["done"].values), t_stop, np.nan)
-    warmup = float(ds.sp.spec["run"].get("warmup") or 0.0)
-    spec = ds.sp.spec["network"]
-    meta = {"model": spec["model"], "tau": spec["tau"],
-            "model_params": spec.get("model_params") or {}}
-    parameters = {name: ds[name].values for name in
-                  ("n", "k", "tau", "drive", "coupling", "seed", "ic_seed") if name in ds}
-    common = dict(coords=(ds, "instance"), networks=lambda m: network_of(meta, parameters, m))
+    warmup = ds.sp.t_start
+    common = dict(coords=(ds, "instance"), networks=ds.sp.network)
     if ds.sp.meta["record"] == "spikes":
         return SpikeData(ds.sp.times, ds.sp.senders, ds.sp.offsets, n, warmup, t_stop, **common)
     if "count" not in ds:

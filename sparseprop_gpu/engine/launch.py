@@ -11,8 +11,7 @@ import numpy as np
 
 from .. import config
 from ..kernels import engine
-
-UNLIMITED = 2**62
+from ..spec.settings import UNLIMITED
 
 
 def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
@@ -71,18 +70,23 @@ def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
         reached_end[active[ended]] = True
         active = active[~ended & (recorded[active] < n_spikes)]
         if active.size:
-            if size == 1 and math.isfinite(t_end):
-                done = runner.sync().time(0) / t_end
-            elif size == 1 and n_spikes < UNLIMITED:
-                done = recorded[0] / n_spikes
-            else:
-                done = 1.0 - active.size / size
-            bar.update(done)
+            bar.update(_fraction_done(runner, active, recorded, t_end, n_spikes))
             chunk = int(np.clip(chunk * config.LAUNCH_SECONDS / max(took, 1e-6), 1000, 1 << 26))
     bar.close()
     runner.sync()
     spikes = [_join(p) for p in pieces]
     return spikes, reached_end, seconds
+
+
+def _fraction_done(runner, active, recorded, t_end, n_spikes):
+    """How much of the run is done, 0 to 1: by model time or spikes for one instance, by
+    finished instances for many."""
+    size = runner.batch.size
+    if size == 1 and math.isfinite(t_end):
+        return runner.sync().time(0) / t_end
+    if size == 1 and n_spikes < UNLIMITED:
+        return recorded[0] / n_spikes
+    return 1.0 - active.size / size
 
 
 def _join(pieces):

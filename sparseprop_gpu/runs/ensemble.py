@@ -12,7 +12,7 @@ from .. import config, validate
 from ..spec.instances import InstanceTable
 from ..spec.settings import check_run
 from .execute import batch_of, execute, resolve_backend
-from .results import EnsembleResult
+from .results import EnsembleRecord, to_dataset
 
 PER_INSTANCE = {"seeds": "seed", "ic_seeds": "ic_seed", "n": "n", "k": "k", "tau": "tau",
                 "j0": "j0", "target_rate": "target_rate", "drive": "drive",
@@ -124,8 +124,22 @@ def run_ensemble(ensemble, t_end=None, n_spikes=None, warmup=0.0, record="summar
 
     Returns
     -------
-    EnsembleResult
+    xarray.Dataset
+        The shape ``open_results`` gives a sweep store (``runs.results``): per instance the
+        summaries and ``t_stop``, per (instance, neuron) ``count``, ``rate``, ``cv_isi``,
+        ``isi_sum``, ``isi_sumsq`` (NaN, or 0 counts, beyond an instance's n), the
+        parameters as coordinates, the spikes flat as ``spike_time``/``spike_sender``, and
+        ``ds.sp`` (``spikes(i)``, ``record(i)``, ``network(i)``, ``meta``).
     """
+    return to_dataset(record_ensemble(ensemble, t_end, n_spikes, warmup, record, backend, key,
+                                      batch_size, buffer_spikes, progress))
+
+
+def record_ensemble(ensemble, t_end=None, n_spikes=None, warmup=0.0, record="summary",
+                    backend="auto", key="auto", batch_size=None, buffer_spikes=None,
+                    progress=False):
+    """``run_ensemble``'s run, returned as the raw ``EnsembleRecord`` (what a sweep's workers
+    write into the store, without xarray)."""
     if not isinstance(ensemble, Ensemble):
         raise ValueError(f"ensemble must be a sp.Ensemble; got {ensemble!r}")
     t_end, n_spikes, warmup, key = check_run(t_end, n_spikes, warmup, record, key,
@@ -143,10 +157,9 @@ def run_ensemble(ensemble, t_end=None, n_spikes=None, warmup=0.0, record="summar
                                                    keep, backend, batch_size, buffer_spikes,
                                                    progress)
     width = ensemble.n_max
-    meta = {**ensemble.network.describe(), "key": key, "record": record, "backend": backend,
-            "instances": size}
-    return EnsembleResult(ensemble.parameters(), _pad(counts, width), _pad(isi[..., 1], width),
-                          _pad(isi[..., 2], width), warmup, t_stop, spikes, backend, meta,
+    meta = {**ensemble.network.describe(), "key": key, "record": record, "backend": backend}
+    return EnsembleRecord(ensemble.parameters(), _pad(counts, width), _pad(isi[..., 1], width),
+                          _pad(isi[..., 2], width), warmup, t_stop, spikes, meta,
                           engine_seconds=seconds)
 
 

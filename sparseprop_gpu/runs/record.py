@@ -18,6 +18,14 @@ def cv_from_moments(counts, isi_sum, isi_sumsq):
     return np.where(m >= 2, cv, np.nan)
 
 
+def rates_from_counts(counts, t_start, t_stop):
+    """Firing rates (Hz) of spike ``counts`` in the windows ``[t_start, t_stop]`` (s),
+    element-wise (broadcast); NaN for an empty window."""
+    duration = np.asarray(t_stop, np.float64) - t_start
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(duration > 0, np.asarray(counts) / duration, np.nan)
+
+
 @dataclass
 class SpikeRecord:
     """Spikes and per-neuron statistics of one network over ``[t_start, t_stop]``.
@@ -60,9 +68,7 @@ class SpikeRecord:
 
     def rates(self):
         """Per-neuron firing rates (Hz); NaN for an empty window."""
-        if self.duration <= 0:
-            return np.full(self.n, np.nan)
-        return self.counts / self.duration
+        return rates_from_counts(self.counts, self.t_start, self.t_stop)
 
     def mean_rate(self):
         """Population-averaged rate (Hz)."""

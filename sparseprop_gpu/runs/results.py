@@ -1,16 +1,25 @@
-"""EnsembleResult: per-instance, per-neuron results of an ensemble run."""
+"""The result of an ensemble run: an ``EnsembleRecord`` of raw arrays, and as a Dataset.
+
+``run_ensemble`` returns the Dataset (``to_dataset``), the same shape ``open_results`` gives a
+sweep store: the same variables, coordinates, flat spikes and ``ds.sp`` accessor
+(``runs.accessor``), so that analysis, plots and a user's code take either. The workers of a
+sweep write the record itself, without xarray.
+"""
+import json
+
 import numpy as np
 
-from .record import SpikeRecord, cv_from_moments
+from .record import cv_from_moments, rates_from_counts
+from .summaries import NEURON_DTYPES, SUMMARIES, per_neuron, summaries
 
 
-class EnsembleResult:
-    """Per-instance, per-neuron results of ``run_ensemble``.
+class EnsembleRecord:
+    """What the engine recorded for M instances, padded to the largest n.
 
     Attributes
     ----------
     parameters : dict of ndarray (M,)
-        Each instance's n, k, seed, ic_seed, drive, coupling (and j0, target_rate).
+        Each instance's n, k, seed, ic_seed, tau, drive, coupling (and j0, target_rate).
     counts : ndarray (M, n_max) of int64
         Spikes per neuron in ``[t_start, t_stop[m]]``; 0 beyond an instance's n.
     isi_sum, isi_sumsq : ndarray (M, n_max)
@@ -22,13 +31,14 @@ class EnsembleResult:
     times, senders, offsets : ndarray
         With ``record="spikes"``: every instance's spikes, flat, instance ``m`` at
         ``offsets[m]:offsets[m + 1]`` (the NWB Units layout); empty otherwise.
-    backend : str
+    meta : dict
+        The network's description and the run's settings (``record``, ``key``, ``backend``).
     engine_seconds : float
         Wall time spent in the engine's launches (s), for benchmarks.
     """
 
-    def __init__(self, parameters, counts, isi_sum, isi_sumsq, t_start, t_stop, spikes,
-                 backend, meta, engine_seconds=float("nan")):
+    def __init__(self, parameters, counts, isi_sum, isi_sumsq, t_start, t_stop, spikes, meta,
+                 engine_seconds=float("nan")):
         self.parameters = parameters
         self.counts, self.isi_sum, self.isi_sumsq = counts, isi_sum, isi_sumsq
         self.t_start, self.t_stop = t_start, t_stop
@@ -36,7 +46,6 @@ class EnsembleResult:
         self.times = np.concatenate([t for t, _ in spikes]) if spikes else np.empty(0)
         self.senders = (np.concatenate([s for _, s in spikes]) if spikes
                         else np.empty(0, np.int32))
-        self.backend = backend
         self.meta = meta
         self.engine_seconds = engine_seconds
 
@@ -51,36 +60,40 @@ class EnsembleResult:
     @property
     def rates(self):
         """(M, n_max) per-neuron rates (Hz); NaN beyond an instance's n."""
-        duration = (self.t_stop - self.t_start)[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rates = self.counts / duration
-        return np.where(self.neurons, rates, np.nan)
-
-    @property
-    def mean_rate(self):
-        """(M,) population-averaged rate of each instance (Hz)."""
-        return np.nanmean(self.rates, axis=1)
+        return np.where(self.neurons, rates_from_counts(self.counts, self.t_start,
+                                                        self.t_stop[:, None]), np.nan)
 
     @property
     def cv_isi(self):
         """(M, n_max) ISI coefficient of variation; NaN with fewer than two intervals."""
         return cv_from_moments(self.counts, self.isi_sum, self.isi_sumsq)
 
-    def spikes(self, m):
-        """(times, senders) of instance ``m``."""
-        lo, hi = self.offsets[m], self.offsets[m + 1]
-        return self.times[lo:hi], self.senders[lo:hi]
-
-    def record(self, m):
-        """Instance ``m`` as a SpikeRecord."""
-        n = int(self.parameters["n"][m])
-        times, senders = self.spikes(m)
-        meta = {**self.meta, **{name: values[m].item() for name, values in self.parameters.items()}}
-        return SpikeRecord(times=times, senders=senders, counts=self.counts[m, :n],
-                           isi_sum=self.isi_sum[m, :n], isi_sumsq=self.isi_sumsq[m, :n],
-                           t_start=self.t_start, t_stop=float(self.t_stop[m]), meta=meta)
-
     def __repr__(self):
-        return (f"EnsembleResult({len(self)} instances, backend={self.backend!r}, "
-                f"spikes={int(self.counts.sum())})")
+        return f"EnsembleRecord({len(self)} instances, spikes={int(self.counts.sum())})"
 
+
+def to_dataset(record):
+    """``record`` as the Dataset ``open_results`` gives a store (see the module docstring)."""
+    import xarray as xr
+    from .accessor import register
+    register()
+    keep = record.meta["record"] == "spikes"
+    variables = {name: ("instance", values) for name, values in summaries(record).items()}
+    if keep:
+        variables["n_recorded"] = ("instance", np.diff(record.offsets))
+    width = record.counts.shape[1]
+    variables.update({name: (("instance", "neuron"), values) for name, values in
+                      per_neuron(record, NEURON_DTYPES, width).items()})
+    coords = {name: ("instance", np.asarray(values)) for name, values in
+              record.parameters.items()}
+    coords["done"] = ("instance", np.ones(len(record), bool))
+    if keep:
+        variables["spike_time"] = ("spike", record.times)
+        variables["spike_sender"] = ("spike", record.senders)
+        coords["spike_start"] = ("instance", record.offsets[:-1])
+    meta = {"kind": "ensemble", **record.meta, "warmup": record.t_start,
+            "instances": len(record), "engine_seconds": record.engine_seconds}
+    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, "spike_time",
+                               "spike_sender") if name in variables]
+    return xr.Dataset({name: variables[name] for name in order}, coords=coords,
+                      attrs={"sparseprop": json.dumps(meta)})

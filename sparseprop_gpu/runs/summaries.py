@@ -1,7 +1,7 @@
-"""Per-instance summaries and padded per-neuron statistics of an ``EnsembleResult``."""
+"""Per-instance summaries and padded per-neuron statistics of an ``EnsembleRecord``."""
 import numpy as np
 
-from .record import cv_from_moments
+from .record import cv_from_moments, rates_from_counts
 
 SUMMARIES = {"rate_mean": np.float64, "rate_std": np.float64, "cv_isi_mean": np.float64,
              "spike_count": np.int64, "silent_fraction": np.float64, "t_stop": np.float64}
@@ -15,11 +15,11 @@ def missing(dtype):
 
 
 def summaries(result):
-    """Per-instance summaries of an EnsembleResult.
+    """Per-instance summaries of an EnsembleRecord.
 
     Parameters
     ----------
-    result : EnsembleResult
+    result : EnsembleRecord
 
     Returns
     -------
@@ -33,9 +33,7 @@ def summaries(result):
     for m in range(size):
         n = int(ns[m])
         counts = result.counts[m, :n]
-        duration = result.t_stop[m] - result.t_start
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rates = counts / duration
+        rates = rates_from_counts(counts, result.t_start, result.t_stop[m])
         cv = cv_from_moments(counts, result.isi_sum[m, :n], result.isi_sumsq[m, :n])
         valid = cv[~np.isnan(cv)]
         out["rate_mean"][m] = rates.mean()
@@ -52,7 +50,7 @@ def per_neuron(result, names, n_max):
 
     Parameters
     ----------
-    result : EnsembleResult
+    result : EnsembleRecord
     names : sequence of str
         Names of ``NEURON_DTYPES``.
     n_max : int

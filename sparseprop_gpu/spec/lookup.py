@@ -1,4 +1,5 @@
-"""Host-side tables of the time to spike for models tau dV/dt = F(V) + I (DESIGN.md 2.3).
+"""Host-side tables of the time to spike for models tau dV/dt = F(V) + I
+(docs/design.md §2.3).
 
 ``build_table`` integrates ``s(V) = integral_V^{V_spike} du / (F(u) + I)`` (time to
 spike over tau) by Gauss-Legendre quadrature on a fine reference grid ("direct

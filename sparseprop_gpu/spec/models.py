@@ -2,7 +2,7 @@
 
 A model knows its membrane time constant ``tau`` (s); a network adds the drive
 ``I`` and the coupling ``J`` (voltage jump per input, in the model's voltage
-units). See DESIGN.md 2.1 for the formulas.
+units). See docs/design.md §2.1 for the formulas.
 """
 import copy
 import functools
@@ -10,10 +10,8 @@ import math
 
 import numpy as np
 
-from .. import validate
+from .. import config, validate
 from ..kernels import models as km
-
-SPIKE_KEYS = ("auto", "phase", "exp")
 
 
 class NeuronModel:
@@ -218,7 +216,7 @@ class QIF(NeuronModel):
 
 
 class TableModel(NeuronModel):
-    """Any one-dimensional model tau dV/dt = F(V) + I, from tables (DESIGN.md 2.3).
+    """Any one-dimensional model tau dV/dt = F(V) + I, from tables (docs/design.md §2.3).
 
     Spike when V reaches ``v_spike``, reset to ``v_reset``. Phase phi in [0, 1],
     phi = 1 - T(V) / T(v_reset) with T(V) the time to spike from V; omega =
@@ -340,8 +338,8 @@ class TableModel(NeuronModel):
 
     def check_drives(self, drive):
         values = np.unique(drive)
-        if values.shape[0] > MAX_DRIVES:
-            raise ValueError(f"drive: table models (EIF, TableModel) take at most {MAX_DRIVES} "
+        if values.shape[0] > config.MAX_DRIVES:
+            raise ValueError(f"drive: table models (EIF, TableModel) take at most {config.MAX_DRIVES} "
                              f"distinct per-neuron drive values, one table each; got "
                              f"{values.shape[0]} (quantise the drive, e.g. np.round(drive, 2), "
                              "or use LIF or QIF, whose drive may differ for every neuron)")
@@ -416,9 +414,6 @@ class TableModel(NeuronModel):
         from .lookup import time_to_spike
         return self._per_drive(drive, v,
                                lambda data, v: 1.0 - time_to_spike(data.tab, v) / data.s_r)
-
-
-MAX_DRIVES = 16         # distinct drives (tables) per network of a table model
 
 
 def _eif_rhs(delta_t, v_t):

@@ -6,7 +6,7 @@ import numpy as np
 from .. import config, validate
 from ..compiled import target_table
 from ..options import CONNECTIVITY
-from .models import NeuronModel
+from .models import MODELS, NeuronModel
 
 SEED_MAX = 2**63 - 1
 
@@ -57,7 +57,7 @@ class Network:
     ``tau=sp.heterogeneous(...)``. With the balanced parametrisation a per-neuron
     ``drive`` is the external drive ``I_ext`` of each neuron (``I = 1 + I_ext`` for
     LIF), replacing ``tau sqrt(K) j0 nu``; with the direct one it is ``I``. Such a
-    network runs on the time key (DESIGN.md 2.4); identical neurons keep the
+    network runs on the time key (docs/design.md §2.4); identical neurons keep the
     faster phase or exponential key. ``profiles`` keeps those ``sp.heterogeneous``
     specifications by name, so that an ensemble resolves them for each instance's n.
 
@@ -232,6 +232,19 @@ class Network:
                 "j0": self.j0, "target_rate": self.target_rate, "drive": plain(self.drive),
                 "coupling": self.coupling, "seed": self.seed, "ic_seed": self.ic_seed,
                 "connectivity": self.connectivity}
+
+    @classmethod
+    def from_description(cls, meta):
+        """The Network that ``describe()`` described (identical neurons; rebuilt from its
+        seeds). Raises ValueError for an unknown model or per-neuron parameters."""
+        name, tau = meta.get("model"), meta.get("tau")
+        if name not in MODELS or not isinstance(tau, (int, float)) or \
+                isinstance(meta.get("drive"), dict):
+            raise ValueError("cannot rebuild this network from its description (unknown model "
+                             "or per-neuron parameters): pass network=")
+        model = MODELS[name](tau=tau, **meta.get("model_params", {}))
+        return cls(model=model, n=meta["n"], k=meta["k"], drive=meta["drive"],
+                   coupling=meta["coupling"], seed=meta["seed"], ic_seed=meta["ic_seed"])
 
     def __repr__(self):
         drive = (f"drive=[{self.drive.min():.6g}..{self.drive.max():.6g}]" if

@@ -3,13 +3,12 @@
 The sizes (instances, batches, shape, ...) are not stored: they are derived from the stored
 specification, through the ``Sweep`` it describes.
 """
-import functools
-import json
 
 import numpy as np
 
 from .._version import __version__
-from ..spec.sweep import NETWORK_KEYS, RUN_KEYS, Sweep
+from ..spec.sweep import Sweep
+from ..spec.sweep_sections import NETWORK_KEYS, RUN_KEYS
 from .layout import FORMAT, MARKERS
 from .location import normalise
 
@@ -58,32 +57,13 @@ def expanded(meta):
     spec = {"network": {key: given["network"].get(key) for key in NETWORK_KEYS},
             "sweep": given["sweep"],
             "run": {key: given["run"].get(key) for key in RUN_KEYS}}
-    sweep = sweep_of(spec)
+    sweep = Sweep.from_spec(spec)
     run = spec["run"]
     return {**meta, "spec": spec, "instances": sweep.size, "batch_size": sweep.batch_size,
             "batches": sweep.n_batches, "neurons": sweep.n_max,
             "swept": list(spec["sweep"]["order"]), "mode": spec["sweep"]["mode"],
             "shape": list(sweep.shape), "record": run["record"],
             "per_neuron": list(run["per_neuron"])}
-
-
-def as_dict(spec):
-    """A specification as stored (``Sweep.spec``) in the form ``Sweep.from_dict`` takes."""
-    values = spec["sweep"]["values"]
-    sweep = {name: values[name] for name in spec["sweep"]["order"]}
-    sweep["mode"] = spec["sweep"]["mode"]
-    return {"network": spec["network"], "sweep": sweep, "run": spec["run"]}
-
-
-def sweep_of(spec):
-    """The ``Sweep`` of a stored specification, shared: built once per process (it checks
-    every instance: 1.4 s for 160 000 of them), as every read of the attributes needs it."""
-    return _sweep(json.dumps(as_dict(spec)))
-
-
-@functools.lru_cache(maxsize=8)
-def _sweep(text):
-    return Sweep.from_dict(json.loads(text))
 
 
 def check_format(meta, where):

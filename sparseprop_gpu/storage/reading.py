@@ -4,10 +4,12 @@ import json
 import numpy as np
 
 from ..runs.summaries import NEURON_DTYPES, SUMMARIES
-from .accessor import register
+from ..runs.accessor import register
 from .layout import MARKERS, PACKED, PARAMETERS
 from .location import normalise
-from .metadata import attributes, check_format, done_batches, sweep_of
+from .spikes import spike_variables
+from ..spec.sweep import Sweep
+from .metadata import attributes, check_format, done_batches
 
 
 def open_results(path, partial=False):
@@ -17,15 +19,18 @@ def open_results(path, partial=False):
     (n, k, seed, ic_seed, drive, coupling, j0, target_rate) are coordinates, so
     ``ds.rate_mean.groupby("j0").mean()`` works. Summaries: rate_mean, rate_std (Hz, across
     neurons), cv_isi_mean (over neurons with two or more intervals), spike_count,
-    silent_fraction, t_stop; per-neuron arrays where the sweep asked for them. ``ds.sp``
-    gives the spikes (``ds.sp.spikes(i)``, ``ds.sp.offsets``), the specification, and
-    ``ds.sp.grid(name)``, a variable on the grid of swept parameters.
+    silent_fraction, t_stop; per-neuron arrays where the sweep asked for them; the spikes,
+    flat and read lazily, as ``spike_time`` and ``spike_sender``. The same shape as
+    ``run_ensemble``'s result, and the same ``ds.sp`` (``runs.accessor``): ``ds.sp.spikes(i)``,
+    ``ds.sp.record(i)``, the specification, and ``ds.sp.grid(name)``, a variable on the grid
+    of swept parameters.
 
     Data are read lazily (with dask where it is installed). Raises ValueError if some
     batches are not complete, unless ``partial=True`` (then ``ds.done`` says which instances
     hold results; the others hold NaN, or -1 for integers).
     """
     import xarray as xr
+    import zarr
     register()
     path = normalise(path)
     meta = _sweep_attributes(path)
@@ -42,6 +47,11 @@ def open_results(path, partial=False):
     ds[MARKERS] = ("batch", done.astype(np.uint8))
     ds = ds[[name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, MARKERS) if name in ds]]
     ds = ds.assign_coords(done=("instance", instance_done))
+    if meta["record"] == "spikes":
+        spikes = spike_variables(zarr.open_group(path, mode="r"), ds["n_recorded"].values,
+                                 meta["batch_size"])
+        ds = ds.assign(spike_time=spikes["spike_time"], spike_sender=spikes["spike_sender"])
+        ds = ds.assign_coords(spike_start=spikes["spike_start"])
     ds.attrs["sparseprop_path"] = path
     ds.attrs["sparseprop"] = json.dumps(meta) if not isinstance(meta, str) else meta
     return ds
@@ -81,7 +91,7 @@ def _with_parameters(ds, meta, instance_done):
     params = [name for name in PARAMETERS if name in ds]
     values = {name: ds[name].values for name in params}          # small: in memory
     if not instance_done.all():
-        given = sweep_of(meta["spec"]).parameters()
+        given = Sweep.from_spec(meta["spec"]).parameters()
         values = {name: np.where(instance_done, value, given[name])
                   for name, value in values.items()}
     return ds.set_coords(params).assign_coords(
