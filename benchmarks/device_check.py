@@ -42,7 +42,7 @@ import sys
 import time
 import traceback
 
-HBM_BYTES_PER_S = 4.8e12        # H200 HBM3e peak, as assumed by the brief
+HBM_BYTES_PER_S = 4.8e12        # H200 HBM3e peak (NVIDIA data sheet)
 # Bytes moved per synaptic event, two assumptions (both stated in the output):
 BYTES_PER_EVENT = {
     # useful bytes: the target's 8-byte key read (gather) and written back, and its
@@ -138,7 +138,7 @@ def phase(name, fn, *args, limit=None, **kw):
 
 
 def network():
-    from sparseprop_gpu.spec.models import MODELS
+    from sparseprop_gpu.specification.models import MODELS
     return sp.Network(model=MODELS[ARGS.model](tau=0.01), n=ARGS.n, k=ARGS.k, j0=1.0,
                       target_rate=1.0, seed=0, connectivity="on_the_fly")
 
@@ -153,7 +153,8 @@ def synchronize():
 
 
 def timed_run(backend, m, n_spikes, label=None, seeds=None):
-    """run_ensemble on m instances (seeds 0..m-1), n_spikes each; returns figures and result."""
+    """run_ensemble on m instances (seeds 0..m-1), n_spikes each; returns figures and the
+    result Dataset."""
     seeds = range(m) if seeds is None else seeds
     tick = time.perf_counter()
     ens = ensemble(seeds)
@@ -163,13 +164,15 @@ def timed_run(backend, m, n_spikes, label=None, seeds=None):
     if backend == "cuda":
         synchronize()
     wall = time.perf_counter() - tick
-    spikes = int(result.counts.sum())
+    spikes = int(result["spike_count"].sum())
     events = spikes * ARGS.k
-    run = {"label": label or backend, "backend": result.backend, "M": m, "N": ARGS.n,
-           "K": ARGS.k, "n_spikes": n_spikes, "model_s": float(np.mean(result.t_stop)),
+    meta = result.sp.meta
+    engine = meta["engine_seconds"]
+    run = {"label": label or backend, "backend": meta["backend"], "M": m, "N": ARGS.n,
+           "K": ARGS.k, "n_spikes": n_spikes, "model_s": float(np.mean(result["t_stop"].values)),
            "spikes": spikes, "events": events,
-           "ensemble_build_s": build, "wall_s": wall, "engine_s": result.engine_seconds,
-           "events_per_s_engine": events / max(result.engine_seconds, 1e-12),
+           "ensemble_build_s": build, "wall_s": wall, "engine_s": engine,
+           "events_per_s_engine": events / max(engine, 1e-12),
            "events_per_s_wall": events / max(wall, 1e-12),
            "threads_per_block": config.THREADS_PER_BLOCK if backend == "cuda" else None}
     return run, result
@@ -222,11 +225,11 @@ def state_bytes_per_instance():
 
 
 def compare_counts(gpu_result, rows, n_spikes):
-    seeds = [int(gpu_result.parameters["seed"][r]) for r in rows]
+    seeds = [int(gpu_result["seed"].values[r]) for r in rows]
     cpu = sp.run_ensemble(ensemble(seeds), n_spikes=n_spikes, record="summary", backend="cpu")
     report = []
     for i, r in enumerate(rows):
-        a, b = gpu_result.counts[r], cpu.counts[i]
+        a, b = gpu_result["count"].values[r], cpu["count"].values[i]
         report.append({"instance": int(r), "seed": seeds[i], "spikes_gpu": int(a.sum()),
                        "spikes_cpu": int(b.sum()), "neurons_differing": int((a != b).sum())})
     ok = all(x["neurons_differing"] == 0 for x in report)
@@ -238,7 +241,7 @@ def compare_spikes(seeds, n_spikes):
     cpu = sp.run_ensemble(ensemble(seeds), n_spikes=n_spikes, record="spikes", backend="cpu")
     report = []
     for i, seed in enumerate(seeds):
-        (tg, sg), (tc, sc) = gpu.spikes(i), cpu.spikes(i)
+        (tg, sg), (tc, sc) = gpu.sp.spikes(i), cpu.sp.spikes(i)
         n = min(tg.size, tc.size)
         differ = np.flatnonzero(sg[:n] != sc[:n])
         first = int(differ[0]) if differ.size else (n if tg.size != tc.size else -1)
@@ -335,7 +338,7 @@ def main():
             rows = np.unique(np.linspace(0, m - 1, min(ARGS.sample, m)).astype(np.int64))
             RESULTS["checks"]["counts"] = phase("check counts", compare_counts, res, rows,
                                                 largest[0]["n_spikes"])
-            seeds = [int(res.parameters["seed"][r]) for r in rows]
+            seeds = [int(res["seed"].values[r]) for r in rows]
             RESULTS["checks"]["spikes"] = phase("check spikes", compare_spikes, seeds,
                                                 50 if ARGS.simulate else 1000)
     else:

@@ -36,12 +36,13 @@ def make_ensemble(m, n, k, shared):
 
 
 def run(ens, t_end, threads):
-    """(spikes, engine seconds, wall seconds) of one run_ensemble on ``threads`` threads."""
+    """(spikes, engine seconds, wall seconds, result Dataset) of one run_ensemble on
+    ``threads`` threads."""
     numba.set_num_threads(threads)
     tick = time.perf_counter()
-    result = sp.run_ensemble(ens, t_end=t_end, record="summary", backend="cpu")
+    out = sp.run_ensemble(ens, t_end=t_end, record="summary", backend="cpu")
     wall = time.perf_counter() - tick
-    return int(result.counts.sum()), result.engine_seconds, wall, result
+    return int(out["spike_count"].sum()), out.sp.meta["engine_seconds"], wall, out
 
 
 def main():
@@ -78,8 +79,8 @@ def main():
         for t in threads:
             spikes, engine, wall, result = run(ens, t_end, t)
             if reference is None:
-                reference = result.counts
-            elif not np.array_equal(reference, result.counts):
+                reference = result["count"].values
+            elif not np.array_equal(reference, result["count"].values):
                 raise SystemExit(f"the {t}-thread run gave other spike counts than the first run")
             if best[t] is None or engine < best[t][1]:
                 best[t] = (spikes, engine, wall)

@@ -52,7 +52,7 @@ def main():
              sp.Network(model=sp.EIF(tau=0.01), n=n, k=K, j0=1.0, target_rate=1.0, seed=1),
              "phase")]
     from sparseprop_gpu.kernels import lookup as kt
-    from sparseprop_gpu.spec.lookup import build_table, with_input_map
+    from sparseprop_gpu.specification.lookup import build_table, with_input_map
     build_table.cache_clear()
     with_input_map.cache_clear()
     eif = rows[-1][1]
@@ -62,10 +62,10 @@ def main():
     tab = eif.model.tables(eif.drive, eif.coupling)[0]       # what the engine reads
     done = time.perf_counter()
     print(f"EIF table build: {built - tick:.3f} s ({data.cells} cells per table, "
-          f"{data.tab.nbytes} bytes, PTC error {data.error:.1e} against direct quadrature); "
+          f"{data.array.nbytes} bytes, PTC error {data.error:.1e} against direct quadrature); "
           f"input map of J = {eif.coupling:g}: {done - built:.3f} s more ({tab[kt.T_NR]:.0f} "
           f"cells on remaining phase [{tab[kt.T_R_LO]:g}, {tab[kt.T_R_HI]:.3g}], "
-          f"{tab.nbytes - data.tab.nbytes} bytes)")
+          f"{tab.nbytes - data.array.nbytes} bytes)")
     base = None
     print(f"ns per synaptic event, N = {n}, K = {K}, best of 3; ratio to the first row")
     for label, net, key in rows:

@@ -74,8 +74,8 @@ def main():
             "run": {**sweep.spec["run"], "backend": "cpu"}}
     sweep = sp.Sweep.from_dict(spec)
     print(f"{sweep}; {os.cpu_count()} cores")
-    ensemble = sweep.ensemble(0, len(sweep))
-    small = sweep.ensemble(0, 2)
+    ensemble = sp.Ensemble.from_sweep(sweep, 0, len(sweep))
+    small = sp.Ensemble.from_sweep(sweep, 0, 2)
     sp.run_ensemble(small, **{**kw, "t_end": 0.1, "warmup": 0.0})   # compile (or load the cache)
 
     tmp = Path(tempfile.mkdtemp(prefix="sweep_overhead_"))
@@ -85,7 +85,7 @@ def main():
             started = time.perf_counter()
             out = sp.run_ensemble(ensemble, batch_size=sweep.batch_size, **kw)
             here.append(time.perf_counter() - started)
-            spikes = int(out.counts.sum())
+            spikes = int(out["spike_count"].sum())
 
             path = tmp / f"cold{i}.zarr"
             started = time.perf_counter()
@@ -93,7 +93,7 @@ def main():
             there.append(time.perf_counter() - started)
             assert report.spikes == spikes and not report.failures
             ds = sp.open_results(path)
-            np.testing.assert_array_equal(ds["spike_count"].values, out.counts.sum(axis=1))
+            np.testing.assert_array_equal(ds["spike_count"].values, out["spike_count"].values)
 
             from distributed import Client, LocalCluster
             from sparseprop_gpu.distributed import default_workers
@@ -152,7 +152,8 @@ def _warm(spec, threads):
     import sparseprop_gpu as sp
     numba.set_num_threads(threads)     # as the embedded cluster's workers run
     sweep = sp.Sweep.from_dict(spec)
-    sp.run_ensemble(sweep.ensemble(0, 1), **{**sweep.run_kwargs(), "t_end": 0.1, "warmup": 0.0})
+    sp.run_ensemble(sp.Ensemble.from_sweep(sweep, 0, 1),
+                    **{**sweep.run_kwargs(), "t_end": 0.1, "warmup": 0.0})
 
 
 if __name__ == "__main__":

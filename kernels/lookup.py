@@ -7,7 +7,7 @@ inverse ``V(s)``. Phase: ``phi = 1 - s(V) / s_r`` with ``s_r = s(V_reset)``, so 
 remaining phase of a neuron is ``rem = s / s_r`` and an input J maps it to
 ``s(V(s_r rem) + J) / s_r``.
 
-One flat float64 array per table, built by ``sparseprop_gpu.spec.lookup``: a header (the
+One flat float64 array per table, built by ``sparseprop_gpu.specification.lookup``: a header (the
 ``T_*`` indices below) and then the cells' polynomial coefficients, ``NC`` per cell,
 lowest order first, in the cell's local variable x in [-1, 1]; offsets are from the
 table's start. A network with a few distinct drives has one table per drive, one after

@@ -21,7 +21,7 @@ A neuron's key is what the priority queue orders (smaller spikes sooner):
 Both keys grow without bound; ``rebase`` subtracts ``S`` (phase) or divides
 by ``2**REBASE_BITS`` (exp), exactly and order-preservingly, and moves the
 difference into the time origin. ``par`` is a float64 vector indexed by the
-``P_*`` constants below, filled by ``sparseprop_gpu.spec.models``; the event loop
+``P_*`` constants below, filled by ``sparseprop_gpu.specification.models``; the event loop
 reads it once into a tuple ``mp`` (``constants(par)``) and passes that on, since
 an array handed to a helper costs a reference-count call per event on the CPU.
 """

@@ -1,11 +1,11 @@
 """sparseprop-gpu: exact event-based simulation of sparse spiking networks with SparseProp."""
 from ._version import __version__
 from .runs.ensemble import Ensemble, run_ensemble
-from .spec.models import EIF, LIF, QIF, NeuronModel, TableModel
-from .spec.network import Network, heterogeneous
+from .specification.models import EIF, LIF, QIF, NeuronModel, TableModel
+from .specification.network import Network, heterogeneous
 from .runs.record import SpikeRecord
 from .runs.simulate import simulate
-from .spec.sweep import Sweep
+from .specification.sweep import Sweep
 
 __all__ = ["LIF", "QIF", "EIF", "TableModel", "NeuronModel", "Network", "SpikeRecord", "simulate", "load_record",
            "Ensemble", "run_ensemble",

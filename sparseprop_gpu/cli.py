@@ -13,9 +13,9 @@ DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate
 
 
 def _simulate(args):
-    from .spec.models import MODELS
-    from .spec.network import Network
-    from .storage.recordio import check_path
+    from .specification.models import MODELS
+    from .specification.network import Network
+    from .runs.recordio import check_path
     from .runs.simulate import simulate
 
     if args.out is not None:
@@ -44,7 +44,7 @@ def _simulate(args):
 
 def _sweep(args):
     from .distributed import SweepError, run_sweep
-    from .spec.sweep import Sweep
+    from .specification.sweep import Sweep
 
     sweep = Sweep.load(args.spec)
     if args.plots:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .storage import finishing, location, writing
 from . import config, validate
-from .spec.sweep import load
+from .specification.sweep import load
 
 
 class SweepError(RuntimeError):
@@ -84,9 +84,9 @@ def run_batch(path, sweep, b, numba_threads=None):
         import numba
         numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
         _exit_quickly()
-    from .runs.ensemble import record_ensemble
+    from .runs.ensemble import Ensemble, record_ensemble
     lo, hi = sweep.batch_bounds(b)
-    result = record_ensemble(sweep.ensemble(lo, hi), **sweep.run_kwargs())
+    result = record_ensemble(Ensemble.from_sweep(sweep, lo, hi), **sweep.run_kwargs())
     writing.write_batch(path, sweep, b, result)
     return (b, hi - lo, int(result.counts.sum()), result.meta["backend"],
             time.perf_counter() - started)

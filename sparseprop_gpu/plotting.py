@@ -4,8 +4,8 @@ Every function draws into ``ax`` when given one, else into a new figure (``plt.s
 notebooks show it; without a display matplotlib falls back to the headless Agg backend), and
 returns the matplotlib Axes it drew on. ``write_sweep_figures`` (behind
 ``sparseprop sweep --plots``) draws on figures that are not registered with pyplot, so it runs
-headless in any process. Sources are those of ``sparseprop_gpu.analysis``: a SpikeRecord, an
-EnsembleResult, a Dataset from ``sp.open_results`` (or its path), or a SpikeData.
+headless in any process. Sources are those of ``sparseprop_gpu.analysis``: a SpikeRecord, a
+result Dataset (``sp.run_ensemble`` or ``sp.open_results``), a store path, or a SpikeData.
 
 Install matplotlib with ``pip install -e ".[plots]"``.
 """
@@ -54,7 +54,7 @@ def raster(source, instance=None, t_from=None, t_to=None, neurons=None, ax=None,
 
     Parameters
     ----------
-    source : SpikeRecord, EnsembleResult, Dataset or SpikeData with spikes
+    source : SpikeRecord, result Dataset (or store path) or SpikeData, with spikes
     instance : int, optional
         Which instance of several (default 0).
     t_from, t_to : float, optional
@@ -179,6 +179,9 @@ def _open(ds):
 
 def _swept(ds):
     meta = ds.sp.meta
+    if meta["kind"] != "sweep":
+        raise ValueError("sweep plots need a sweep store's Dataset (sp.open_results); this is an "
+                         "ensemble's (sp.run_ensemble), with no grid of swept parameters")
     shape = dict(zip(meta["swept"], meta["shape"])) if meta["mode"] == "grid" else {}
     return [k for k in meta["swept"] if shape.get(k, 1) > 1 and k not in SEED_KEYS]
 

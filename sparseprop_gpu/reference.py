@@ -3,21 +3,57 @@
 Every neuron's phase is stored as it is; at every network spike all ``n`` phases
 advance to the spike time and the targets jump through the phase transition
 curve: O(n) work per spike. Heterogeneous neurons (per-neuron drive or tau)
-advance at their own velocities. It shares no code with ``kernels/`` except the
-target table it is given: its own PTCs, its own argmax, its own clock
-(a compensated sum of the inter-spike intervals).
+advance at their own velocities.
+
+It shares none of the engine's code (nothing from ``kernels/`` nor from
+``specification.lookup``, the engine's tables): besides the run-settings check and the record
+type it shares with ``simulate``, it reads only the Network specification (the
+model's public parameters, F for table models, the drive, coupling, tau, initial
+phases and the targets as ``Network.target_table()`` gives them) and has its own
+phase transition curves, its own argmax and its own clock (a compensated sum of the
+inter-spike intervals).
+
+* LIF and QIF: the closed forms.
+* Table models (EIF, ``TableModel``: tau dV/dt = F(V) + I): its own numerical time
+  to spike ``s(V) = integral_V^{v_spike} du / (F(u) + I)`` (in units of tau) and its
+  inverse. The integrand ``1 / (F + I)`` is interpolated at ``NODES`` Chebyshev points
+  on cells bisected adaptively over ``[v_min, v_spike]`` until the interpolant matches
+  F at the points between the nodes to ``RTOL`` (relative); each cell's interpolant
+  is integrated exactly (its Chebyshev antiderivative), the cells' integrals summed
+  from the top with compensation. ``V(s)`` is found by bracketed Newton steps on
+  that ``s``. Below ``v_min`` a ``tail="leak"`` model has the exact leak solution,
+  ``s(v_min) + ln((I - V) / (I - v_min))``; without it, an input there is an error.
+  At or above ``v_spike``, s = 0. Measured against brute-force quadrature and closed
+  forms (``tests/test_reference.py``): the period to 2e-16 (relative), the phase
+  transition curves to 1e-15 (phase units).
 """
+import functools
 import math
 
 import numpy as np
 from numba import njit
+from numpy.polynomial import chebyshev
 
-from .compiled import kernels_digest
-from .kernels import lookup as kt
-from .runs.record import SpikeRecord
-from .runs.simulate import UNLIMITED, check_run
+from .runs.record import SpikeRecord, stop_time
+from .specification.models import LIF as LIFModel, QIF as QIFModel, TableModel
+from .specification.settings import UNLIMITED, check_run
 
-LIF, QIF, TABLE = 0, 1, 2
+LIF, QIF, TABLE = 0, 1, 2           # the oracle's model ids (``_phase_jump``'s first argument)
+
+NODES = 24                          # Chebyshev points of the first kind per cell
+RTOL = 1e-14                        # interpolant of 1 / (F + I) against F, relative per cell
+ATOL = 1e-18                        # or its integral's error bound, relative to ~s(v_min)
+MAX_CELLS = 1 << 14                 # per table (EIF: 20)
+
+# one drive's block in the oracle's array ``tab`` (from its ``base``): this header, the
+# cell edges (cells + 1 volts), s at each edge (cells + 1, tau units), the antiderivative
+# coefficients (cells x (NODES + 1)) and the integrand's (cells x NODES)
+H_CELLS, H_DRIVE, H_TAIL, H_S_R = 0, 1, 2, 3
+HEADER = 4
+
+_X = np.cos(np.pi * (np.arange(NODES) + 0.5) / NODES)
+_TO_COEF = np.linalg.inv(chebyshev.chebvander(_X, NODES - 1))
+_X_CHECK = np.cos(np.pi * np.arange(1, NODES) / NODES)     # between the nodes
 
 
 @njit(cache=True)
@@ -45,75 +81,292 @@ def _next_spiker(phi, phi_th, seconds_per_phase):
     return first, best
 
 
-def _oracle(digest):
-    """The oracle's loop and its PTCs, cached on disk (``digest``: see ``sparseprop_gpu.compiled``)."""
-    @njit(cache=True)
-    def phase_jump(model, phi, drive, coupling, omega, tab, base):
-        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
-        if model == LIF:
-            return -omega * math.log(math.exp(-phi / omega) - coupling / drive)
-        if model == QIF:
-            return 2.0 * math.atan(math.tan(0.5 * phi) + coupling / math.sqrt(drive))
-        # table models: the host-side evaluation of the time-to-spike tables (on phases,
-        # not on the engine's keys), checked against direct quadrature when built
-        return 1.0 - kt.remaining_after_input(tab, base, 1.0 - phi, coupling)
-
-    @njit(cache=True)
-    def run(model, drive, coupling, omega, seconds_per_phase, same, phi_reset, phi_th, phi,
-            table, tab, base, t_end, warmup, n_spikes, times, senders, counts, t_last, isi_sum,
-            isi_sumsq):
-        """Conventional loop; ``drive``, ``omega``, ``seconds_per_phase`` and ``base`` (table
-        models: where each neuron's table starts in ``tab``) are per neuron; ``same`` says
-        all neurons are alike (then the spiker is the largest phase)."""
-        n, k = table.shape
-        t = 0.0
-        t_comp = 0.0
-        n_rec = 0
-        while n_rec < n_spikes:
-            if same:
-                j = _argmax(phi)
-                dt = (phi_th - phi[j]) * seconds_per_phase[0]
-            else:
-                j, dt = _next_spiker(phi, phi_th, seconds_per_phase)
-            t_new = t + dt                      # Neumaier-compensated clock
-            if abs(t) >= abs(dt):
-                t_comp += (t - t_new) + dt
-            else:
-                t_comp += (dt - t_new) + t
-            t = t_new
-            now = t + t_comp
-            if now > t_end:
-                break
-            if same:
-                step = phi_th - phi[j]
-                for i in range(n):
-                    phi[i] += step
-            else:
-                for i in range(n):
-                    phi[i] += dt / seconds_per_phase[i]
-            for c in range(k):
-                i = table[j, c]
-                phi[i] = phase_jump(model, phi[i], drive[i], coupling, omega[i], tab, base[i])
-                if phi[i] != phi[i]:
-                    return -1, t + t_comp
-            phi[j] = phi_reset
-            if now >= warmup:
-                if counts[j] > 0:
-                    isi = now - t_last[j]
-                    isi_sum[j] += isi
-                    isi_sumsq[j] += isi * isi
-                counts[j] += 1
-                t_last[j] = now
-                if n_rec < times.shape[0]:
-                    times[n_rec] = now
-                    senders[n_rec] = j
-                n_rec += 1
-        return n_rec, t + t_comp
-
-    return phase_jump, run
+@njit(cache=True)
+def _chebyshev(tab, off, n, x):
+    """Chebyshev series ``tab[off:off + n]`` at ``x`` in [-1, 1] (Clenshaw)."""
+    b1 = 0.0
+    b2 = 0.0
+    for j in range(n - 1, 0, -1):
+        b1, b2 = tab[off + j] + 2.0 * x * b1 - b2, b1
+    return tab[off] + x * b1 - b2
 
 
-_phase_jump, _run = _oracle(kernels_digest())
+@njit(cache=True)
+def _offsets(tab, base):
+    """Cells and the offsets in ``tab`` of the edges, s at the edges, the antiderivative
+    coefficients and the integrand's coefficients of the block at ``base``."""
+    m = np.int64(tab[base + H_CELLS])
+    edges = base + HEADER
+    s_at = edges + m + 1
+    anti = s_at + m + 1
+    return m, edges, s_at, anti, anti + m * (NODES + 1)
+
+
+@njit(cache=True)
+def _time_to_spike(tab, base, v):
+    """s(V): time to spike from V over tau; NaN below a table without a tail."""
+    m, edges, s_at, anti, _ = _offsets(tab, base)
+    if v >= tab[edges + m]:
+        return 0.0
+    if v < tab[edges]:
+        if tab[base + H_TAIL] > 0.0:
+            drive = tab[base + H_DRIVE]
+            return tab[s_at] + math.log((drive - v) / (drive - tab[edges]))
+        return math.nan
+    lo, hi = 0, m
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if tab[edges + mid] <= v:
+            lo = mid
+        else:
+            hi = mid
+    a, b = tab[edges + lo], tab[edges + lo + 1]
+    x = (2.0 * v - (a + b)) / (b - a)
+    return tab[s_at + lo + 1] + _chebyshev(tab, anti + lo * (NODES + 1), NODES + 1, x)
+
+
+@njit(cache=True)
+def _voltage_at(tab, base, s):
+    """V(s), the inverse of ``_time_to_spike`` (s in tau units), by bracketed Newton steps."""
+    m, edges, s_at, anti, rate = _offsets(tab, base)
+    if s <= 0.0:
+        return tab[edges + m]
+    if s > tab[s_at]:
+        if tab[base + H_TAIL] > 0.0:
+            drive = tab[base + H_DRIVE]
+            return drive - (drive - tab[edges]) * math.exp(s - tab[s_at])
+        return math.nan
+    lo, hi = 0, m                        # the cell with s(right edge) < s <= s(left edge)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if tab[s_at + mid] >= s:
+            lo = mid
+        else:
+            hi = mid
+    c = lo
+    a, b = tab[edges + c], tab[edges + c + 1]
+    half = 0.5 * (b - a)
+    rest = s - tab[s_at + c + 1]         # the antiderivative falls from s(a) - s(b) to 0
+    width = tab[s_at + c] - tab[s_at + c + 1]
+    x = 1.0 - 2.0 * rest / width if width > 0.0 else 1.0
+    x = min(max(x, -1.0), 1.0)
+    x_lo, x_hi = -1.0, 1.0
+    for _ in range(100):
+        f = _chebyshev(tab, anti + c * (NODES + 1), NODES + 1, x) - rest
+        if f == 0.0:
+            break
+        if f > 0.0:
+            x_lo = x
+        else:
+            x_hi = x
+        slope = -half * _chebyshev(tab, rate + c * NODES, NODES, x)
+        step = f / slope if slope < 0.0 else math.inf
+        x -= step
+        if not (x >= x_lo and x <= x_hi):    # outside the bracket: bisect instead
+            x = 0.5 * (x_lo + x_hi)
+            step = math.inf
+        if abs(step) <= 1e-13 or x_hi - x_lo <= 4e-16:      # Newton: error ~ step^2
+            break
+    return 0.5 * (a + b) + half * x
+
+
+@njit(cache=True)
+def _phase_jump(model, phi, drive, coupling, omega, tab, base):
+    """Phase after an input ``coupling`` at phase ``phi``; table models read the oracle's
+    block at ``base`` of ``tab`` (``oracle_table``), the closed forms ``drive`` and ``omega``."""
+    if model == LIF:
+        return -omega * math.log(math.exp(-phi / omega) - coupling / drive)
+    if model == QIF:
+        return 2.0 * math.atan(math.tan(0.5 * phi) + coupling / math.sqrt(drive))
+    s_r = tab[base + H_S_R]
+    v = _voltage_at(tab, base, s_r * (1.0 - phi)) + coupling
+    return 1.0 - _time_to_spike(tab, base, v) / s_r
+
+
+@njit(cache=True)
+def _run(model, drive, coupling, omega, seconds_per_phase, same, phi_reset, phi_th, phi, table,
+         tab, base, t_end, warmup, n_spikes, times, senders, counts, t_last, isi_sum, isi_sumsq):
+    """Conventional loop; ``drive``, ``omega``, ``seconds_per_phase`` and ``base`` (table
+    models: where each neuron's block starts in ``tab``) are per neuron; ``same`` says
+    all neurons are alike (then the spiker is the largest phase)."""
+    n, k = table.shape
+    t = 0.0
+    t_comp = 0.0
+    n_rec = 0
+    while n_rec < n_spikes:
+        if same:
+            j = _argmax(phi)
+            dt = (phi_th - phi[j]) * seconds_per_phase[0]
+        else:
+            j, dt = _next_spiker(phi, phi_th, seconds_per_phase)
+        t_new = t + dt                      # Neumaier-compensated clock
+        if abs(t) >= abs(dt):
+            t_comp += (t - t_new) + dt
+        else:
+            t_comp += (dt - t_new) + t
+        t = t_new
+        now = t + t_comp
+        if now > t_end:
+            break
+        if same:
+            step = phi_th - phi[j]
+            for i in range(n):
+                phi[i] += step
+        else:
+            for i in range(n):
+                phi[i] += dt / seconds_per_phase[i]
+        for c in range(k):
+            i = table[j, c]
+            phi[i] = _phase_jump(model, phi[i], drive[i], coupling, omega[i], tab, base[i])
+            if phi[i] != phi[i]:
+                return -1, t + t_comp
+        phi[j] = phi_reset
+        if now >= warmup:
+            if counts[j] > 0:
+                isi = now - t_last[j]
+                isi_sum[j] += isi
+                isi_sumsq[j] += isi * isi
+            counts[j] += 1
+            t_last[j] = now
+            if n_rec < times.shape[0]:
+                times[n_rec] = now
+                senders[n_rec] = j
+            n_rec += 1
+    return n_rec, t + t_comp
+
+
+def _vectorised(rhs):
+    """F as a function of float arrays."""
+    probe = np.array([0.25, 0.5])
+    try:
+        if np.shape(rhs(probe)) == probe.shape:
+            return lambda v: np.asarray(rhs(v), float)
+    except Exception:       # noqa: BLE001  (an F of scalars only: called per value)
+        pass
+    return np.vectorize(lambda v: float(rhs(float(v))), otypes=[float])
+
+
+def _cells(f, drive, lo, hi):
+    """Cells ``[a, b]`` covering ``[lo, hi]`` and the Chebyshev coefficients of
+    ``1 / (f + drive)`` on each, bisected until the interpolant meets ``RTOL``.
+
+    A cell is accepted when, at the points between its nodes, the interpolant is
+    within ``RTOL`` of the cell's largest value, or within the rounding of F + I
+    (8 eps (|F| + |I| + |V|) / (F + I)^2), or when the bound on its integral's error
+    is below ``ATOL`` times a rough s(lo) (where the integrand is negligible).
+    """
+    def rate(v):
+        total = f(v) + drive
+        if not np.all(np.isfinite(total)):
+            raise ValueError(f"F(V) is not finite at V = {v[~np.isfinite(total)][0]:.6g}")
+        if np.any(total <= 0.0):
+            raise ValueError(f"F(V) + I <= 0 at V = {v[total <= 0.0].max():.6g} (drive I = "
+                             f"{drive:g}): the model never fires")
+        return total
+    grid = np.linspace(lo, hi, 257)
+    atol = ATOL * (hi - lo) * np.mean(1.0 / rate(grid))
+    todo, done = [(lo, hi)], []
+    while todo:
+        if len(done) + len(todo) > MAX_CELLS:
+            raise ValueError(f"the oracle cannot resolve 1 / (F + I) on [{lo:g}, {hi:g}] with "
+                             f"{MAX_CELLS} cells")
+        a, b = todo.pop()
+        mid, half = 0.5 * (a + b), 0.5 * (b - a)
+        values = 1.0 / rate(mid + half * _X)
+        coef = _TO_COEF @ values
+        check = mid + half * _X_CHECK
+        total = rate(check)
+        error = np.max(np.abs(chebyshev.chebval(_X_CHECK, coef) - 1.0 / total))
+        noise = 8.0 * np.finfo(float).eps * np.max((np.abs(total - drive) + abs(drive)
+                                                     + np.abs(check)) / total / total)
+        if error <= max(RTOL * np.max(values), noise) or 2.0 * half * error <= atol:
+            done.append((a, b, coef))
+        elif mid in (a, b):
+            raise ValueError(f"the oracle cannot resolve 1 / (F + I) near V = {mid:.17g}")
+        else:
+            todo += [(mid, b), (a, mid)]
+    done.sort(key=lambda cell: cell[0])
+    return done
+
+
+@functools.lru_cache(maxsize=64)
+def oracle_table(model, drive):
+    """The oracle's block for a table model at ``drive`` (see the module docstring; cached).
+
+    Parameters
+    ----------
+    model : TableModel
+    drive : float
+        The drive I.
+
+    Returns
+    -------
+    ndarray (float64)
+        The header (``H_*``; ``tab[H_S_R]`` is the period over tau), the cell edges
+        (voltage units), s at the edges (tau units) and the coefficients.
+    """
+    lo, top = model.v_min, model.v_spike
+    cells = _cells(_vectorised(model.rhs), drive, lo, top)
+    m = len(cells)
+    edges = np.array([a for a, _, _ in cells] + [top])
+    anti = np.array([chebyshev.chebint(coef, lbnd=1.0, scl=-0.5 * (b - a))
+                     for a, b, coef in cells])
+    rate = np.array([coef for _, _, coef in cells])
+    part = chebyshev.chebval(-1.0, anti.T)          # each cell's integral
+    s_at = np.zeros(m + 1)
+    total = comp = 0.0
+    for c in range(m - 1, -1, -1):                  # Neumaier sum from the top
+        new = total + part[c]
+        comp += (total - new) + part[c] if abs(total) >= abs(part[c]) else (part[c] - new) + total
+        total = new
+        s_at[c] = total + comp
+    tab = np.concatenate([np.zeros(HEADER), edges, s_at, anti.ravel(), rate.ravel()])
+    tab[H_CELLS], tab[H_DRIVE], tab[H_TAIL] = m, drive, float(model.tail == "leak")
+    tab[H_S_R] = _time_to_spike(tab, 0, model.v_reset)
+    return tab
+
+
+def _tables(model, drive):
+    """The blocks of each distinct value of the per-neuron ``drive`` one after another,
+    and where each neuron's starts."""
+    values, where = np.unique(drive, return_inverse=True)
+    blocks = [oracle_table(model, float(v)) for v in values]
+    starts = np.cumsum([0] + [b.shape[0] for b in blocks[:-1]]).astype(np.int64)
+    return np.concatenate(blocks), starts[where.ravel()]
+
+
+def ptc(model, phi, drive, coupling):
+    """The oracle's phase transition curve.
+
+    Parameters
+    ----------
+    model : NeuronModel
+    phi : array_like
+        Phases before the input (phase units).
+    drive, coupling : float
+        The drive I and the input J (the model's voltage units).
+
+    Returns
+    -------
+    ndarray, the shape of ``phi``
+        Phases just after the input.
+    """
+    model_id = _model_id(model)
+    if model_id == TABLE:
+        tab, omega = oracle_table(model, float(drive)), 0.0
+    else:
+        tab, omega = np.zeros(1), float(model.omega(drive))
+    phi = np.asarray(phi, float)
+    return np.array([_phase_jump(model_id, p, float(drive), float(coupling), omega, tab, 0)
+                     for p in phi.ravel()]).reshape(phi.shape)
+
+
+def _model_id(model):
+    """The oracle's id (LIF, QIF, TABLE) of ``model``'s class."""
+    for cls, model_id in ((LIFModel, LIF), (QIFModel, QIF), (TableModel, TABLE)):
+        if isinstance(model, cls):
+            return model_id
+    raise ValueError(f"the reference simulator has no phase transition curve for {model!r}")
 
 
 def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
@@ -138,11 +391,14 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
     times, senders = np.empty(size), np.empty(size, np.int32)
     counts = np.zeros(n, np.int64)
     t_last, isi_sum, isi_sumsq = np.zeros(n), np.zeros(n), np.zeros(n)
-    model_id = model.kernel_id
+    model_id = _model_id(model)
     drive = np.broadcast_to(np.asarray(network.drive, float), (n,)).copy()
-    tab, base = (model.tables(drive, network.coupling) if model_id == TABLE
-                 else (np.zeros(1), np.zeros(n, np.int64)))
-    omega = np.asarray(model.omega(drive), float)
+    if model_id == TABLE:
+        tab, base = _tables(model, drive)
+        omega = 1.0 / tab[base + H_S_R]
+    else:
+        tab, base = np.zeros(1), np.zeros(n, np.int64)
+        omega = np.asarray(model.omega(drive), float)
     seconds_per_phase = np.broadcast_to(network.tau, (n,)) / omega
     n_rec, _ = _run(model_id, drive, network.coupling, omega, seconds_per_phase,
                     not network.heterogeneous, model.phase_reset, model.phase_threshold, phi,
@@ -150,7 +406,7 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
                     counts, t_last, isi_sum, isi_sumsq)
     if n_rec < 0:
         raise ValueError("an input took a neuron below the model's table (v_min)")
-    t_stop = t_end if n_rec < n_spikes else float(times[n_rec - 1] if size else t_last.max())
+    t_stop = stop_time(n_rec < n_spikes, t_end, times[:n_rec], t_last, size > 0)
     return SpikeRecord(times=times[:n_rec], senders=senders[:n_rec], counts=counts,
                        isi_sum=isi_sum, isi_sumsq=isi_sumsq, t_start=warmup, t_stop=t_stop,
                        meta={**network.describe(), "record": record, "backend": "reference"},

@@ -6,7 +6,7 @@ import sparseprop_gpu as sp
 
 @pytest.fixture(scope="session")
 def lif_net():
-    """The issue's inhibitory LIF test network: N=2000, K=50, stored targets."""
+    """The reference inhibitory LIF test network: N=2000, K=50, stored targets."""
     return sp.Network(model=sp.LIF(tau=0.01), n=2000, k=50, j0=1.0, target_rate=1.0, seed=1)
 
 
@@ -41,24 +41,24 @@ def assert_same_spikes(a, b, atol):
 
 
 def assert_each_instance_as_alone(ensemble, result, **simulate_kw):
-    """Every instance of ``result`` (a run_ensemble with record="spikes") has the spikes,
-    bit for bit, of its own ``sp.simulate(instance, **simulate_kw)``."""
+    """Every instance of ``result`` (the Dataset of a run_ensemble with record="spikes") has
+    the spikes, bit for bit, of its own ``sp.simulate(instance, **simulate_kw)``."""
     for m, instance in enumerate(ensemble.instances):
         alone = sp.simulate(instance, **simulate_kw)
-        times, senders = result.spikes(m)
+        times, senders = result.sp.spikes(m)
         np.testing.assert_array_equal(senders, alone.senders)
         np.testing.assert_array_equal(times, alone.times)
 
 
 def fail_batches_with_seed(monkeypatch, seed, error):
-    """Make ``run_ensemble`` raise ``error`` for the batch whose first instance has ``seed``
-    (``monkeypatch.undo()`` restores it)."""
+    """Make a sweep's batch (``record_ensemble``) raise ``error`` when its first instance has
+    ``seed`` (``monkeypatch.undo()`` restores it)."""
     import sparseprop_gpu.runs.ensemble as ensemble
-    real = ensemble.run_ensemble
+    real = ensemble.record_ensemble
 
     def broken(ens, **kw):
         if ens.parameters()["seed"][0] == seed:
             raise error
         return real(ens, **kw)
 
-    monkeypatch.setattr(ensemble, "run_ensemble", broken)
+    monkeypatch.setattr(ensemble, "record_ensemble", broken)

@@ -165,17 +165,19 @@ def test_ensemble_result():
     net = sp.Network(model=sp.LIF(tau=0.01), n=200, k=20, j0=1.0, target_rate=5.0, seed=3)
     ens = sp.Ensemble(net, seeds=[3, 4, 5], n=[200, 150, 200])
     out = sp.run_ensemble(ens, t_end=1.0, warmup=0.2, record="spikes", backend="cpu")
-    np.testing.assert_allclose(an.rates(out), out.rates, equal_nan=True)
-    np.testing.assert_allclose(an.cv_isi(out), out.cv_isi, rtol=1e-9, equal_nan=True)
-    np.testing.assert_allclose(an.mean_rate(out), out.mean_rate)
+    np.testing.assert_allclose(np.asarray(an.rates(out)), out["rate"].values, equal_nan=True)
+    np.testing.assert_allclose(np.asarray(an.cv_isi(out)), out["cv_isi"].values, rtol=1e-9,
+                               equal_nan=True)
+    np.testing.assert_allclose(np.asarray(an.mean_rate(out)), out["rate_mean"].values)
     for m in range(3):
-        np.testing.assert_allclose(an.fano_factor(out, 0.1)[m, :out.record(m).n],
-                                   an.fano_factor(out.record(m), 0.1), equal_nan=True)
+        np.testing.assert_allclose(np.asarray(an.fano_factor(out, 0.1))[m, :out.sp.record(m).n],
+                                   an.fano_factor(out.sp.record(m), 0.1), equal_nan=True)
     values, info = an.chi(out, ens, n_samples=200, return_info=True)
+    values = np.asarray(values)
     assert values.shape == (3,) and np.all((values > 0) & (values < 1))
     assert all(i["max_phase_error"] < 1e-9 for i in info)
     # without network=: rebuilt from the parameters and seeds, the same
-    np.testing.assert_allclose(an.chi(out, n_samples=200), values)
+    np.testing.assert_allclose(np.asarray(an.chi(out, n_samples=200)), values)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Heterogeneous neurons (per-neuron drive and tau) on the time key, DESIGN.md 2.4."""
+"""Heterogeneous neurons (per-neuron drive and tau) on the time key, docs/design.md §2.4."""
 import numpy as np
 import pytest
 
@@ -103,7 +103,7 @@ def test_an_ensemble_of_heterogeneous_networks_equals_its_instances_alone(model,
     ens = sp.Ensemble(net, seeds=[1, 2, 3], n=[300, 250, 300], j0=[1.0, 1.5, 0.8])
     assert "drive" not in ens.parameters() and ens.instances[1].drive.shape == (250,)
     out = sp.run_ensemble(ens, t_end=0.5, record="spikes", backend="cpu", key=key, batch_size=2)
-    assert out.meta["key"] == ("exp" if key == "auto" and model.name == "lif" else "time")
+    assert out.sp.meta["key"] == ("exp" if key == "auto" and model.name == "lif" else "time")
     assert_each_instance_as_alone(ens, out, t_end=0.5, key=key)
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import sparseprop_gpu as sp
+from sparseprop_gpu.runs import recordio
 from sparseprop_gpu.runs.record import SpikeRecord
 
 
@@ -47,9 +48,9 @@ def test_save_and_load(record, tmp_path, suffix):
 def test_failed_save_keeps_the_old_file(record, tmp_path, suffix, monkeypatch):
     path = tmp_path / f"run{suffix}"
     record.save(path)
-    def fail(self):
+    def fail(*args):
         raise OSError("disk full")
-    monkeypatch.setattr(SpikeRecord, "attrs", fail)   # fails after the .zarr arrays are written
+    monkeypatch.setattr(recordio.os, "replace", fail)   # fails once the new file is written
     with pytest.raises(OSError):
         record.save(path)
     monkeypatch.undo()

@@ -168,7 +168,7 @@ def test_summaries_match_the_ensemble_result(tmp_path):
     path = tmp_path / "s.zarr"
     run_sweep(SPEC, path, in_process=True, progress=False)
     sweep = sp.Sweep(**SPEC)
-    out = sp.run_ensemble(sweep.ensemble(0, 5), **sweep.run_kwargs())
+    out = sp.run_ensemble(sp.Ensemble.from_sweep(sweep, 0, 5), **sweep.run_kwargs())
     ds = sp.open_results(path)
     np.testing.assert_allclose(ds["rate_mean"].values, np.nanmean(out["rate"].values, axis=1), rtol=1e-12)
     np.testing.assert_allclose(ds["rate_std"].values, np.nanstd(out["rate"].values, axis=1), rtol=1e-12)

@@ -8,7 +8,7 @@ import pytest
 import sparseprop_gpu as sp
 from sparseprop_gpu.cli import main
 from sparseprop_gpu.distributed import SweepError, run_sweep
-from sparseprop_gpu.spec.sweep import Sweep
+from sparseprop_gpu.specification.sweep import Sweep
 
 from conftest import fail_batches_with_seed
 
@@ -83,7 +83,7 @@ def test_the_quickstart_example_gives_384_instances_in_a_fixed_order():
 def test_each_batch_is_an_ensemble_of_its_instances():
     sweep = sp.Sweep(**spec())
     lo, hi = sweep.batch_bounds(1)
-    ens = sweep.ensemble(lo, hi)
+    ens = sp.Ensemble.from_sweep(sweep, lo, hi)
     assert len(ens) == hi - lo == 7
     for name, values in ens.parameters().items():
         np.testing.assert_array_equal(values, sweep.parameters(lo, hi)[name])
@@ -160,20 +160,21 @@ def reference(tmp_path_factory):
 
 def test_in_process_sweep_equals_run_ensemble(reference):
     sweep = sp.Sweep(**spec())
-    out = sp.run_ensemble(sweep.ensemble(0, len(sweep)), **sweep.run_kwargs())
+    out = sp.run_ensemble(sp.Ensemble.from_sweep(sweep, 0, len(sweep)),
+                          **sweep.run_kwargs())
     ds = sp.open_results(reference)
-    np.testing.assert_array_equal(ds["count"].values, out.counts)
-    np.testing.assert_array_equal(ds["spike_count"].values, out.counts.sum(axis=1))
-    np.testing.assert_array_equal(ds.sp.times, out.times)
-    np.testing.assert_array_equal(ds.sp.senders, out.senders)
-    np.testing.assert_array_equal(ds.sp.offsets, out.offsets)
+    np.testing.assert_array_equal(ds["count"].values, out["count"].values)
+    np.testing.assert_array_equal(ds["spike_count"].values, out["count"].values.sum(axis=1))
+    np.testing.assert_array_equal(ds.sp.times, out.sp.times)
+    np.testing.assert_array_equal(ds.sp.senders, out.sp.senders)
+    np.testing.assert_array_equal(ds.sp.offsets, out.sp.offsets)
     for i in (0, 6, 7, 14):
         times, senders = ds.sp.spikes(i)
-        np.testing.assert_array_equal(times, out.spikes(i)[0])
-        np.testing.assert_array_equal(senders, out.spikes(i)[1])
-    np.testing.assert_allclose(ds["rate_mean"].values, out.mean_rate, rtol=1e-12)
-    np.testing.assert_array_equal(ds["rate"].values, out.rates)
-    np.testing.assert_array_equal(ds["cv_isi"].values, out.cv_isi)
+        np.testing.assert_array_equal(times, out.sp.spikes(i)[0])
+        np.testing.assert_array_equal(senders, out.sp.spikes(i)[1])
+    np.testing.assert_allclose(ds["rate_mean"].values, out["rate_mean"].values, rtol=1e-12)
+    np.testing.assert_array_equal(ds["rate"].values, out["rate"].values)
+    np.testing.assert_array_equal(ds["cv_isi"].values, out["cv_isi"].values)
     assert np.all(ds["done"].values)
     means = ds.rate_mean.groupby("target_rate").mean()
     assert means.sizes["target_rate"] == 3
@@ -212,7 +213,7 @@ def test_a_failing_batch_is_reported_and_corrupts_nothing(reference, tmp_path, m
         sp.open_results(path)
     with pytest.raises(ValueError, match="--resume"):
         run_sweep(spec(), path, in_process=True, progress=False)
-    monkeypatch.undo()                            # the real run_ensemble again
+    monkeypatch.undo()                            # the real record_ensemble again
     report = run_sweep(spec(), path, in_process=True, progress=False, resume=True)
     assert report.batches_run == 1 and report.batches_skipped == 2
     assert_same_arrays(arrays(reference), arrays(path))

@@ -83,7 +83,7 @@ def test_a_worker_exception_is_reported_with_its_batch(reference, tmp_path, monk
     assert info.value.report.batches_done == 2
     np.testing.assert_array_equal(sp.open_results(path, partial=True)["done"].values,
                                   np.arange(15) < 14)
-    monkeypatch.undo()                            # the real run_ensemble again
+    monkeypatch.undo()                            # the real record_ensemble again
     report = run_sweep(SPEC, path, in_process=True, progress=False, resume=True)
     assert report.batches_run == 1
     assert_bitwise_equal(store_arrays(reference), store_arrays(path))

@@ -159,7 +159,7 @@ def spike_data(source):
 
 
 def _from_record(rec):
-    from ..spec.network import Network
+    from ..specification.network import Network
     has = rec.times.size == int(rec.counts.sum())
     return SpikeData(rec.times, rec.senders, [0, rec.times.size], [rec.n], rec.t_start,
                      rec.t_stop, rec.counts[None, :], rec.isi_sum[None, :],

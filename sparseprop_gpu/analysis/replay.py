@@ -138,7 +138,7 @@ def _observable(model, observable):
 def _networks(data, network):
     """A function m -> Network for the instances of ``data``."""
     from ..runs.ensemble import Ensemble
-    from ..spec.network import Network
+    from ..specification.network import Network
     if network is None:
         if data.networks is None:
             raise ValueError("pass network= (the simulated Network, or the Ensemble)")

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import config
 from ..kernels import engine
-from ..spec.settings import UNLIMITED
+from ..specification.settings import UNLIMITED
 
 
 def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ..spec.network import Network
+from ..specification.network import Network
 from .record import SpikeRecord
 
 PARAMETERS = ("n", "k", "seed", "ic_seed", "tau", "drive", "coupling", "j0", "target_rate")
@@ -54,7 +54,7 @@ class ResultsAccessor:
 
     def sweep(self):
         """The specification of a sweep store as a ``sp.Sweep``."""
-        from ..spec.sweep import Sweep
+        from ..specification.sweep import Sweep
         return Sweep.from_spec(self.spec)
 
     def parameters(self, i=None):

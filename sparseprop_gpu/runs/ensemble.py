@@ -9,8 +9,8 @@ its position there, or the backend.
 import numpy as np
 
 from .. import config, validate
-from ..spec.instances import InstanceTable
-from ..spec.settings import check_run
+from ..specification.instances import InstanceTable
+from ..specification.settings import check_run
 from .execute import batch_of, execute, resolve_backend
 from .results import EnsembleRecord, to_dataset
 
@@ -64,6 +64,16 @@ class Ensemble:
         ns, ks = self.table.columns["n"], self.table.columns["k"]
         self.n_max = self._capacity("n", ns, n_max, 2)
         self.k_max = self._capacity("k", ks, k_max, 1)
+
+    @classmethod
+    def from_sweep(cls, sweep, lo, hi):
+        """The instances ``lo .. hi - 1`` of ``sweep`` (a ``sp.Sweep``) as an Ensemble."""
+        pars = sweep.parameters(lo, hi)
+        names = {"seed": "seeds", "ic_seed": "ic_seeds"}
+        derived = ("drive", "coupling") if "j0" in pars else ()
+        return cls(sweep.network(lo), **{names.get(name, name): values
+                                         for name, values in pars.items()
+                                         if name not in derived})
 
     @staticmethod
     def _capacity(name, values, given, low):

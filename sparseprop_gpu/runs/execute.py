@@ -9,7 +9,8 @@ from .. import validate
 from ..engine.batch import Batch
 from ..engine.launch import run_launches
 from ..options import BACKENDS
-from ..spec.settings import key_kind_of
+from ..specification.settings import key_kind_of
+from .record import stop_time
 
 
 def resolve_backend(backend):
@@ -37,15 +38,6 @@ def batch_of(table, members, key, buffer_spikes, rebase=True, **batch_options):
     """The engine state of the instances ``members`` of ``table`` at t = 0."""
     return Batch(**table.engine_inputs(np.asarray(members, np.int64), key_kind_of(key, table.base),
                                        rebase), buffer_spikes=buffer_spikes, **batch_options)
-
-
-def stop_time(reached_end, t_end, times, last_spikes, keep):
-    """End of an instance's analysis window (s): ``t_end``, or the last recorded spike when
-    it stopped after ``n_spikes`` (``times``: its spikes; ``last_spikes``: its neurons' last
-    spike times, when no spike was kept)."""
-    if reached_end:
-        return t_end
-    return float(times[-1]) if keep and times.size else float(last_spikes.max())
 
 
 def execute(table, t_end, n_spikes, warmup, key, keep, backend="cpu", batch_size=None,

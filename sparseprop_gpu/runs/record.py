@@ -4,6 +4,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import recordio
+
+ARRAYS = ("times", "senders", "counts", "isi_sum", "isi_sumsq")
+"""The arrays of a record, as its files hold them."""
+
 
 def cv_from_moments(counts, isi_sum, isi_sumsq):
     """ISI coefficient of variation (std with ddof=0 / mean) from spike counts and ISI sums.
@@ -24,6 +29,15 @@ def rates_from_counts(counts, t_start, t_stop):
     duration = np.asarray(t_stop, np.float64) - t_start
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(duration > 0, np.asarray(counts) / duration, np.nan)
+
+
+def stop_time(reached_end, t_end, times, last_spikes, keep):
+    """End of an instance's analysis window (s): ``t_end``, or the last recorded spike when
+    it stopped after ``n_spikes`` (``times``: its spikes; ``last_spikes``: its neurons' last
+    spike times, when no spike was kept)."""
+    if reached_end:
+        return t_end
+    return float(times[-1]) if keep and times.size else float(last_spikes.max())
 
 
 @dataclass
@@ -107,19 +121,17 @@ class SpikeRecord:
         The file is written under a temporary name and moved into place, so an
         existing file is never left half-overwritten.
         """
-        from ..storage import recordio
-        recordio.save(self, path)
+        recordio.save(self.arrays(), self.attrs(), path)
 
     @classmethod
     def load(cls, path):
         """Read a record written by ``save``."""
-        from ..storage import recordio
-        return recordio.load(path)
+        arrays, attrs = recordio.load(path, ARRAYS)
+        return cls(**arrays, **attrs)
 
     def arrays(self):
         """The record's arrays by name."""
-        return {"times": self.times, "senders": self.senders, "counts": self.counts,
-                "isi_sum": self.isi_sum, "isi_sumsq": self.isi_sumsq}
+        return {name: getattr(self, name) for name in ARRAYS}
 
     def attrs(self):
         """The record's scalar attributes, JSON-serialisable."""

@@ -1,7 +1,7 @@
 """simulate(network, ...) -> SpikeRecord: one network on the CPU backend, an ensemble of one."""
 from .. import config
-from ..spec.instances import InstanceTable
-from ..spec.settings import check_run
+from ..specification.instances import InstanceTable
+from ..specification.settings import check_run
 from .execute import batch_of, execute
 from .record import SpikeRecord
 

@@ -7,8 +7,8 @@ specification, through the ``Sweep`` it describes.
 import numpy as np
 
 from .._version import __version__
-from ..spec.sweep import Sweep
-from ..spec.sweep_sections import NETWORK_KEYS, RUN_KEYS
+from ..specification.sweep import Sweep
+from ..specification.sweep_sections import NETWORK_KEYS, RUN_KEYS
 from .layout import FORMAT, MARKERS
 from .location import normalise
 

@@ -8,7 +8,7 @@ from ..runs.accessor import register
 from .layout import MARKERS, PACKED, PARAMETERS
 from .location import normalise
 from .spikes import spike_variables
-from ..spec.sweep import Sweep
+from ..specification.sweep import Sweep
 from .metadata import attributes, check_format, done_batches
 
 

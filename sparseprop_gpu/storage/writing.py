@@ -10,7 +10,7 @@ import numpy as np
 from .._version import __version__
 from ..config import NEURON_CHUNK_BYTES
 from ..runs.summaries import NEURON_DTYPES, missing, per_neuron, summaries
-from ..spec.sweep_sections import first_difference
+from ..specification.sweep_sections import first_difference
 from .layout import FORMAT, MARKERS, PACKED, compact, layout, row_dim
 from .location import exists, is_url, normalise
 from .metadata import attributes, check_format, done_batches, stored

@@ -1,4 +1,5 @@
-"""SpikeRecord files: .npz and .zarr, written atomically (temporary name, then rename)."""
+"""Record files: named arrays and JSON attributes in .npz or .zarr, written atomically
+(temporary name, then rename). ``SpikeRecord.save`` and ``load`` use them."""
 import json
 import os
 import shutil
@@ -17,20 +18,21 @@ def check_path(path):
     return path
 
 
-def save(record, path):
-    """Write ``record`` to ``path`` (.npz or .zarr), replacing it only once complete."""
+def save(arrays, attrs, path):
+    """Write ``arrays`` (name: ndarray) and ``attrs`` (JSON-serialisable) to ``path`` (.npz
+    or .zarr), replacing what is there only once complete."""
     path = check_path(path)
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
         if path.suffix == ".npz":
             with open(tmp, "wb") as f:
-                np.savez(f, attrs=np.array(json.dumps(record.attrs())), **record.arrays())
+                np.savez(f, attrs=np.array(json.dumps(attrs)), **arrays)
         else:
             import zarr
             group = zarr.open_group(tmp, mode="w")
-            for name, data in record.arrays().items():
+            for name, data in arrays.items():
                 group.create_array(name, data=data)
-            group.attrs.update(record.attrs())
+            group.attrs.update(attrs)
         if path.is_dir():
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -41,18 +43,12 @@ def save(record, path):
             tmp.unlink()
 
 
-def load(path):
-    """Read a SpikeRecord written by ``save``."""
-    from ..runs.record import SpikeRecord
+def load(path, names):
+    """(arrays, attrs) of a file written by ``save``: the arrays ``names``, by name."""
     path = check_path(path)
     if path.suffix == ".npz":
         with np.load(path) as f:
-            attrs = json.loads(str(f["attrs"]))
-            arrays = {name: f[name] for name in f.files if name != "attrs"}
-    else:
-        import zarr
-        group = zarr.open_group(path, mode="r")
-        attrs = dict(group.attrs)
-        arrays = {name: group[name][:] for name in ("times", "senders", "counts", "isi_sum",
-                                                     "isi_sumsq")}
-    return SpikeRecord(**arrays, **attrs)
+            return {name: f[name] for name in names}, json.loads(str(f["attrs"]))
+    import zarr
+    group = zarr.open_group(path, mode="r")
+    return {name: group[name][:] for name in names}, dict(group.attrs)

@@ -304,20 +304,20 @@ class TableModel(NeuronModel):
         return hash((type(self).__name__,) + self._key())
 
     def table(self, drive):
-        """The built table for ``drive`` (``sparseprop_gpu.spec.lookup.TableData``; cached)."""
+        """The built table for ``drive`` (``sparseprop_gpu.specification.lookup.LookupTable``; cached)."""
         from .lookup import build_table
         drive = validate.real("drive", drive, -math.inf, math.inf)
         return build_table(self.rhs, drive, self.v_reset, self.v_spike, self.v_min, self.v_top,
                            self.tail == "leak", self.tol, self.cells)
 
     def table_array(self, drive, kick=None):
-        """The flat float64 table the engine reads (``kernels.tables``).
+        """The flat float64 table the engine reads (``kernels.lookup``).
 
         With ``kick`` (the network's J, volts), the table holds that input's map too: one
         lookup per input instead of two for most neurons (``tables.with_input_map``).
         """
         if kick is None or not self.input_map:
-            return self.table(drive).tab
+            return self.table(drive).array
         from .lookup import with_input_map
         return with_input_map(self.table(drive), float(kick), self.tol)
 
@@ -399,7 +399,7 @@ class TableModel(NeuronModel):
 
         def one(data, phi):
             tab = (self.table_array(data.quad.drive, kick=coupling) if np.ndim(coupling) == 0
-                   else data.tab)
+                   else data.array)
             return 1.0 - remaining_after_input(tab, 1.0 - phi, coupling)
         return self._per_drive(drive, phi, one)
 
@@ -407,13 +407,13 @@ class TableModel(NeuronModel):
         """Membrane potential at phase ``phi``."""
         from .lookup import voltage_at
         return self._per_drive(drive, phi,
-                               lambda data, phi: voltage_at(data.tab, data.s_r * (1.0 - phi)))
+                               lambda data, phi: voltage_at(data.array, data.s_r * (1.0 - phi)))
 
     def voltage_to_phase(self, v, drive):
         """Phase of membrane potential ``v``."""
         from .lookup import time_to_spike
         return self._per_drive(drive, v,
-                               lambda data, v: 1.0 - time_to_spike(data.tab, v) / data.s_r)
+                               lambda data, v: 1.0 - time_to_spike(data.array, v) / data.s_r)
 
 
 def _eif_rhs(delta_t, v_t):

@@ -4,10 +4,10 @@
 ``build_table`` integrates ``s(V) = integral_V^{V_spike} du / (F(u) + I)`` (time to
 spike over tau) by Gauss-Legendre quadrature on a fine reference grid ("direct
 quadrature"), inverts it by safeguarded Newton steps, fits piecewise polynomials
-(``kernels.tables.NC`` Chebyshev nodes per cell) to s(V) and to its inverse, and
+(``kernels.lookup.NC`` Chebyshev nodes per cell) to s(V) and to its inverse, and
 doubles the cells until the phase transition curve's largest error against the
 direct quadrature, at random phases and inputs, is below ``tol / 10``. The result
-is one flat float64 array in the ``kernels.tables`` layout, cached per model and
+is one flat float64 array in the ``kernels.lookup`` layout, cached per model and
 drive.
 """
 import functools
@@ -42,7 +42,7 @@ _CHEB_TO_MONO = np.stack([np.pad(chebyshev.cheb2poly(np.eye(kt.NC)[j]), (0, kt.N
 _VALUES_TO_MONO = _CHEB_TO_MONO @ _TO_CHEB
 
 
-def _vectorised(digest):
+def _compiled_lookups(digest):
     """The table lookups over arrays, cached on disk (``digest``: see ``sparseprop_gpu.compiled``)."""
     @njit(cache=True)
     def time_to_spike(tab, v):
@@ -71,7 +71,7 @@ def _vectorised(digest):
     return time_to_spike, voltage_at, remaining_after_input
 
 
-_time_to_spike, _voltage_at, _remaining_after_input = _vectorised(kernels_digest())
+_time_to_spike, _voltage_at, _remaining_after_input = _compiled_lookups(kernels_digest())
 
 
 def time_to_spike(tab, v):
@@ -93,7 +93,7 @@ def remaining_after_input(tab, rem, kick):
                                   ).reshape(rem.shape)
 
 
-def _vectorised(rhs):
+def _vectorised_rhs(rhs):
     """F as a function of float arrays of any shape."""
     probe = np.array([0.25, 0.5])
     try:
@@ -250,7 +250,7 @@ def _input_map_range(quad, data, kick, r_lo):
     reaches the forward table's straight line (the map has a kink where it reaches
     v_spike).
     """
-    tab, s_r = data.tab, data.s_r
+    tab, s_r = data.array, data.s_r
     r_hi = tab[kt.T_S_LO] / s_r
     if kick < 0.0:
         r_hi = min(r_hi, float(quad.s(np.array([quad.v_lo - kick]))[0]) / s_r)
@@ -263,7 +263,7 @@ def _input_map_range(quad, data, kick, r_lo):
 
 
 def _input_map(data, kick, tol, r_lo):
-    """``data.tab`` with the input map of ``kick`` on ``[r_lo, ...]``, or None."""
+    """``data.array`` with the input map of ``kick`` on ``[r_lo, ...]``, or None."""
     quad = data.quad
     span = _input_map_range(quad, data, kick, r_lo)
     if span is None:
@@ -279,9 +279,9 @@ def _input_map(data, kick, tol, r_lo):
         h = (r_hi - r_lo) / cells
         nodes = (r_lo + h * (np.arange(cells)[:, None] + x)).ravel()
         coef = _fit(reference_ptc(quad, data.s_r, nodes, kick).reshape(cells, -1))
-        tab = np.concatenate([data.tab, coef.ravel()])
+        tab = np.concatenate([data.array, coef.ravel()])
         tab[kt.T_KICK], tab[kt.T_R_LO], tab[kt.T_R_HI] = kick, r_lo, r_hi
-        tab[kt.T_INV_HR], tab[kt.T_NR], tab[kt.T_OFF_R] = 1.0 / h, cells, data.tab.shape[0]
+        tab[kt.T_INV_HR], tab[kt.T_NR], tab[kt.T_OFF_R] = 1.0 / h, cells, data.array.shape[0]
         if np.max(np.abs(remaining_after_input(tab, rem, kick) - ref)) <= tol / 10:
             return tab
         cells *= 2
@@ -290,7 +290,7 @@ def _input_map(data, kick, tol, r_lo):
 
 @functools.lru_cache(maxsize=64)
 def with_input_map(data, kick, tol):
-    """``data.tab`` with the input map of ``kick`` (``kernels.tables``) added, or unchanged.
+    """``data.array`` with the input map of ``kick`` (``kernels.lookup``) added, or unchanged.
 
     The map covers remaining phases from the first of ``MAP_LO`` it can; its cells
     double from ``FIRST_CELLS`` until its error against direct quadrature, at random
@@ -301,20 +301,20 @@ def with_input_map(data, kick, tol):
         tab = _input_map(data, kick, tol, r_lo)
         if tab is not None:
             return tab
-    return data.tab
+    return data.array
 
 
-class TableData:
-    """A built table: ``tab`` (the kernel's array), ``s_r`` (period over tau), ``error``
+class LookupTable:
+    """A built table: ``array`` (what the kernels read), ``s_r`` (period over tau), ``error``
     (largest PTC error found against direct quadrature), ``cells``, ``build_seconds``."""
 
-    def __init__(self, tab, s_r, error, cells, build_seconds, quad):
-        self.tab, self.s_r, self.error, self.cells = tab, s_r, error, cells
+    def __init__(self, array, s_r, error, cells, build_seconds, quad):
+        self.array, self.s_r, self.error, self.cells = array, s_r, error, cells
         self.build_seconds, self.quad = build_seconds, quad
 
     def __repr__(self):
-        return (f"TableData(cells={self.cells}, s_r={self.s_r!r}, error={self.error:.2e}, "
-                f"{self.tab.nbytes} bytes, built in {self.build_seconds:.3f} s)")
+        return (f"LookupTable(cells={self.cells}, s_r={self.s_r!r}, error={self.error:.2e}, "
+                f"{self.array.nbytes} bytes, built in {self.build_seconds:.3f} s)")
 
 
 def reference_ptc(quad, s_r, rem, kick):
@@ -338,7 +338,7 @@ def build_table(rhs, drive, v_reset, v_spike, v_lo, v_top, tail, tol, cells=None
     if not tol >= MIN_TOL:
         raise ValueError(f"tol = {tol:g} cannot be met: the direct quadrature the tables are "
                          f"checked against is accurate to about {MIN_TOL:g} of the period")
-    f = _vectorised(rhs)
+    f = _vectorised_rhs(rhs)
     quad = DirectQuadrature(f, drive, v_lo, v_top, v_spike, tail)
     s_r = float(quad.s(np.array([v_reset]))[0])
     s_b = max(quad.s_top, S_FLOOR * s_r)
@@ -368,6 +368,6 @@ def build_table(rhs, drive, v_reset, v_spike, v_lo, v_top, tail, tol, cells=None
                 break
             error = max(error, float(np.max(np.abs(got[ok] - ref[ok]), initial=0.0)))
         if error <= tol / 10:
-            return TableData(tab, s_r, error, n, time.perf_counter() - start, quad)
+            return LookupTable(tab, s_r, error, n, time.perf_counter() - start, quad)
     raise ValueError(f"tol = {tol:g} cannot be met: the PTC error is {error:.3g} with "
                      f"{grid[-1]} cells per table (give a larger tol, or smaller cells)")

@@ -234,16 +234,6 @@ class Sweep:
         """The Network of instance ``i``."""
         return self.instances.network(i)
 
-    def ensemble(self, lo, hi):
-        """The instances ``lo .. hi - 1`` as an ``sp.Ensemble``."""
-        from ..runs.ensemble import Ensemble
-        pars = self.parameters(lo, hi)
-        names = {"seed": "seeds", "ic_seed": "ic_seeds"}
-        derived = ("drive", "coupling") if "j0" in pars else ()
-        return Ensemble(self.network(lo), **{names.get(name, name): values
-                                             for name, values in pars.items()
-                                             if name not in derived})
-
     def run_kwargs(self):
         """Keyword arguments of ``run_ensemble`` for one batch."""
         run = self.spec["run"]
