@@ -6,7 +6,8 @@ import platform
 import sys
 import time
 
-from . import __version__
+from ._version import __version__
+from .text import labelled
 
 DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate": 1.0,
             "t_end": 10.0}
@@ -15,11 +16,11 @@ DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate
 def _simulate(args):
     from .specification.models import MODELS
     from .specification.network import Network
-    from .runs.recordio import check_path
+    from .runs.recordio import check_destination
     from .runs.simulate import simulate
 
-    if args.out is not None:
-        check_path(args.out)
+    if args.out is not None:            # before anything is computed
+        check_destination(args.out, args.overwrite)
     model = MODELS[args.model](tau=args.tau)
     if args.drive is not None or args.coupling is not None:
         coupling = dict(drive=args.drive, coupling=args.coupling)
@@ -35,10 +36,11 @@ def _simulate(args):
     print(net)
     print(rec.summary())
     spikes = int(rec.counts.sum())
-    print(f"wall time (s)           {took:.3g}  ({took / max(spikes, 1) * 1e9:.3g} ns per recorded spike)")
+    print(labelled([("wall time (s)",
+                     f"{took:.3g}  ({took / max(spikes, 1) * 1e9:.3g} ns per recorded spike)")]))
     if args.out is not None:
-        rec.save(args.out)
-        print(f"written                 {args.out}")
+        rec.save(args.out, overwrite=args.overwrite)
+        print(labelled([("written", args.out)]))
     return 0
 
 
@@ -67,7 +69,7 @@ def _sweep(args):
     if args.plots:
         from .plotting import write_sweep_figures
         for path in write_sweep_figures(args.out):
-            print(f"figure                  {path}")
+            print(labelled([("figure", path)]))
     return 0
 
 
@@ -121,6 +123,8 @@ def build_parser():
     sim.add_argument("--seed", type=int, default=0, help="network seed")
     sim.add_argument("--ic-seed", type=int, help="initial-condition seed (default: --seed)")
     sim.add_argument("--out", help="write the record to this .zarr or .npz path")
+    sim.add_argument("--overwrite", action="store_true",
+                     help="replace the record at --out (only a record written by sparseprop)")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=_simulate)
 

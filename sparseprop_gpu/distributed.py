@@ -16,6 +16,7 @@ import numpy as np
 
 from .storage import finishing, location, writing
 from . import config, validate
+from .text import labelled
 from .specification.sweep import load
 
 
@@ -57,17 +58,14 @@ class SweepReport:
         if self.batches_run == 0:
             return (f"{self.path}: all {self.batches} batches ({self.instances} instances) are "
                     "already complete; nothing to do")
-        lines = [
-            f"store                   {self.path}",
-            f"instances               {self.instances_run} run, {self.instances} in the sweep",
-            f"batches                 {self.batches_done} done, {len(self.failures)} failed, "
-            f"{self.batches_skipped} already complete (of {self.batches})",
-            f"ran on                  {self.runner}, "
-            f"backend {', '.join(sorted(self.backends)) or '-'}",
-            f"wall time (s)           {self.seconds:.3g} ({self.instances_per_s:.3g} instances/s)",
-            f"spikes                  {self.spikes}",
-        ]
-        return "\n".join(lines)
+        return labelled([
+            ("store", self.path),
+            ("instances", f"{self.instances_run} run, {self.instances} in the sweep"),
+            ("batches", f"{self.batches_done} done, {len(self.failures)} failed, "
+                        f"{self.batches_skipped} already complete (of {self.batches})"),
+            ("ran on", f"{self.runner}, backend {', '.join(sorted(self.backends)) or '-'}"),
+            ("wall time (s)", f"{self.seconds:.3g} ({self.instances_per_s:.3g} instances/s)"),
+            ("spikes", self.spikes)])
 
     def __repr__(self):
         return (f"SweepReport({self.path!r}, run={self.batches_run}, done={self.batches_done}, "

@@ -9,7 +9,7 @@ PACKAGE = Path(sparseprop_gpu.__file__).parent
 KERNELS = Path(sparseprop_gpu.kernels.__file__).parent
 
 LAYERS = [
-    ("kernels", "_version", "config", "options", "validate", "compiled"),
+    ("kernels", "_version", "config", "options", "validate", "compiled", "text"),
     ("specification",),
     ("engine",),
     ("runs",),

@@ -50,9 +50,9 @@ def test_failed_save_keeps_the_old_file(record, tmp_path, suffix, monkeypatch):
     record.save(path)
     def fail(*args):
         raise OSError("disk full")
-    monkeypatch.setattr(recordio.os, "replace", fail)   # fails once the new file is written
+    monkeypatch.setattr(recordio.os, "rename", fail)   # fails once the new file is written
     with pytest.raises(OSError):
-        record.save(path)
+        record.save(path, overwrite=True)
     monkeypatch.undo()
     np.testing.assert_array_equal(sp.load_record(path).times, record.times)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]

@@ -244,7 +244,7 @@ def test_eif_by_name_in_a_sweep_and_a_record_rebuilds_its_model(tmp_path):
                      sweep={"j0": [0.5, 1.0], "target_rate": [2.0]}, run={"t_end": 0.3})
     sp.run_sweep(sweep, tmp_path / "eif.zarr", in_process=True, progress=False)
     ds = sp.open_results(tmp_path / "eif.zarr")
-    out = sp.run_ensemble(sweep.ensemble(0, len(sweep)), **sweep.run_kwargs())
+    out = sp.run_ensemble(sp.Ensemble.from_sweep(sweep, 0, len(sweep)), **sweep.run_kwargs())
     np.testing.assert_array_equal(ds["spike_count"].values, out["count"].values.sum(axis=1))
     assert ds["spike_count"].values.min() > 0
     net = sp.Network(model=sp.EIF(tau=0.01, delta_t=0.2), n=200, k=20, j0=1.0, target_rate=2.0)

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..text import labelled
 from . import recordio
 
 ARRAYS = ("times", "senders", "counts", "isi_sum", "isi_sumsq")
@@ -100,28 +101,27 @@ class SpikeRecord:
         rates = self.rates()
         cv = self.cv_isi()
         active = np.count_nonzero(self.counts)
-        lines = [
-            f"neurons                 {self.n}",
-            f"window (s)              [{self.t_start:g}, {self.t_stop:g}]",
-            f"spikes                  {int(self.counts.sum())}",
-            f"mean rate (Hz)          {np.mean(rates):.4g}",
-            f"rate std (Hz)           {np.std(rates):.4g}",
-            f"silent neurons          {self.n - active}",
-            f"mean ISI CV             {np.nanmean(cv) if np.any(np.isfinite(cv)) else float('nan'):.4g}",
-        ]
-        return "\n".join(lines)
+        mean_cv = np.nanmean(cv) if np.any(np.isfinite(cv)) else float("nan")
+        return labelled([("neurons", self.n),
+                         ("window (s)", f"[{self.t_start:g}, {self.t_stop:g}]"),
+                         ("spikes", int(self.counts.sum())),
+                         ("mean rate (Hz)", f"{np.mean(rates):.4g}"),
+                         ("rate std (Hz)", f"{np.std(rates):.4g}"),
+                         ("silent neurons", self.n - active),
+                         ("mean ISI CV", f"{mean_cv:.4g}")])
 
     def __repr__(self):
         return (f"SpikeRecord(n={self.n}, spikes={int(self.counts.sum())}, stored={self.times.size}, "
                 f"window=[{self.t_start:g}, {self.t_stop:g}] s)")
 
-    def save(self, path):
+    def save(self, path, overwrite=False):
         """Write to ``path``: ``.npz`` (numpy) or ``.zarr`` (a Zarr 3 group).
 
-        The file is written under a temporary name and moved into place, so an
-        existing file is never left half-overwritten.
+        An existing path is refused unless ``overwrite`` is given and it holds a record of
+        ours; the new file is written beside it and moved into place once complete
+        (``runs.recordio``), so a failure leaves the old record whole.
         """
-        recordio.save(self.arrays(), self.attrs(), path)
+        recordio.save(self.arrays(), self.attrs(), path, overwrite)
 
     @classmethod
     def load(cls, path):

@@ -215,13 +215,14 @@ class InstanceTable:
 
 def row_constants(network, key_kind, rebase=True):
     """(par, neuron, lookup) of ``network`` for the engine: the model constants, the
-    per-neuron constants of the time keys (None else) and a TABLE model's lookup table."""
+    per-neuron constants of the time keys (None else; identical neurons on the time key get
+    one row each, all equal) and a TABLE model's lookup table."""
     model = network.model
     lookup = model.tables(network.drive, network.coupling)[0] if model.kernel_id == km.TABLE \
         else None
     key = {km.KEY_EXP: "exp", km.KEY_EXP_TIME: "exp", km.KEY_PHASE: "phase",
            km.KEY_TIME: "time"}[key_kind]
-    if not network.heterogeneous:
+    if not network.heterogeneous and key_kind != km.KEY_TIME:
         return model.kernel_params(network.drive, network.coupling, key=key, rebase=rebase), \
             None, lookup
     if key_kind == km.KEY_EXP_TIME:

@@ -1,6 +1,6 @@
 """The arrays of a sweep store (format 2): names, dtypes, packed rows.
 
-The format, and why it is so, is described in ``docs/store_format.md``.
+The format, and why it is so, is described in ``docs/design.md`` §4.2 and §5.9.
 """
 import numpy as np
 
