@@ -44,7 +44,7 @@ def raw_bytes(path):
     each compressed on its own as one block, whichever way the store packs them."""
     import sparseprop_gpu as sp
     from numcodecs import Zstd
-    from sparseprop_gpu.storage.layout import PARAMETERS
+    from sparseprop_gpu.runs.summaries import PARAMETERS
     ds = sp.open_results(path)
     names = [*ds.data_vars, *(name for name in PARAMETERS if name in ds.coords)]
     compressed = raw = 0

@@ -50,6 +50,20 @@ def assert_each_instance_as_alone(ensemble, result, **simulate_kw):
         np.testing.assert_array_equal(times, alone.times)
 
 
+def record_calls(monkeypatch, owner, name):
+    """Wrap the method ``owner.name`` so that each call's arguments (after self) are appended
+    to the list returned; the call itself goes on."""
+    calls = []
+    real = getattr(owner, name)
+
+    def recording(self, *args):
+        calls.append(args[0] if len(args) == 1 else args)
+        return real(self, *args)
+
+    monkeypatch.setattr(owner, name, recording)
+    return calls
+
+
 def fail_batches_with_seed(monkeypatch, seed, error):
     """Make a sweep's batch (``record_ensemble``) raise ``error`` when its first instance has
     ``seed`` (``monkeypatch.undo()`` restores it)."""

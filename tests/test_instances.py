@@ -7,7 +7,7 @@ from sparseprop_gpu.engine.batch import Batch
 from sparseprop_gpu.kernels import models as km
 from sparseprop_gpu.specification.instances import InstanceError, InstanceTable
 
-from conftest import assert_same_spikes
+from conftest import assert_same_spikes, record_calls
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +46,7 @@ def test_the_first_bad_instance_is_named_with_the_scalar_checks_message(base):
 
 
 def test_the_model_is_checked_once_per_distinct_row(base, monkeypatch):
-    calls = []
-    real = sp.LIF.check_drive
-
-    def counted(self, drive):
-        calls.append(drive)
-        return real(self, drive)
-
-    monkeypatch.setattr(sp.LIF, "check_drive", counted)
+    calls = record_calls(monkeypatch, sp.LIF, "check_drive")
     InstanceTable(base, seed=np.arange(1000), j0=np.tile([1.0, 2.0], 500))
     assert len(calls) == 2                  # two distinct rows among 1000 instances
 

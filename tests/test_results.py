@@ -8,6 +8,8 @@ from sparseprop_gpu import analysis as an
 from sparseprop_gpu.distributed import run_sweep
 from sparseprop_gpu.storage import spikes as store_spikes
 
+from conftest import record_calls
+
 SPEC = {"network": {"model": "lif", "n": 50, "k": 5, "tau": 0.01, "j0": 1.0},
         "sweep": {"target_rate": [1.0, 3.0], "seed": {"range": 3}},
         "run": {"t_end": 0.5, "warmup": 0.1, "record": "spikes",
@@ -65,14 +67,7 @@ def test_the_same_code_reads_both(both):
 
 def test_a_store_reads_only_the_spikes_it_is_asked_for(both, monkeypatch):
     _, store = both
-    read = []
-    real = store_spikes.FlatSpikes._read
-
-    def counting(self, key):
-        read.append(key)
-        return real(self, key)
-
-    monkeypatch.setattr(store_spikes.FlatSpikes, "_read", counting)
+    read = record_calls(monkeypatch, store_spikes.FlatSpikes, "_read")
     times, _ = store.sp.spikes(5)
     start = int(store["spike_start"].values[5])
     total = store.sizes["spike"]

@@ -14,9 +14,7 @@ import numpy as np
 
 from ..specification.network import Network
 from .record import SpikeRecord
-
-PARAMETERS = ("n", "k", "seed", "ic_seed", "tau", "drive", "coupling", "j0", "target_rate")
-"""The per-instance parameters a result holds as coordinates, where they apply."""
+from .summaries import PARAMETERS
 
 
 class ResultsAccessor:

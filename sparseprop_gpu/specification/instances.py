@@ -31,6 +31,15 @@ class InstanceError(ValueError):
         super().__init__(f"instance {instance}: {reason}")
         self.instance, self.name, self.reason = instance, name, reason
 
+    @classmethod
+    def naming(cls, instance, exc, names=COLUMNS):
+        """The InstanceError of ``exc``, a scalar check's ValueError for ``instance``: its
+        parameter is the one of ``names`` its message starts with (None if none)."""
+        reason = str(exc)
+        name = next((n for n in sorted(names, key=len, reverse=True) if reason.startswith(n)),
+                    None)
+        return cls(instance, name, reason)
+
 
 class InstanceTable:
     """M instances of one network specification, with per-instance parameters.
@@ -118,9 +127,7 @@ class InstanceTable:
         try:
             return self._network(i, seed=self.base.seed, ic_seed=self.base.ic_seed)
         except ValueError as exc:
-            name = next((n for n in sorted(COLUMNS, key=len, reverse=True)
-                         if str(exc).startswith(n)), None)
-            raise InstanceError(i, name, str(exc)) from None
+            raise InstanceError.naming(i, exc) from None
 
     def _network(self, i, seed, ic_seed, **extra):
         value = {name: self.columns[name][i].item() for name in self.columns}

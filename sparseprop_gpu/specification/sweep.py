@@ -156,9 +156,7 @@ class Sweep:
             return Network(model=self.model.with_tau(value.pop("tau")),
                            connectivity=self.spec["network"]["connectivity"], **value)
         except ValueError as exc:
-            name = next((n for n in sorted(cols, key=len, reverse=True)
-                         if str(exc).startswith(n)), None)
-            raise InstanceError(0, name, str(exc)) from None
+            raise InstanceError.naming(0, exc, cols) from None
 
     def _locate(self, exc, cols):
         where = "sweep" if exc.name in self.axes else "network"

@@ -4,10 +4,9 @@ The format, and why it is so, is described in ``docs/design.md`` §4.2 and §5.9
 """
 import numpy as np
 
-from ..runs.summaries import SUMMARIES
+from ..runs.summaries import PARAMETERS, SUMMARIES
 
 FORMAT = 2
-PARAMETERS = ("n", "k", "seed", "ic_seed", "tau", "drive", "coupling", "j0", "target_rate")
 INTEGER_PARAMETERS = ("n", "k", "seed", "ic_seed")
 PACKED = {"instance_int64": np.int64, "instance_float64": np.float64}   # (quantity, instance)
 MARKERS = "batch_done"

@@ -3,9 +3,9 @@ import json
 
 import numpy as np
 
-from ..runs.summaries import NEURON_DTYPES, SUMMARIES
+from ..runs.summaries import NEURON_DTYPES, PARAMETERS, SUMMARIES
 from ..runs.accessor import register
-from .layout import MARKERS, PACKED, PARAMETERS
+from .layout import MARKERS, PACKED
 from .location import normalise
 from .spikes import spike_variables
 from ..specification.sweep import Sweep
