@@ -7,6 +7,8 @@ import sys
 import time
 
 from ._version import __version__
+from .options import CONNECTIVITY, RECORD
+from .specification.models import MODELS
 from .text import labelled
 
 DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate": 1.0,
@@ -14,7 +16,6 @@ DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate
 
 
 def _simulate(args):
-    from .specification.models import MODELS
     from .specification.network import Network
     from .runs.recordio import check_destination
     from .runs.simulate import simulate
@@ -105,7 +106,7 @@ def build_parser():
                          description="Simulate one network exactly with SparseProp. Defaults: "
                          "an inhibitory LIF network, N=10000, K=100, balanced state with "
                          "j0=1 and a 1 Hz target rate, 10 s.")
-    sim.add_argument("--model", choices=["lif", "qif", "eif"], default=DEFAULTS["model"],
+    sim.add_argument("--model", choices=list(MODELS), default=DEFAULTS["model"],
                      help="eif: EIF with its default parameters (sparseprop_gpu.EIF)")
     sim.add_argument("-n", type=int, default=DEFAULTS["n"], help="neurons (default 10000)")
     sim.add_argument("-k", type=int, default=DEFAULTS["k"], help="out-degree (default 100)")
@@ -118,8 +119,8 @@ def build_parser():
                      help="end time, s (default 10; 0 with --n-spikes: no time limit)")
     sim.add_argument("--n-spikes", type=int, help="stop after recording this many spikes")
     sim.add_argument("--warmup", type=float, default=0.0, help="discard spikes before this time, s")
-    sim.add_argument("--record", choices=["spikes", "summary"], default="spikes")
-    sim.add_argument("--connectivity", choices=["auto", "stored", "on_the_fly"], default="auto")
+    sim.add_argument("--record", choices=RECORD, default="spikes")
+    sim.add_argument("--connectivity", choices=CONNECTIVITY, default="auto")
     sim.add_argument("--seed", type=int, default=0, help="network seed")
     sim.add_argument("--ic-seed", type=int, help="initial-condition seed (default: --seed)")
     sim.add_argument("--out", help="write the record to this .zarr or .npz path")
