@@ -26,14 +26,25 @@ inter-spike intervals).
   At or above ``v_spike``, s = 0. Measured against brute-force quadrature and closed
   forms (``tests/test_reference.py``): the period to 2e-16 (relative), the phase
   transition curves to 1e-15 (phase units).
+
+An input that takes a neuron to or past threshold gives the threshold phase (LIF: V + J >= 1;
+table models: V + J >= v_spike; QIF never passes it for a finite input).
+
+``simulate_populations`` is the oracle of populations, excitation, synaptic delays and
+refractory periods (docs/design.md §2.12): the same phase transition curves and tables, a
+heap of the deliveries in flight, and every time (spikes, deliveries, ends of refractory
+periods) a normalised compensated pair, so that sums such as t + d are held exactly enough
+for equal times to be equal.
 """
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 from numpy.polynomial import chebyshev
 
+from . import validate
 from .runs.record import SpikeRecord, stop_time
 from .specification.models import LIF as LIFModel, QIF as QIFModel, TableModel
 from .specification.settings import UNLIMITED, check_run
@@ -172,10 +183,14 @@ def _voltage_at(tab, base, s):
 
 @njit(cache=True)
 def _phase_jump(model, phi, drive, coupling, omega, tab, base):
-    """Phase after an input ``coupling`` at phase ``phi``; table models read the oracle's
-    block at ``base`` of ``tab`` (``oracle_table``), the closed forms ``drive`` and ``omega``."""
+    """Phase after an input ``coupling`` at phase ``phi`` (the threshold phase where it takes
+    the neuron to or past threshold); table models read the oracle's block at ``base`` of
+    ``tab`` (``oracle_table``), the closed forms ``drive`` and ``omega``."""
     if model == LIF:
-        return -omega * math.log(math.exp(-phi / omega) - coupling / drive)
+        rest = math.exp(-phi / omega) - coupling / drive
+        if rest <= 0.0:                  # V + J >= I: far past threshold
+            return 1.0
+        return min(-omega * math.log(rest), 1.0)
     if model == QIF:
         return 2.0 * math.atan(math.tan(0.5 * phi) + coupling / math.sqrt(drive))
     s_r = tab[base + H_S_R]
@@ -349,7 +364,7 @@ def ptc(model, phi, drive, coupling):
     Returns
     -------
     ndarray, the shape of ``phi``
-        Phases just after the input.
+        Phases just after the input; the threshold phase where it reaches threshold.
     """
     model_id = _model_id(model)
     if model_id == TABLE:
@@ -411,3 +426,313 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
                        isi_sum=isi_sum, isi_sumsq=isi_sumsq, t_start=warmup, t_stop=t_stop,
                        meta={**network.describe(), "record": record, "backend": "reference"},
                        ), phi
+
+
+# ---- populations, excitation, delays, refractory periods (docs/design.md §2.12)
+
+OK, BELOW_TABLE, CASCADE = 0, 1, 2      # how ``_run_populations`` ended
+
+
+class Population(NamedTuple):
+    """One population of ``simulate_populations``: ``len(phases)`` neurons.
+
+    Attributes
+    ----------
+    model : NeuronModel
+        LIF, QIF, EIF or a TableModel; its ``tau`` (s) is the population's.
+    phases : array_like (n,)
+        Initial phases (phase units), at most the model's threshold phase.
+    drive : float or array_like (n,)
+        The drive I (the model's voltage units).
+    t_ref : float
+        Refractory period (s), >= 0.
+    """
+
+    model: object
+    phases: object
+    drive: object
+    t_ref: float = 0.0
+
+
+@njit(cache=True)
+def _later(t_hi, t_lo, x):
+    """The time ``(t_hi, t_lo) + x`` (s) as a normalised pair: the compensated clock's sum."""
+    s = t_hi + x
+    z = s - t_hi
+    err = (t_hi - (s - z)) + (x - z) + t_lo
+    top = s + err
+    return top, err - (top - s)
+
+
+@njit(cache=True)
+def _before(a_hi, a_lo, b_hi, b_lo):
+    """The time ``a`` is before ``b`` (normalised pairs)."""
+    return a_hi < b_hi or (a_hi == b_hi and a_lo < b_lo)
+
+
+@njit(cache=True)
+def _earlier(heap, a, b):
+    """Row ``a`` of the delivery heap is due before row ``b``: rows are (time as a pair,
+    emission serial, synapse), compared in that order."""
+    for c in range(4):
+        if heap[a, c] != heap[b, c]:
+            return heap[a, c] < heap[b, c]
+    return False
+
+
+@njit(cache=True)
+def _swap(heap, a, b):
+    for c in range(4):
+        heap[a, c], heap[b, c] = heap[b, c], heap[a, c]
+
+
+@njit(cache=True)
+def _push(heap, size, t_hi, t_lo, serial, synapse):
+    """Add a delivery to the binary heap of ``size`` rows (grown when full); returns the heap
+    and its new size."""
+    if size == heap.shape[0]:
+        grown = np.empty((2 * size, 4))
+        grown[:size] = heap
+        heap = grown
+    heap[size, 0], heap[size, 1], heap[size, 2], heap[size, 3] = t_hi, t_lo, serial, synapse
+    i = size
+    while i > 0 and _earlier(heap, i, (i - 1) // 2):
+        _swap(heap, i, (i - 1) // 2)
+        i = (i - 1) // 2
+    return heap, size + 1
+
+
+@njit(cache=True)
+def _pop(heap, size):
+    """Remove the first delivery of the heap of ``size`` rows; returns the new size."""
+    size -= 1
+    _swap(heap, 0, size)
+    i = 0
+    while 2 * i + 1 < size:
+        c = 2 * i + 1
+        if c + 1 < size and _earlier(heap, c + 1, c):
+            c += 1
+        if not _earlier(heap, c, i):
+            break
+        _swap(heap, i, c)
+        i = c
+    return size
+
+
+@njit(cache=True)
+def _grow(a):
+    out = np.empty(2 * a.shape[0], a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+@njit(cache=True)
+def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, t_ref, base, tab,
+                     indptr, targets, coupling, delay, phi, t_end, n_spikes):
+    """The loop of ``simulate_populations`` (every argument before ``tab`` per neuron, the
+    synapses as CSR out-lists); returns (how it ended, spikes, times, senders, time)."""
+    n = phi.shape[0]
+    refractory = np.zeros(n, np.bool_)
+    free_hi, free_lo = np.zeros(n), np.zeros(n)        # end of each refractory period
+    heap = np.empty((64, 4))
+    size = 0
+    times = np.empty(min(n_spikes, 1024))
+    senders = np.empty(times.shape[0], np.int32)
+    n_rec = serial = burst = 0
+    t_hi = t_lo = 0.0
+    while True:
+        cross = math.inf                    # the next threshold crossing without input
+        for i in range(n):
+            if not refractory[i]:
+                cross = min(cross, (phi_th[i] - phi[i]) * seconds_per_phase[i])
+        c_hi, c_lo = _later(t_hi, t_lo, cross) if cross < math.inf else (math.inf, 0.0)
+        e_hi, e_lo = c_hi, c_lo             # the next event: crossing, end of refractoriness
+        for i in range(n):                  # or delivery
+            if refractory[i] and _before(free_hi[i], free_lo[i], e_hi, e_lo):
+                e_hi, e_lo = free_hi[i], free_lo[i]
+        if size > 0 and _before(heap[0, 0], heap[0, 1], e_hi, e_lo):
+            e_hi, e_lo = heap[0, 0], heap[0, 1]
+        if e_hi == math.inf or _before(t_end, 0.0, e_hi, e_lo):
+            return OK, n_rec, times[:n_rec], senders[:n_rec], t_hi
+        dt = (e_hi - t_hi) + (e_lo - t_lo)
+        hit = e_hi == c_hi and e_lo == c_lo
+        for i in range(n):
+            if not refractory[i]:
+                if hit and (phi_th[i] - phi[i]) * seconds_per_phase[i] == cross:
+                    phi[i] = phi_th[i]
+                else:
+                    phi[i] += dt / seconds_per_phase[i]
+        if e_hi != t_hi or e_lo != t_lo:
+            burst = 0
+        t_hi, t_lo = e_hi, e_lo
+        for i in range(n):                  # 1. refractory periods that end now
+            if refractory[i] and not _before(t_hi, t_lo, free_hi[i], free_lo[i]):
+                refractory[i] = False
+        while size > 0 and heap[0, 0] == t_hi and heap[0, 1] == t_lo:     # 2. deliveries
+            s = np.int64(heap[0, 3])
+            size = _pop(heap, size)
+            i = targets[s]
+            if not refractory[i]:
+                phi[i] = _phase_jump(model[i], phi[i], drive[i], coupling[s], omega[i], tab,
+                                     base[i])
+                if phi[i] != phi[i]:
+                    return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
+        while True:                         # 3. spikes, the lowest index at threshold first
+            j = -1
+            for i in range(n):
+                if phi[i] >= phi_th[i] and not refractory[i]:
+                    j = i
+                    break
+            if j < 0:
+                break
+            burst += 1
+            if burst > n:
+                return CASCADE, n_rec, times[:n_rec], senders[:n_rec], t_hi
+            if n_rec == times.shape[0]:
+                times, senders = _grow(times), _grow(senders)
+            times[n_rec] = t_hi
+            senders[n_rec] = j
+            n_rec += 1
+            phi[j] = phi_reset[j]
+            if t_ref[j] > 0.0:
+                refractory[j] = True
+                free_hi[j], free_lo[j] = _later(t_hi, t_lo, t_ref[j])
+            for s in range(indptr[j], indptr[j + 1]):
+                if delay[s] > 0.0:
+                    d_hi, d_lo = _later(t_hi, t_lo, delay[s])
+                    heap, size = _push(heap, size, d_hi, d_lo, serial, s)
+                elif not refractory[targets[s]]:
+                    i = targets[s]
+                    phi[i] = _phase_jump(model[i], phi[i], drive[i], coupling[s], omega[i], tab,
+                                         base[i])
+                    if phi[i] != phi[i]:
+                        return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
+            serial += 1
+            if n_rec == n_spikes:
+                return OK, n_rec, times[:n_rec], senders[:n_rec], t_hi
+
+
+def _neurons(populations):
+    """Per-neuron arrays of ``populations`` (model ids, drives, omegas, seconds per phase,
+    reset and threshold phases, refractory periods, table bases, phases) and the tables."""
+    columns = {name: [] for name in ("model", "drive", "omega", "spp", "reset", "th", "t_ref",
+                                     "base", "phi")}
+    blocks, offset = [], 0
+    for a, pop in enumerate(populations):
+        pop = Population(*pop)
+        model_id = _model_id(pop.model)
+        phases = np.asarray(pop.phases, float)
+        if phases.ndim != 1 or not np.all(np.isfinite(phases)):
+            raise ValueError(f"populations[{a}].phases must be a 1-D array of finite phases")
+        if np.any(phases > pop.model.phase_threshold):
+            raise ValueError(f"populations[{a}].phases must be at most the threshold phase "
+                             f"{pop.model.phase_threshold:g}; got {phases.max():g}")
+        n = phases.shape[0]
+        drive = np.broadcast_to(np.asarray(pop.drive, float), (n,)).copy()
+        lowest = {LIF: 1.0, QIF: 0.0}.get(model_id, -math.inf)    # table models: ``_cells``
+        if not np.all(np.isfinite(drive) & (drive > lowest)):
+            raise ValueError(f"populations[{a}].drive must be finite" + (
+                f" and > {lowest:g} for {pop.model.name} (to reach threshold)"
+                if model_id != TABLE else ""))
+        t_ref = validate.real(f"populations[{a}].t_ref (s)", pop.t_ref, 0.0, math.inf)
+        if model_id == TABLE:
+            tab, base = _tables(pop.model, drive)
+            omega = 1.0 / tab[base + H_S_R]
+            blocks.append(tab)
+            base = base + offset
+            offset += tab.shape[0]
+        else:
+            omega = np.asarray(pop.model.omega(drive), float)
+            base = np.zeros(n, np.int64)
+        for name, value in (("model", model_id), ("drive", drive), ("omega", omega),
+                            ("spp", pop.model.tau / omega), ("reset", pop.model.phase_reset),
+                            ("th", pop.model.phase_threshold), ("t_ref", t_ref),
+                            ("base", base), ("phi", phases)):
+            columns[name].append(np.broadcast_to(value, (n,)))
+    arrays = {name: np.concatenate(parts) for name, parts in columns.items()}
+    return arrays, np.concatenate(blocks) if blocks else np.zeros(1)
+
+
+def simulate_populations(populations, indptr, targets, coupling, delay, t_end=None,
+                         n_spikes=None):
+    """Simulate populations with excitation, synaptic delays and refractory periods, with the
+    conventional O(N)-per-event algorithm (the semantics of docs/design.md §2.12).
+
+    Neurons 0..N-1 are the populations' in the order given. At an event all phases advance
+    to its time (refractory neurons stay at reset) and the next event is the earliest of:
+    the first threshold crossing without input, the end of a refractory period, a delivery.
+
+    * A neuron spikes when its phase reaches threshold: it restarts at the reset phase and
+      is refractory during [t_spike, t_spike + t_ref), half-open: inputs arriving then are
+      ignored, one arriving exactly at t_spike + t_ref is taken; its phase stays at reset
+      until t_spike + t_ref (free period t_ref + T).
+    * A spike of j at t delivers ``coupling[s]`` to ``targets[s]`` at t + ``delay[s]`` for
+      each synapse s of its out-list: phi -> PTC(phi, J), unless the target is refractory
+      then. An input to or past threshold (LIF: V + J >= 1; table models: V + J >= v_spike
+      or a phase rounding to 1; QIF: never for finite J) leaves the phase at threshold (the
+      excess dropped): the target spikes at that instant.
+    * At one instant, in this order: ends of refractory periods; the deliveries due, in the
+      order of their spikes' emission (earlier spikes first, equal times in the order the
+      spikes were processed), one spike's in out-list order; then the spikes: the lowest
+      index at threshold spikes first, its zero-delay deliveries are applied at once in
+      out-list order, then the next lowest index at threshold, and so on. A neuron brought
+      to threshold by an input thus spikes after the deliveries pending at that instant,
+      which may also take it back below threshold.
+    * More than N spikes at one instant (a zero-delay cascade that does not end) is an error.
+    * Times are normalised compensated pairs (t + d and t + t_ref by two-sum), so that equal
+      sums are equal; a recorded time is the pair's leading float.
+
+    Parameters
+    ----------
+    populations : sequence of Population (or (model, phases, drive, t_ref) tuples)
+    indptr : array_like (N + 1,)
+        Out-list offsets: the synapses of neuron j are ``indptr[j]:indptr[j + 1]``.
+    targets : array_like (S,)
+        Postsynaptic neuron of each synapse.
+    coupling : array_like (S,)
+        J of each synapse (voltage jump, the target model's units; > 0 excitatory).
+    delay : array_like (S,)
+        Delay of each synapse (s), >= 0.
+    t_end : float, optional
+        Stop after the last event at or before ``t_end`` (s).
+    n_spikes : int, optional
+        Stop just after this many spikes (their zero-delay deliveries applied).
+
+    Returns
+    -------
+    times : ndarray (float64)
+        Spike times (s), in the order processed.
+    senders : ndarray (int32)
+        The neuron of each spike.
+    phases : ndarray (N,)
+        Every neuron's phase just after the last processed event.
+    """
+    if t_end is None and n_spikes is None:
+        raise ValueError("give t_end (s) or n_spikes (or both) to say when to stop")
+    t_end = math.inf if t_end is None else validate.real("t_end (s)", t_end, 0.0, math.inf)
+    n_spikes = UNLIMITED if n_spikes is None else validate.integer("n_spikes", n_spikes, 1,
+                                                                   UNLIMITED)
+    neurons, tab = _neurons(populations)
+    n = neurons["phi"].shape[0]
+    indptr = validate.finite_array("indptr", indptr, (n + 1,), np.int64)
+    if indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        raise ValueError("indptr must start at 0 and never decrease")
+    size = (int(indptr[-1]),)
+    targets = validate.finite_array("targets (as many as indptr[-1])", targets, size, np.int64)
+    if np.any((targets < 0) | (targets >= n)):
+        raise ValueError(f"targets must be neuron indices in [0, {n - 1}]")
+    coupling = validate.finite_array("coupling (one J per synapse)", coupling, size)
+    delay = validate.finite_array("delay (s, one per synapse)", delay, size)
+    if np.any(delay < 0.0):
+        raise ValueError(f"delay must be >= 0 (s); got {delay.min():g}")
+    phi = neurons["phi"].copy()
+    how, _, times, senders, t = _run_populations(
+        neurons["model"], neurons["drive"], neurons["omega"], neurons["spp"],
+        neurons["reset"], neurons["th"], neurons["t_ref"], neurons["base"], tab, indptr,
+        targets, coupling, delay, phi, t_end, n_spikes)
+    if how == BELOW_TABLE:
+        raise ValueError(f"at t = {t!r} s an input took a neuron below its model's table (v_min)")
+    if how == CASCADE:
+        raise ValueError(f"a zero-delay cascade that does not end: more than {n} spikes at "
+                         f"t = {t!r} s; add a refractory period (t_ref > 0) or a delay")
+    return times.copy(), senders.copy(), phi
