@@ -41,8 +41,20 @@ def choice(name, value, allowed):
 
 
 def finite_array(name, values, shape, dtype=np.float64):
-    """Return ``values`` as a contiguous array of ``shape`` with finite entries."""
-    arr = np.ascontiguousarray(values, dtype=dtype)
+    """Return ``values`` as a contiguous array of ``shape`` with finite entries.
+
+    Complex, boolean, text or ragged input is refused rather than cast.
+    """
+    try:
+        given = np.asarray(values)
+    except ValueError:
+        raise ValueError(f"{name} must be an array of shape {shape}; got a ragged sequence "
+                         "(rows of different lengths)") from None
+    if given.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold real numbers (shape {shape}); got dtype "
+                         f"{given.dtype}" + (" (complex values are not cast)"
+                                             if given.dtype.kind == "c" else ""))
+    arr = np.ascontiguousarray(given, dtype=dtype)
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}; got {arr.shape}")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import config, validate
 from ..kernels import models as km
+from . import memory
 from .network import SEED_MAX, Network, random_phases
 
 COLUMNS = ("n", "k", "seed", "ic_seed", "tau", "j0", "target_rate", "drive", "coupling")
@@ -65,6 +66,7 @@ class InstanceTable:
         self.balanced = network.j0 is not None
         self._check_names(columns)
         self.size = _common_length(columns)
+        memory.check_instances(self.size, "per-instance parameters")
         self.columns = self._fill(columns)
         self._check_ranges()
         self._rows, self.row = _distinct_rows(self.columns, self._row_names())
@@ -187,6 +189,10 @@ class InstanceTable:
         if self.shared_table:
             net.targets, net.connectivity = self.base.target_table(), "stored"
         return net
+
+    def shortest_period(self):
+        """The shortest free period of any neuron of any instance (s)."""
+        return min(net.shortest_period() for net in self._networks)
 
     def initial_phases(self, i):
         """Initial phases of instance ``i``: the base network's where it has its n and

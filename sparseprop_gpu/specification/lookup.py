@@ -167,8 +167,9 @@ class DirectQuadrature:
                                 / max(self.v_spike - self.v_top, 1e-300))
         below = v < self.v_lo
         if self.tail:
-            out[below] = self.s_edges[0] + np.log((self.drive - v[below])
-                                                  / (self.drive - self.v_lo))
+            # ln((I - V) / (I - v_lo)) without the rounding of a quotient near 1 (large I)
+            out[below] = self.s_edges[0] + np.log1p((self.v_lo - v[below])
+                                                    / (self.drive - self.v_lo))
         else:
             out[below] = np.nan
         vi = v[inside]

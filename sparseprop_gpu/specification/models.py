@@ -28,6 +28,8 @@ class NeuronModel:
     phase_reset = 0.0
     phase_threshold = 1.0
     exp_key = False
+    drive_range = (-math.inf, math.inf)
+    """Open lower and closed upper bound of a drive the neuron can take (closed forms)."""
 
     def __init__(self, tau=0.01):
         self.tau = validate.real("tau", tau, 0.0, math.inf, low_open=True)
@@ -60,7 +62,8 @@ class NeuronModel:
 
     def check_drives(self, drive):
         """Raise, naming the first such neuron, if a per-neuron ``drive`` (ndarray) never fires."""
-        for i in np.flatnonzero(~(drive > (1.0 if self.name == "lif" else 0.0))):
+        low, high = self.drive_range
+        for i in np.flatnonzero(~((drive > low) & (drive <= high))):
             try:
                 self.check_drive(float(drive[i]))
             except ValueError as exc:
@@ -131,51 +134,69 @@ class NeuronModel:
 class LIF(NeuronModel):
     """Leaky integrate-and-fire: tau dV/dt = -V + I, threshold 1, reset 0.
 
-    Phase phi in [0, 1] with V = I (1 - exp(-phi / omega)), omega = 1 / ln(I / (I - 1)).
-    Needs a suprathreshold drive, I > 1.
+    Phase phi in [0, 1] with V = I (1 - exp(-phi / omega)), omega = 1 / ln(I / (I - 1)),
+    computed as 1 / log1p(1 / (I - 1)) (full precision for every allowed I). Needs a
+    suprathreshold drive, 1 < I <= ``config.LIF_MAX_DRIVE`` (above it the engine's keys hold a
+    phase to less than ~1e-9 of a period; docs/design.md §2.11).
     """
 
     name = "lif"
     kernel_id = km.LIF
     exp_key = True
+    drive_range = (1.0, config.LIF_MAX_DRIVE)
 
     def check_drive(self, drive):
-        return validate.real("drive (LIF needs I > 1 to reach threshold)", drive, 1.0, math.inf,
-                             low_open=True)
+        return validate.real("drive (LIF needs I > 1 to reach threshold; above "
+                             f"{config.LIF_MAX_DRIVE:g} its phases cannot be held exactly)",
+                             drive, *self.drive_range, low_open=True)
 
     def balanced_drive(self, k, j0, target_rate):
-        return 1.0 + super().balanced_drive(k, j0, target_rate)
+        return self.external_to_drive(super().balanced_drive(k, j0, target_rate))
 
     def external_to_drive(self, external):
-        return 1.0 + external
+        """I = 1 + I_ext, refused where the sum cannot keep I_ext to ``config.DRIVE_RTOL``."""
+        drive = 1.0 + external
+        lost = np.abs((drive - 1.0) - external) > config.DRIVE_RTOL * np.abs(external)
+        if np.any(lost):
+            value = float(np.asarray(external)[lost].flat[0]) if np.ndim(external) else external
+            raise ValueError(f"the drive I = 1 + I_ext with I_ext = {value:.6g} cannot hold "
+                             f"I_ext in float64 to {config.DRIVE_RTOL:.1g} (relative): LIF "
+                             f"needs I_ext >= {2.0**-53 / config.DRIVE_RTOL:.2g}; give drive "
+                             "and coupling directly for a drive this close to threshold")
+        return drive
 
     def exp_neuron_params(self, drive, coupling):
         """Per-neuron constants of the exp-time key (rows ``kernels.models.N_EXP_*``)."""
         table = np.zeros((drive.shape[0], km.N_NEURON))
         table[:, km.N_EXP_KICK] = coupling / (drive - 1.0)
-        table[:, km.N_EXP_RESET] = drive / (drive - 1.0)
+        table[:, km.N_EXP_RESET] = self._exp_threshold(drive)
         return table
 
     def omega(self, drive):
-        return 1.0 / np.log(drive / (drive - 1.0))
+        # ln(I / (I - 1)) = log1p(1 / (I - 1)): I - 1 is exact for I < 2**53, so no digit is
+        # lost however large I is (the quotient I / (I - 1) would round to 1 + O(1e-16))
+        return 1.0 / np.log1p(1.0 / (np.asarray(drive, float) - 1.0))
 
     def ptc(self, phi, drive, coupling):
-        """Phase after an input of strength ``coupling`` at phase ``phi`` (vectorised)."""
+        """Phase after an input of strength ``coupling`` at phase ``phi`` (vectorised); +inf
+        where the input reaches the asymptote V = I."""
         w = self.omega(drive)
-        return -w * np.log(np.exp(-np.asarray(phi, dtype=float) / w) - coupling / drive)
+        with np.errstate(divide="ignore"):
+            return -w * np.log1p(np.expm1(-np.asarray(phi, dtype=float) / w) - coupling / drive)
 
     def phase_to_voltage(self, phi, drive):
         """Membrane potential at phase ``phi``."""
-        return drive * (1.0 - np.exp(-np.asarray(phi, dtype=float) / self.omega(drive)))
+        return -drive * np.expm1(-np.asarray(phi, dtype=float) / self.omega(drive))
 
     def voltage_to_phase(self, v, drive):
         """Phase of membrane potential ``v`` (v < I)."""
-        return -self.omega(drive) * np.log(1.0 - np.asarray(v, dtype=float) / drive)
+        return -self.omega(drive) * np.log1p(-np.asarray(v, dtype=float) / drive)
 
     def _kick(self, drive, coupling):
         return coupling / drive
 
     def _exp_threshold(self, drive):
+        """I / (I - 1) = exp(1 / omega): one rounding, as I - 1 is exact."""
         return drive / (drive - 1.0)
 
 
@@ -190,9 +211,10 @@ class QIF(NeuronModel):
     kernel_id = km.QIF
     phase_reset = -math.pi
     phase_threshold = math.pi
+    drive_range = (0.0, math.inf)
 
     def check_drive(self, drive):
-        return validate.real("drive (QIF needs I > 0 to fire)", drive, 0.0, math.inf,
+        return validate.real("drive (QIF needs I > 0 to fire)", drive, *self.drive_range,
                              low_open=True)
 
     def omega(self, drive):

@@ -6,6 +6,7 @@ import numpy as np
 from .. import config, validate
 from ..compiled import target_table
 from ..options import CONNECTIVITY
+from . import memory
 from .models import MODELS, NeuronModel
 
 SEED_MAX = 2**63 - 1
@@ -31,8 +32,14 @@ class Heterogeneous:
 
     def resolve(self, name, n):
         """The ``n`` values as a float64 array, checked finite."""
-        values = np.asarray(self.values(np.arange(n), n) if callable(self.values) else self.values,
-                            dtype=float)
+        memory.check(f"n = {n}: the per-neuron {name}", 24 * n,
+                     "use fewer neurons, or identical neurons")
+        values = self.values(np.arange(n), n) if callable(self.values) else self.values
+        try:
+            values = np.asarray(values)
+        except ValueError:
+            raise ValueError(f"{name} must be an array of shape ({n},); got a ragged "
+                             "sequence") from None
         if values.shape == ():
             values = np.full(n, values)
         return validate.finite_array(name, values, (n,))
@@ -84,7 +91,8 @@ class Network:
         [reset, threshold).
     connectivity : {"auto", "stored", "on_the_fly"}
         Keep an (n, k) target table or redraw targets at every spike; both give the
-        same network. "auto" stores it for n < 100 000.
+        same network. "auto" stores it for n < 100 000 where it fits in memory; "stored"
+        is refused when it does not (``specification.memory``).
     targets : array_like of int, shape (n, k), optional
         A user-supplied target table (then ``seed`` does not set the topology).
     initial_phases, initial_voltages : array_like, shape (n,), optional
@@ -106,6 +114,8 @@ class Network:
         self.ic_seed = self.seed if ic_seed is None else validate.integer("ic_seed", ic_seed, 0, SEED_MAX)
         self._set_coupling(j0, target_rate, drive, coupling)
         self._set_tau(tau)
+        span = model.phase_threshold - model.phase_reset
+        self._shortest_period = float(np.min(self.tau * span / model.omega(self.drive)))
         validate.choice("connectivity", connectivity, CONNECTIVITY)
         if targets is not None:
             if connectivity == "on_the_fly":
@@ -114,11 +124,24 @@ class Network:
             self.connectivity = "stored"
         else:
             self.targets = None
+            table = memory.target_table_bytes(self.n, self.k)
             if connectivity == "auto":
-                connectivity = "stored" if self.n < config.STORED_BELOW else "on_the_fly"
+                connectivity = ("stored" if self.n < config.STORED_BELOW and memory.fits(table)
+                                else "on_the_fly")
+            elif connectivity == "stored":
+                memory.check(f"connectivity = 'stored': the (n, k) = ({self.n}, {self.k}) "
+                             "target table", table, "connectivity='on_the_fly' draws the same "
+                             "targets at every spike in O(n) memory")
             self.connectivity = connectivity
-        self.initial_phases = self._initial_phases(initial_phases, initial_voltages)
+        self._phases = self._initial_phases(initial_phases, initial_voltages)
         self._table = None
+
+    @property
+    def initial_phases(self):
+        """Initial phases, (n,): given, or drawn from ``ic_seed`` when first asked for."""
+        if self._phases is None:
+            self._phases = random_phases(self.model, self.n, self.ic_seed)
+        return self._phases
 
     def _set_coupling(self, j0, target_rate, drive, coupling):
         balanced = j0 is not None or target_rate is not None
@@ -133,22 +156,40 @@ class Network:
             self.j0 = validate.real("j0", j0, 0.0, math.inf, low_open=True)
             self.target_rate = validate.real("target_rate (Hz)", target_rate, 0.0, math.inf,
                                              low_open=True)
-            if per_neuron:
-                drive = self.model.external_to_drive(drive.resolve("drive", self.n))
-            else:
-                drive = self.model.balanced_drive(self.k, self.j0, self.target_rate)
-            coupling = -self.j0 / math.sqrt(self.k)
-        else:
-            self.j0 = self.target_rate = None
-            coupling = validate.real("coupling (inhibitory: J <= 0)", coupling, -math.inf, 0.0)
-            if per_neuron:
-                drive = drive.resolve("drive", self.n)
+            self.drive = self._balanced_drive(drive if per_neuron else None)
+            self.coupling = -self.j0 / math.sqrt(self.k)
+            return
+        self.j0 = self.target_rate = None
+        self.coupling = validate.real("coupling (inhibitory: J <= 0)", coupling, -math.inf, 0.0)
         if per_neuron:
+            drive = drive.resolve("drive", self.n)
             self.model.check_drives(drive)
             self.drive = drive
         else:
             self.drive = self.model.check_drive(drive)
-        self.coupling = coupling
+
+    def _balanced_drive(self, profile):
+        """The drive of the balanced parametrisation, checked; an error names the parameters
+        the user gave (``profile``: a per-neuron I_ext, or None for tau sqrt(K) j0 nu)."""
+        model = self.model
+        if profile is not None:
+            try:
+                drive = model.external_to_drive(profile.resolve("drive", self.n))
+                model.check_drives(drive)
+                return drive
+            except ValueError as exc:
+                raise ValueError(f"drive (the per-neuron external drive I_ext of the balanced "
+                                 f"state): {exc}") from None
+        external = model.tau * math.sqrt(self.k) * self.j0 * self.target_rate
+        try:
+            return model.check_drive(model.balanced_drive(self.k, self.j0, self.target_rate))
+        except ValueError as exc:
+            raise ValueError(
+                f"the balanced drive from tau = {model.tau:g} s, j0 = {self.j0:g}, target_rate "
+                f"= {self.target_rate:g} Hz and k = {self.k} (I_ext = tau sqrt(k) j0 "
+                f"target_rate = {external:.6g}) cannot be used by the {model.name} model "
+                f"[{exc}]: change tau, j0 or target_rate, or give drive and coupling "
+                "directly") from None
 
     def _set_tau(self, tau):
         if tau is None:
@@ -168,6 +209,11 @@ class Network:
         """True when drive or tau differ per neuron (the time key runs it)."""
         return isinstance(self.drive, np.ndarray) or isinstance(self.tau, np.ndarray)
 
+    def shortest_period(self):
+        """The shortest free period of any neuron (s): inhibition only lengthens an interval.
+        Found when the network is made, so that reading it touches no lookup table."""
+        return self._shortest_period
+
     def neuron_params(self):
         """Per-neuron constants for the time key, shape (n, kernels.models.N_NEURON)."""
         drive = np.broadcast_to(self.drive, (self.n,)).astype(float)
@@ -175,7 +221,15 @@ class Network:
         return self.model.neuron_params(drive, self.coupling, tau)
 
     def _check_targets(self, targets):
-        table = np.asarray(targets)
+        expected = f"an (n, k) = ({self.n}, {self.k}) table of neuron indices"
+        try:
+            table = np.asarray(targets)
+        except ValueError:
+            raise ValueError(f"targets must be {expected}; got rows of different lengths "
+                             "(a ragged list)") from None
+        if table.dtype == object:
+            raise ValueError(f"targets must be {expected}; got rows of different lengths "
+                             "or entries that are not integers")
         if table.shape != (self.n, self.k):
             raise ValueError(f"targets must have shape (n, k) = ({self.n}, {self.k}); got {table.shape}")
         if table.dtype.kind not in "iu":
@@ -200,13 +254,19 @@ class Network:
                 raise ValueError(f"initial_voltages must be below the threshold voltage "
                                  f"{np.min(v_th):g}")
             phases = model.voltage_to_phase(v, self.drive)
-        if phases is None:
-            return random_phases(model, self.n, self.ic_seed)
-        phases = validate.finite_array("initial_phases", phases, (self.n,))
+            name = "initial_voltages (as phases)"
+        elif phases is None:
+            return None
+        else:
+            name = "initial_phases"
+        phases = validate.finite_array(name, phases, (self.n,))
         if np.any(phases >= model.phase_threshold):
-            raise ValueError(f"initial_phases must be below the threshold phase {model.phase_threshold:g}")
+            raise ValueError(f"{name} must be below the threshold phase "
+                             f"{model.phase_threshold:g} (a voltage within rounding of "
+                             f"threshold has the threshold's phase); got {np.max(phases)!r}")
         if model.phase_reset < 0 and np.any(phases <= model.phase_reset):
-            raise ValueError(f"initial_phases must be in ({model.phase_reset:g}, {model.phase_threshold:g})")
+            raise ValueError(f"{name} must be in ({model.phase_reset:g}, "
+                             f"{model.phase_threshold:g}); got {np.min(phases)!r}")
         return phases
 
     def target_table(self):

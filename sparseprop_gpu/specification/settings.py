@@ -3,17 +3,24 @@ import math
 
 import numpy as np
 
-from .. import validate
+from .. import config, validate
 from ..kernels import models as km
 from ..options import KEYS, RECORD
+from . import memory
 
 UNLIMITED = 2**62
 """``n_spikes`` of a run that stops at ``t_end`` only."""
 
 
-def check_run(t_end, n_spikes, warmup, record, key, network):
+def check_run(t_end, n_spikes, warmup, record, key, network, table=None):
     """Validate the run settings for ``network``; returns (t_end, n_spikes, warmup, key) with
-    the key resolved ("auto" becomes the fastest key the network allows)."""
+    the key resolved ("auto" becomes the fastest key the network allows).
+
+    The spike times must resolve the shortest free period (``check_resolution``) of
+    ``network``, or of every instance of ``table`` (an InstanceTable) where given. Without a
+    table the run is one instance of ``network``, and its memory is checked too (an ensemble
+    checks its batches itself).
+    """
     if t_end is None and n_spikes is None:
         raise ValueError("give t_end (s) or n_spikes (or both) to say when to stop")
     t_end = math.inf if t_end is None else validate.real("t_end (s)", t_end, 0.0, math.inf,
@@ -25,7 +32,38 @@ def check_run(t_end, n_spikes, warmup, record, key, network):
         raise ValueError(f"warmup must be in [0, t_end) = [0, {t_end:g}); got {warmup:g}")
     validate.choice("record", record, RECORD)
     validate.choice("key", key, KEYS)
-    return t_end, n_spikes, warmup, resolve_key(key, network)
+    key = resolve_key(key, network)
+    source = network if table is None else table
+    check_resolution(t_end, n_spikes, warmup, source.shortest_period(),
+                     int(np.max(source.n if table is None else table.columns["n"])))
+    if table is None:
+        stored = network.connectivity == "stored"
+        memory.check_run(f"n = {network.n}, k = {network.k} (one network)", 1, 1, network.n,
+                         network.k, config.SPIKE_BUFFER,
+                         (network.n, network.k) if stored else None, network.heterogeneous,
+                         n_spikes if record == "spikes" and n_spikes < UNLIMITED else 0)
+    return t_end, n_spikes, warmup, key
+
+
+def check_resolution(t_end, n_spikes, warmup, period, n):
+    """Refuse a run whose float64 spike times cannot resolve the shortest free period.
+
+    The last spike time is t_end, or for a run stopped by ``n_spikes`` alone at least
+    max(warmup, n_spikes period / n) (no neuron fires faster than its free period). It must
+    leave ``config.MIN_PERIOD_ULPS`` float64 steps in ``period`` (s).
+    """
+    last = t_end if math.isfinite(t_end) else max(warmup, n_spikes * period / n)
+    if period >= config.MIN_PERIOD_ULPS * np.spacing(last):
+        return
+    longest = 2.0 ** (math.floor(math.log2(period / config.MIN_PERIOD_ULPS)) + 53) \
+        if period > 0 else 0.0
+    name = "t_end" if math.isfinite(t_end) else "n_spikes"
+    raise ValueError(
+        f"{name}: spike times up to {last:g} s are float64 values {np.spacing(last):.3g} s "
+        f"apart, too coarse for the shortest free period of {period:.3g} s (at least "
+        f"{config.MIN_PERIOD_ULPS:g} steps per period are needed to tell successive spikes "
+        f"apart): run to t_end < {longest:.3g} s, or give a longer period (a smaller drive "
+        "or a larger tau)")
 
 
 def resolve_key(key, network):

@@ -27,16 +27,18 @@ the batch it ran in, so the batch size and the number of workers change no value
 """
 import functools
 import json
+import math
 import os
 
 import numpy as np
 
+from . import memory
 from .instances import InstanceError, InstanceTable
 from .models import MODELS
 from .network import Network
 from .settings import check_run
-from .sweep_sections import (INTEGER, SWEEPABLE, axis_values, network_section, run_section,
-                             sweep_section)
+from .sweep_sections import (INTEGER, SWEEPABLE, axis_length, axis_values, network_section,
+                             run_section, sweep_section)
 
 class Sweep:
     """A validated parameter sweep: instances in a fixed order, cut into batches.
@@ -58,7 +60,9 @@ class Sweep:
     run : dict, optional
         ``t_end``, ``n_spikes``, ``warmup``, ``record`` ("summary" or "spikes"),
         ``per_neuron`` (false, true, or a list of count, rate, cv_isi, isi_sum, isi_sumsq),
-        ``backend``, ``batch_size`` (default 64), ``buffer_spikes``, ``key``.
+        ``backend``, ``batch_size`` (default 64), ``buffer_spikes``, ``key``, ``state``
+        (true: the store keeps each instance's final state, and the per-neuron count and ISI
+        sums, so that its runs can be continued).
 
     Use ``Sweep.load("spec.toml")`` for a TOML file. Raises ``ValueError`` naming the key
     (``"sweep.j0"``, ``"run.t_end"``, ...) for anything it cannot run.
@@ -77,18 +81,20 @@ class Sweep:
         self.model = MODELS[net["model"]](tau=net["tau"], **net["model_params"])
         self.mode = self.spec["sweep"]["mode"]
         values = self.spec["sweep"]["values"]
-        self.axes = {name: axis_values(name, values[name]) for name in self.spec["sweep"]["order"]}
-        self.swept = tuple(self.axes)
+        lengths = {name: axis_length(name, values[name]) for name in self.spec["sweep"]["order"]}
         if self.mode == "grid":
-            self.shape = tuple(axis.size for axis in self.axes.values())
-            self.size = int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+            self.shape = tuple(lengths.values())
+            self.size = math.prod(self.shape)
         else:
-            lengths = {name: axis.size for name, axis in self.axes.items()}
             if len(set(lengths.values())) > 1:
                 listed = ", ".join(f"sweep.{name}: {size}" for name, size in lengths.items())
                 raise ValueError(f"sweep.mode = 'zip' needs lists of one length; got {listed}")
             self.shape = (next(iter(lengths.values()), 1),)
             self.size = self.shape[0]
+        memory.check_instances(self.size, "[sweep] (" + " x ".join(
+            f"{name}: {size}" for name, size in lengths.items()) + ")")
+        self.axes = {name: axis_values(name, values[name]) for name in lengths}
+        self.swept = tuple(self.axes)
         self.batch_size = self.spec["run"]["batch_size"]
         self.n_batches = -(-self.size // self.batch_size)
         self.instances = self._instance_table()
@@ -136,7 +142,7 @@ class Sweep:
         run = self.spec["run"]
         try:
             check_run(run["t_end"], run["n_spikes"], run["warmup"], run["record"], run["key"],
-                      self.instances.base)
+                      self.instances.base, self.instances)
         except ValueError as exc:
             raise ValueError(f"[run] {exc}") from None
 
@@ -235,8 +241,9 @@ class Sweep:
     def run_kwargs(self):
         """Keyword arguments of ``run_ensemble`` for one batch."""
         run = self.spec["run"]
-        return {name: run[name] for name in ("t_end", "n_spikes", "warmup", "record", "backend",
-                                             "buffer_spikes", "key")}
+        return {**{name: run[name] for name in ("t_end", "n_spikes", "warmup", "record",
+                                                "backend", "buffer_spikes", "key")},
+                "state": bool(run["state"])}
 
     @property
     def per_neuron(self):
@@ -245,6 +252,11 @@ class Sweep:
     @property
     def record(self):
         return self.spec["run"]["record"]
+
+    @property
+    def keeps_state(self):
+        """Whether the store keeps each instance's final state (``[run] state = true``)."""
+        return bool(self.spec["run"]["state"])
 
     def to_json(self):
         return json.dumps(self.spec, sort_keys=True)

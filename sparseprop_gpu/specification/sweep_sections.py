@@ -16,12 +16,15 @@ NETWORK_KEYS = ("model", "model_params", "tau", "n", "k", "j0", "target_rate", "
 SWEEPABLE = ("n", "k", "tau", "j0", "target_rate", "drive", "coupling", "seed", "ic_seed")
 INTEGER = ("n", "k", "seed", "ic_seed")
 RUN_KEYS = ("t_end", "n_spikes", "warmup", "record", "per_neuron", "backend", "batch_size",
-            "buffer_spikes", "key")
+            "buffer_spikes", "key", "state")
 RUN_DEFAULTS = {"t_end": None, "n_spikes": None, "warmup": 0.0, "record": "summary",
                 "per_neuron": False, "backend": "auto", "batch_size": 64, "buffer_spikes": None,
-                "key": "auto"}
+                "key": "auto", "state": None}
 NETWORK_DEFAULTS = {"model_params": {}, "tau": 0.01, "seed": 0, "ic_seed": None, "connectivity": "auto"}
 PER_NEURON_DEFAULT = PER_NEURON[:3]
+STATE_NEEDS = ("count", "isi_sum", "isi_sumsq")
+"""The per-neuron arrays a store keeps with ``state = true``: a run continues from them and
+the final state."""
 RANGE_FORMS = ("linspace", "geomspace", "range")
 
 
@@ -128,6 +131,18 @@ def _normal_form(name, value):
     return [_scalar(f"{where}[{i}]", name, item) for i, item in enumerate(items)]
 
 
+def axis_length(name, form):
+    """The number of values of a swept key's normal form, without making them."""
+    if isinstance(form, list):
+        return len(form)
+    kind, args = next(iter(form.items()))
+    if kind == "range":
+        return len(range(*args))
+    if args[2] < 0:
+        raise ValueError(f"sweep.{name}: {kind} num must be >= 0; got {args[2]}")
+    return args[2]
+
+
 def axis_values(name, form):
     where = f"sweep.{name}"
     if isinstance(form, list):
@@ -138,8 +153,6 @@ def axis_values(name, form):
             values = np.arange(*args, dtype=np.int64)
         else:
             a, b, num = args
-            if num < 0:
-                raise ValueError(f"{where}: {kind} num must be >= 0; got {num}")
             values = (np.linspace if kind == "linspace" else np.geomspace)(a, b, num)
             if name in INTEGER:
                 if not np.all(values == np.round(values)):
@@ -179,6 +192,11 @@ def run_section(section):
     else:
         raise ValueError(f"run.per_neuron must be true, false or a list of "
                          f"{', '.join(PER_NEURON)}; got {per!r}")
+    if out["state"] not in (None, False, True):
+        raise ValueError(f"run.state must be true or false; got {out['state']!r}")
+    out["state"] = out["state"] or None          # null: not kept (and not written in the spec)
+    if out["state"]:                             # a continuation needs them
+        per = [p for p in PER_NEURON if p in per or p in STATE_NEEDS]
     out["per_neuron"] = per
     return {name: out[name] for name in RUN_KEYS}
 
