@@ -12,37 +12,75 @@ from .specification.models import MODELS
 from .text import labelled
 
 DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate": 1.0,
-            "t_end": 10.0}
+            "t_end": 10.0, "connectivity": "auto", "seed": 0}
+
+
+NETWORK_OPTIONS = ("model", "n", "k", "tau", "j0", "rate", "drive", "coupling", "connectivity",
+                   "seed", "ic_seed", "warmup", "record")
+"""The simulate options that say which network and run: a continued run takes them from its
+record."""
 
 
 def _simulate(args):
-    from .specification.network import Network
+    from .runs.record import SpikeRecord
     from .runs.recordio import check_destination
     from .runs.simulate import simulate
+    from .specification.network import Network
 
-    if args.out is not None:            # before anything is computed
-        check_destination(args.out, args.overwrite)
-    model = MODELS[args.model](tau=args.tau)
-    if args.drive is not None or args.coupling is not None:
-        coupling = dict(drive=args.drive, coupling=args.coupling)
+    if args.checkpoint is not None and args.out is None:
+        raise ValueError("--checkpoint saves the run to --out: give --out too")
+    previous = None
+    if args.continue_from is not None:
+        given = [("-" if len(name) == 1 else "--") + name.replace("_", "-")
+                 for name in NETWORK_OPTIONS if getattr(args, name) is not None]
+        if given:
+            raise ValueError(f"--continue takes the network and run from its record: leave out "
+                             f"{', '.join(given)}")
+        if args.t_end is None and args.n_spikes is None:
+            raise ValueError("--continue needs --t-end or --n-spikes (of the whole run)")
+        previous = SpikeRecord.load(args.continue_from)
+        net = Network.from_description(previous.meta)
+        out = args.out or args.continue_from       # the same run, continued, replaces its record
+        overwrite = args.overwrite or args.out is None
     else:
-        coupling = dict(j0=args.j0, target_rate=args.rate)
-    net = Network(model=model, n=args.n, k=args.k, seed=args.seed, ic_seed=args.ic_seed,
-                  connectivity=args.connectivity, **coupling)
-    t_end = None if args.t_end <= 0 and args.n_spikes else args.t_end
+        net = _network(args)
+        out, overwrite = args.out, args.overwrite
+    if out is not None:            # before anything is computed
+        check_destination(out, overwrite or args.checkpoint is not None)
+    t_end = args.t_end if args.t_end is not None else (None if args.n_spikes else
+                                                       DEFAULTS["t_end"])
+    t_end = None if t_end is not None and t_end <= 0 and args.n_spikes else t_end
     started = time.perf_counter()
+    checkpoint = {} if args.checkpoint is None else dict(checkpoint=out,
+                                                        checkpoint_every=args.checkpoint)
     rec = simulate(net, t_end=t_end, n_spikes=args.n_spikes, warmup=args.warmup,
-                   record=args.record, progress=not args.quiet)
+                   record=args.record, progress=not args.quiet, continue_from=previous,
+                   **checkpoint)
     took = time.perf_counter() - started
     print(net)
     print(rec.summary())
     spikes = int(rec.counts.sum())
     print(labelled([("wall time (s)",
                      f"{took:.3g}  ({took / max(spikes, 1) * 1e9:.3g} ns per recorded spike)")]))
-    if args.out is not None:
-        rec.save(args.out, overwrite=args.overwrite)
-        print(labelled([("written", args.out)]))
+    if out is not None:
+        if not checkpoint:
+            rec.save(out, overwrite=overwrite)
+        print(labelled([("written", out)]))
     return 0
+
+
+def _network(args):
+    """The Network the simulate options describe (DEFAULTS where one is not given)."""
+    from .specification.network import Network
+    value = {name: getattr(args, name) if getattr(args, name) is not None else DEFAULTS.get(name)
+             for name in NETWORK_OPTIONS}
+    model = MODELS[value["model"]](tau=value["tau"])
+    if args.drive is not None or args.coupling is not None:
+        coupling = dict(drive=args.drive, coupling=args.coupling)
+    else:
+        coupling = dict(j0=value["j0"], target_rate=value["rate"])
+    return Network(model=model, n=value["n"], k=value["k"], seed=value["seed"],
+                   ic_seed=args.ic_seed, connectivity=value["connectivity"], **coupling)
 
 
 def _sweep(args):
@@ -66,6 +104,9 @@ def _sweep(args):
         print(exc.report, file=sys.stderr)
         print(f"sparseprop: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:     # Ctrl-C: stopped cleanly, resumable (SweepInterrupted)
+        print(f"sparseprop: {exc or 'interrupted'}", file=sys.stderr)
+        return 130
     print(report)
     if args.plots:
         from .plotting import write_sweep_figures
@@ -106,26 +147,32 @@ def build_parser():
                          description="Simulate one network exactly with SparseProp. Defaults: "
                          "an inhibitory LIF network, N=10000, K=100, balanced state with "
                          "j0=1 and a 1 Hz target rate, 10 s.")
-    sim.add_argument("--model", choices=list(MODELS), default=DEFAULTS["model"],
-                     help="eif: EIF with its default parameters (sparseprop_gpu.EIF)")
-    sim.add_argument("-n", type=int, default=DEFAULTS["n"], help="neurons (default 10000)")
-    sim.add_argument("-k", type=int, default=DEFAULTS["k"], help="out-degree (default 100)")
-    sim.add_argument("--tau", type=float, default=DEFAULTS["tau"], help="membrane time constant, s")
-    sim.add_argument("--j0", type=float, default=DEFAULTS["j0"], help="balanced coupling strength")
-    sim.add_argument("--rate", type=float, default=DEFAULTS["rate"], help="target rate, Hz")
+    sim.add_argument("--model", choices=list(MODELS),
+                     help="default lif; eif: EIF with its default parameters (sparseprop_gpu.EIF)")
+    sim.add_argument("-n", type=int, help="neurons (default 10000)")
+    sim.add_argument("-k", type=int, help="out-degree (default 100)")
+    sim.add_argument("--tau", type=float, help="membrane time constant, s (default 0.01)")
+    sim.add_argument("--j0", type=float, help="balanced coupling strength (default 1)")
+    sim.add_argument("--rate", type=float, help="target rate, Hz (default 1)")
     sim.add_argument("--drive", type=float, help="direct drive I (with --coupling)")
     sim.add_argument("--coupling", type=float, help="direct coupling J <= 0 (with --drive)")
-    sim.add_argument("--t-end", type=float, default=DEFAULTS["t_end"],
+    sim.add_argument("--t-end", type=float,
                      help="end time, s (default 10; 0 with --n-spikes: no time limit)")
     sim.add_argument("--n-spikes", type=int, help="stop after recording this many spikes")
-    sim.add_argument("--warmup", type=float, default=0.0, help="discard spikes before this time, s")
-    sim.add_argument("--record", choices=RECORD, default="spikes")
-    sim.add_argument("--connectivity", choices=CONNECTIVITY, default="auto")
-    sim.add_argument("--seed", type=int, default=0, help="network seed")
+    sim.add_argument("--warmup", type=float, help="discard spikes before this time, s (default 0)")
+    sim.add_argument("--record", choices=RECORD, help="default spikes")
+    sim.add_argument("--connectivity", choices=CONNECTIVITY, help="default auto")
+    sim.add_argument("--seed", type=int, help="network seed (default 0)")
     sim.add_argument("--ic-seed", type=int, help="initial-condition seed (default: --seed)")
     sim.add_argument("--out", help="write the record to this .zarr or .npz path")
     sim.add_argument("--overwrite", action="store_true",
                      help="replace the record at --out (only a record written by sparseprop)")
+    sim.add_argument("--continue", dest="continue_from", metavar="RECORD",
+                     help="continue the run of this record (to --t-end or --n-spikes of the "
+                     "whole run, bitwise as one run) and write it back there (or to --out)")
+    sim.add_argument("--checkpoint", type=float, metavar="SECONDS",
+                     help="save the run to --out every SECONDS of wall time; the same command "
+                     "run again after a kill continues from there")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=_simulate)
 

@@ -31,6 +31,15 @@ LAUNCH_SECONDS = 0.25
 PROGRESS_AFTER = 2.0
 """Show a progress bar once a run is predicted to last longer than this (s)."""
 
+CHECKPOINT_SECONDS = 60.0
+"""``simulate(..., checkpoint=path)`` saves the run at most this often (s of wall time): a
+killed run loses at most this much work, and a record with every spike is not rewritten so
+often that writing dominates."""
+
+FIRST_SEGMENT = 100_000
+"""Spikes recorded in a checkpointed run's first segment; later ones aim at
+CHECKPOINT_SECONDS."""
+
 THREADS_PER_BLOCK = 64
 """CUDA threads (instances) per block. Not yet measured on a GPU (``benchmarks/device_check.py``
 sweeps it)."""
@@ -56,3 +65,40 @@ FINAL_CHUNK_BYTES = 1 << 23
 
 BATCHES_PER_WORKER = 4
 """The embedded Dask cluster starts at most one worker per this many batches."""
+
+# ---- precision (docs/design.md §2.11)
+LIF_MAX_DRIVE = 2.0**20
+"""Largest LIF drive I. The LIF keys hold a phase to about I x 2.2e-16 of a free period (the exp
+keys are products G e^(-phi / omega) with phi / omega < 1 / omega ~ 1 / I; the phase key's
+transition curve takes the log of a number within O(1 / I) of 1): at 2**20 that is 2.3e-10."""
+
+DRIVE_RTOL = 2.0**-30
+"""The balanced LIF drive I = 1 + I_ext must keep I_ext to this relative precision (9.3e-10),
+which needs I_ext >= 2**-23 (1.2e-7): below, 1 + I_ext rounds away the digits that set the
+period, and the network would silently not be the one asked for."""
+
+MIN_PERIOD_ULPS = 2.0**20
+"""The shortest free period must span at least this many float64 steps (ulps) of the run's
+last spike time (t_end): spike times are float64 seconds, and a shorter period leaves a
+neuron's successive spikes less than 1e-6 of a period apart in resolution (at 1 ulp, equal)."""
+
+# ---- memory (docs/design.md §3.10)
+MEMORY_FRACTION = 0.8
+"""A request (an instance table, a target table, a batch's engine state and results) may take
+at most this fraction of the memory available when it is checked (MemAvailable on Linux; the
+free device memory for CUDA): above it, it is refused with the estimate and the alternatives
+before anything is allocated."""
+
+LOCK_HEARTBEAT_S = 10.0
+"""A sweep refreshes the lock of its store this often (s): one small write, negligible."""
+
+LOCK_STALE_S = 120.0
+"""A lock whose heartbeat is older than this (s) is stale and may be taken over: twelve missed
+heartbeats, so a client stalled by a slow file system or a long garbage collection keeps its
+store, while a sweep killed on another host (whose pid cannot be checked) blocks it for two
+minutes at most. On the lock's own host a dead pid makes it stale at once."""
+
+SCHEDULER_TIMEOUT_S = 5.0
+"""Seconds to connect to a ``--scheduler`` before the sweep is refused (Dask's default is 30):
+a scheduler on the network answers in well under a second, so a longer wait only delays the
+message that it is not there."""

@@ -14,7 +14,10 @@ import uuid
 
 import numpy as np
 
-from .storage import finishing, location, writing
+from .storage import finishing, integrity, location, writing
+from .storage.lock import StoreLock
+from .storage.metadata import done_batches, metadata
+from .storage.repair import repair
 from . import config, validate
 from .text import labelled
 from .specification.sweep import load
@@ -49,15 +52,17 @@ class SweepReport:
         self.backends = set()
         self.runner = runner
         self.seconds = 0.0
+        self.notes = []
 
     @property
     def instances_per_s(self):
         return self.instances_run / self.seconds if self.seconds > 0 else float("nan")
 
     def __str__(self):
+        notes = "".join(f"\nnote: {note}" for note in self.notes)
         if self.batches_run == 0:
             return (f"{self.path}: all {self.batches} batches ({self.instances} instances) are "
-                    "already complete; nothing to do")
+                    f"already complete; nothing to do{notes}")
         return labelled([
             ("store", self.path),
             ("instances", f"{self.instances_run} run, {self.instances} in the sweep"),
@@ -65,15 +70,16 @@ class SweepReport:
                         f"{self.batches_skipped} already complete (of {self.batches})"),
             ("ran on", f"{self.runner}, backend {', '.join(sorted(self.backends)) or '-'}"),
             ("wall time (s)", f"{self.seconds:.3g} ({self.instances_per_s:.3g} instances/s)"),
-            ("spikes", self.spikes)])
+            ("spikes", self.spikes)]) + notes
 
     def __repr__(self):
         return (f"SweepReport({self.path!r}, run={self.batches_run}, done={self.batches_done}, "
                 f"failed={len(self.failures)}, skipped={self.batches_skipped})")
 
 
-def run_batch(path, sweep, b, numba_threads=None):
-    """Run batch ``b`` of ``sweep`` and write it into the store at ``path`` (a worker task).
+def run_batch(path, sweep, b, numba_threads=None, token=None):
+    """Run batch ``b`` of ``sweep`` and write it into the store at ``path`` (a worker task),
+    if the store's run token is still ``token`` (``writing.write_batch``).
 
     ``numba_threads`` is given on the workers of the embedded cluster only. Returns
     (b, instances, spikes, backend, seconds)."""
@@ -85,7 +91,7 @@ def run_batch(path, sweep, b, numba_threads=None):
     from .runs.ensemble import Ensemble, record_ensemble
     lo, hi = sweep.batch_bounds(b)
     result = record_ensemble(Ensemble.from_sweep(sweep, lo, hi), **sweep.run_kwargs())
-    writing.write_batch(path, sweep, b, result)
+    writing.write_batch(path, sweep, b, result, token)
     return (b, hi - lo, int(result.counts.sum()), result.meta["backend"],
             time.perf_counter() - started)
 
@@ -154,7 +160,8 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
     out : str or path
         The store (a local path or an fsspec URL such as s3://...).
     scheduler : str, optional
-        Address of a running Dask scheduler ("tcp://host:8786").
+        Address of a running Dask scheduler ("tcp://host:8786"); refused if it does not
+        answer within ``config.SCHEDULER_TIMEOUT_S``.
     client : distributed.Client, optional
         An existing client (dask-jobqueue, dask-cuda, ...).
     workers : int, optional
@@ -162,9 +169,10 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
     in_process : bool, optional
         Run the batches here, one after the other (default: only when Dask is not installed).
     resume : bool
-        Run the missing batches of an unfinished store of this same sweep.
+        Run the missing batches of an unfinished store of this same sweep, after checking every
+        committed batch's checksums: damaged batches are run again (docs/design.md §4.5).
     overwrite : bool
-        Delete what ``out`` holds and start again.
+        Delete what ``out`` holds and start again (not with ``resume``).
     progress : bool
         Show a progress bar (batches, instances/s, ETA).
 
@@ -172,46 +180,132 @@ def run_sweep(spec, out, *, scheduler=None, client=None, workers=None, in_proces
     -------
     SweepReport
         Raises SweepError, after all other batches finished, if some batches failed; each
-        failure names the batch's instances and parameters.
+        failure names the batch's instances and parameters. ValueError if another live sweep
+        holds the store's lock (``storage.lock``), or if the store is damaged and ``resume``
+        is not given. SweepInterrupted (a KeyboardInterrupt) on Ctrl-C: the lock released,
+        the committed batches kept, the store resumable.
     """
     began = time.perf_counter()
     sweep = load(spec)
-    path = location.normalise(out)
-    in_process = _check_where(sweep, scheduler, client, workers, in_process)
-    embedded = None
-    if not in_process and scheduler is None and client is None:
-        embedded = _Embedded(sweep, workers)
-        if not location.exists(path):    # a new store: the cluster starts while it is created
-            embedded.start()
-    try:
-        todo = writing.plan(path, sweep, resume=resume, overwrite=overwrite)   # None: create it
-        if todo == []:        # complete: at most the rewriting of a killed finish() is left
-            finishing.finish(path)
-            return SweepReport(path, sweep, todo, "nothing")
-        if in_process:
-            todo = writing.create(path, sweep) if todo is None else todo
-            report = SweepReport(path, sweep, todo, "this process")
-            _run_here(path, sweep, todo, report, progress)
-        else:
-            report = _run_dask(path, sweep, todo, progress, scheduler, client, embedded,
-                               began)
-    finally:
-        if embedded is not None:
-            embedded.close()
+    path = location.check_url(location.normalise(out), "out")
+    in_process = _check_where(sweep, scheduler, client, workers, in_process, resume, overwrite)
+    with StoreLock(path) as lock:
+        own = _connect(scheduler) if scheduler is not None else None
+        embedded = None
+        if not in_process and scheduler is None and client is None:
+            embedded = _Embedded(sweep, workers)
+            if not location.exists(path):  # a new store: the cluster starts while it is created
+                embedded.start()
+        try:
+            report = _run(path, sweep, lock, resume, overwrite, in_process, own or client,
+                          embedded, progress, began)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(path) from None
+        finally:
+            for each in (embedded, own):
+                if each is not None:
+                    each.close()
+            if location.exists(path):
+                writing.unclaim(path, lock.token)   # a batch still running commits nothing
+    if report.failures:
+        raise SweepError(report.failures, report)
+    return report
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by Ctrl-C (SIGINT): what it committed is kept, its lock released."""
+
+    def __init__(self, path):
+        try:
+            done = done_batches(path)
+            state = f"{int(done.sum())} of {done.size} batches of {path} are committed"
+        except Exception:                     # interrupted before the store was created
+            state = f"{path} holds no batch yet"
+        super().__init__(f"interrupted: {state}; continue with "
+                         f"`sparseprop sweep SPEC --out {path} --resume`")
+
+
+def _run(path, sweep, lock, resume, overwrite, in_process, client, embedded, progress, began):
+    """Run the sweep into ``path``, whose lock is held; returns the SweepReport."""
+    todo, repairs, notes = _prepare(path, sweep, lock, resume, overwrite)
+    if repairs:                 # a finished store's damaged batches: here, one at a time
+        report = SweepReport(path, sweep, repairs, "this process", began)
+        _run_here(path, sweep, repairs, report, progress, lock.token)
+    elif todo == []:           # complete: at most the rewriting of a killed finish() is left
+        report = SweepReport(path, sweep, todo, "nothing", began)
+    elif in_process:
+        todo = writing.create(path, sweep, lock.token) if todo is None else todo
+        report = SweepReport(path, sweep, todo, "this process", began)
+        _run_here(path, sweep, todo, report, progress, lock.token)
+    else:
+        report = _run_dask(path, sweep, todo, progress, client, embedded, began, lock.token)
+    report.notes = notes
     if report.failures:
         if report.backends:
             writing.record_backends(path, report.backends)
-        raise SweepError(report.failures, report)
+        return report
+    lock.check()
+    if repairs:
+        problems = integrity.verify(path, full=True)
+        if problems:
+            raise ValueError(integrity.message(path, problems, sweep, "running its batches "
+                                               "again did not give the bytes it held (another "
+                                               "version or machine?): run it again with "
+                                               "--overwrite"))
     finishing.finish(path, report.backends)
     return report
 
 
-def _check_where(sweep, scheduler, client, workers, in_process):
-    """Check where the sweep may run; returns ``in_process`` resolved."""
+def _prepare(path, sweep, lock, resume, overwrite):
+    """What to run: (batches to run, None to create the store; batches of a finished store
+    to repair here; notes for the report). Checks the store (its checksums too with
+    ``resume``) and claims it for this run's token."""
+    notes = [lock.note] if lock.note else []
+    todo = writing.plan(path, sweep, resume=resume, overwrite=overwrite)
+    if todo is None:
+        return None, [], notes
+    problems = integrity.verify(path, full=resume)
+    if problems and not resume:
+        raise ValueError(integrity.message(path, problems, sweep, "repair it with --resume"))
+    repairs = repair(path, sweep, problems) if problems else []
+    if problems:
+        notes.append(f"repaired {len(problems)} damaged objects: batches "
+                     f"{', '.join(map(str, repairs)) or 'none'} run again")
+    finished = metadata(path).get("finished")
+    if repairs or (todo and not finished):
+        writing.claim(path, lock.token)
+    if finished:
+        return [], repairs, notes
+    return sorted(set(todo) | set(repairs)), [], notes
+
+
+def _connect(scheduler):
+    """A client of the scheduler at ``scheduler``; ValueError if it does not answer."""
+    from distributed import Client
+    try:
+        return Client(scheduler, timeout=config.SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ValueError(f"scheduler: no Dask scheduler answers at {scheduler} within "
+                         f"{config.SCHEDULER_TIMEOUT_S:g} s ({exc}); start it, or check the "
+                         "address (tcp://host:8786)") from None
+
+
+def _check_where(sweep, scheduler, client, workers, in_process, resume, overwrite):
+    """Check where the sweep may run, and the options together; returns ``in_process``
+    resolved."""
     if workers is not None:
         validate.integer("workers", workers, 1, 1 << 16)
     if sum(x is not None for x in (scheduler, client)) + bool(in_process) > 1:
         raise ValueError("give at most one of scheduler, client and in_process")
+    if workers is not None and (scheduler is not None or client is not None or in_process):
+        given = "in_process (--in-process)" if in_process else \
+            "scheduler (--scheduler)" if scheduler is not None else "client"
+        raise ValueError(f"workers (--workers) sets the size of the embedded cluster and "
+                         f"cannot be given with {given}: give one of them")
+    if resume and overwrite:
+        raise ValueError("resume (--resume) and overwrite (--overwrite) cannot be given "
+                         "together: --resume continues the store at out, --overwrite deletes "
+                         "it and starts again")
     if scheduler is None and client is None:      # here: the backend must be usable here
         from .runs.execute import resolve_backend
         try:
@@ -247,11 +341,11 @@ def _failed(report, sweep, b, exc):
     report.failures[b] = f"{sweep.describe_batch(b)}: {type(exc).__name__}: {exc}"
 
 
-def _run_here(path, sweep, todo, report, progress):
+def _run_here(path, sweep, todo, report, progress, token):
     with _bar(len(todo), progress, sweep) as bar:
         for b in todo:
             try:
-                outcome = run_batch(path, sweep, b)
+                outcome = run_batch(path, sweep, b, token=token)
             except Exception as exc:   # reported with the batch; the others go on
                 _failed(report, sweep, b, exc)
                 bar.update(1)
@@ -307,32 +401,28 @@ class _Embedded:
         cluster.close()
 
 
-def _run_dask(path, sweep, todo, progress, scheduler, client, embedded, started):
+def _run_dask(path, sweep, todo, progress, client, embedded, started, token):
     """Run the batches ``todo`` on Dask (creating the store first where ``todo`` is None)."""
-    from distributed import Client, as_completed
-    own_client = None
+    from distributed import as_completed
     threads = None
-    try:
-        if embedded is not None:
-            embedded.start()               # if not yet: the cluster starts while ...
-            if todo is None:
-                todo = writing.create(path, sweep)     # ... the store is created
-            client, threads, runner = embedded.client(), embedded.threads, embedded.runner
-        elif scheduler is not None:
-            client = own_client = Client(scheduler)
-            runner = f"Dask cluster at {scheduler}"
-        else:
-            runner = f"Dask client {client.scheduler.address}"
+    if embedded is not None:
+        embedded.start()               # if not yet: the cluster starts while ...
         if todo is None:
-            todo = writing.create(path, sweep)
-        report = SweepReport(path, sweep, todo, runner, started)
-        shared = client.scatter(sweep, broadcast=True, hash=False)
-        cost = estimated_cost(sweep)
-        order = sorted(todo, key=lambda b: (-cost[b], b))   # the dearest batch first
-        futures = {client.submit(run_batch, path, shared, b, threads, pure=False,
-                                 priority=len(order) - rank,
-                                 key=f"sparseprop-batch-{b}-{uuid.uuid4().hex}"): b
-                   for rank, b in enumerate(order)}
+            todo = writing.create(path, sweep, token)      # ... the store is created
+        client, threads, runner = embedded.client(), embedded.threads, embedded.runner
+    else:
+        runner = f"Dask cluster at {client.scheduler.address}"
+    if todo is None:
+        todo = writing.create(path, sweep, token)
+    report = SweepReport(path, sweep, todo, runner, started)
+    shared = client.scatter(sweep, broadcast=True, hash=False)
+    cost = estimated_cost(sweep)
+    order = sorted(todo, key=lambda b: (-cost[b], b))   # the dearest batch first
+    futures = {client.submit(run_batch, path, shared, b, threads, token, pure=False,
+                             priority=len(order) - rank,
+                             key=f"sparseprop-batch-{b}-{uuid.uuid4().hex}"): b
+               for rank, b in enumerate(order)}
+    try:
         with _bar(len(todo), progress, sweep) as bar:
             for future in as_completed(futures):
                 b = futures[future]
@@ -343,8 +433,8 @@ def _run_dask(path, sweep, todo, progress, scheduler, client, embedded, started)
                     bar.update(1)
                     continue
                 _done(report, bar, outcome)
-        report.seconds = time.perf_counter() - started
-        return report
-    finally:
-        if own_client is not None:
-            own_client.close()
+    except KeyboardInterrupt:
+        client.cancel(list(futures))
+        raise
+    report.seconds = time.perf_counter() - started
+    return report

@@ -131,6 +131,25 @@ class Batch:
         per_row = sum(getattr(self, name)[instance].nbytes for name in layout.PER_INSTANCE)
         return per_row + self.target_table.nbytes + self.lookup.nbytes
 
+    def carried(self):
+        """The state a run carries on from (``layout.CARRIED``), by name, each (M, ...) and
+        padded to the largest n: ``keys`` (the queue's keys; NaN beyond an instance's n), and
+        views of ``clock``, ``counts`` and ``isi``."""
+        n_max = self.counts.shape[1]
+        keys = np.where(np.arange(n_max) < self.n[:, None], self.heap[:, :n_max], np.nan)
+        return {"keys": keys, "clock": self.clock, "counts": self.counts, "isi": self.isi}
+
+    def carry_on(self, keys, clock, counts, isi):
+        """Put every instance back where ``carried`` found it (arrays (M, ...) as it gives
+        them): the next launch continues those runs bitwise as if they had never stopped."""
+        for m, n in enumerate(self.n):
+            self.heap[m, :n] = keys[m, :n]
+        build_queues(self.heap, self.geom, self.n)
+        self.clock[...] = clock
+        width = self.counts.shape[1]
+        self.counts[...] = counts[:, :width]
+        self.isi[...] = isi[:, :width]
+
     def time(self, m=0):
         """Time of the next spike of instance ``m`` (s)."""
         root = pqueue.pq_root(self.geom[m])

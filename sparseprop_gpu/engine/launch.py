@@ -24,8 +24,8 @@ def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
     runner : CpuRunner or CudaRunner
     t_end, warmup : float
         End time and start of recording (s).
-    n_spikes : int
-        Spikes to record per instance (``UNLIMITED`` for none).
+    n_spikes : int or ndarray (M,) of int
+        Spikes to record per instance (``UNLIMITED`` for no limit).
     keep : bool
         Collect the recorded spikes (else only the statistics are kept).
     progress : bool
@@ -43,6 +43,7 @@ def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
         Wall time spent in the launches (s): the engine's compute, without the host's work.
     """
     size = runner.batch.size
+    n_spikes = np.broadcast_to(np.asarray(n_spikes, np.int64), (size,))
     recorded = np.zeros(size, np.int64)
     pieces = [[] for _ in range(size)]
     reached_end = np.zeros(size, bool)
@@ -51,7 +52,7 @@ def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
     bar = Progress(enabled=progress)
     seconds = 0.0
     while active.size:
-        runner.set_rec_cap(active, n_spikes - recorded[active])
+        runner.set_rec_cap(active, n_spikes[active] - recorded[active])
         tick = time.perf_counter()
         runner.advance(active, t_end=t_end, warmup=warmup, keep=keep, max_spikes=chunk)
         status, n_rec = runner.outcome(active)        # waits for the launch to end
@@ -68,7 +69,7 @@ def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
         recorded[active] += n_rec
         ended = status == engine.REACHED_T_END
         reached_end[active[ended]] = True
-        active = active[~ended & (recorded[active] < n_spikes)]
+        active = active[~ended & (recorded[active] < n_spikes[active])]
         if active.size:
             bar.update(_fraction_done(runner, active, recorded, t_end, n_spikes))
             chunk = int(np.clip(chunk * config.LAUNCH_SECONDS / max(took, 1e-6), 1000, 1 << 26))
@@ -84,8 +85,8 @@ def _fraction_done(runner, active, recorded, t_end, n_spikes):
     size = runner.batch.size
     if size == 1 and math.isfinite(t_end):
         return runner.sync().time(0) / t_end
-    if size == 1 and n_spikes < UNLIMITED:
-        return recorded[0] / n_spikes
+    if size == 1 and n_spikes[0] < UNLIMITED:
+        return recorded[0] / n_spikes[0]
     return 1.0 - active.size / size
 
 

@@ -70,6 +70,10 @@ ARGUMENTS = (
 NAMES = tuple(a.name for a in ARGUMENTS)
 PER_INSTANCE = tuple(a.name for a in ARGUMENTS if a.role == INSTANCE)
 ARRAYS = tuple(a.name for a in ARGUMENTS if a.role in (SHARED, INSTANCE))
+CARRIED = ("heap", "clock", "counts", "isi")
+"""The INSTANCE arrays that carry a run from one launch to the next: the queue's keys (its
+minima follow from them), the time origin and the statistics. A run continues from them
+exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
 
 Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows buffer "
                             "table_rows table_cols lookup")
@@ -77,6 +81,9 @@ Sizes.__doc__ = "The lengths the shapes of ``ARGUMENTS`` name, for one batch (``
 
 
 def _check_order():
+    if not set(CARRIED) <= set(PER_INSTANCE):
+        raise ImportError("engine.layout.CARRIED names an array that is not per instance")
+
     declared = tuple(inspect.signature(engine.advance_instance).parameters)[2:]
     if declared != NAMES:
         raise ImportError("engine.layout.ARGUMENTS is out of step with "

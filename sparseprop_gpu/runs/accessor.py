@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ..specification.network import Network
+from .continuation import STATE
 from .record import SpikeRecord
 from .summaries import PARAMETERS
 
@@ -123,12 +124,15 @@ class ResultsAccessor:
             run = self.spec["run"]
             meta = {**self.network(i).describe(), "key": run["key"], "record": run["record"],
                     "backend": meta["backend"]}
+        state = ({name: np.asarray(ds[f"state_{name}"].values[i, :n] if name != "clock" else
+                                   ds["state_clock"].values[i]) for name in STATE}
+                 if "state_keys" in ds else None)
         return SpikeRecord(times=times, senders=senders,
                            counts=np.asarray(ds["count"].values[i, :n], np.int64),
                            isi_sum=np.asarray(ds["isi_sum"].values[i, :n]),
                            isi_sumsq=np.asarray(ds["isi_sumsq"].values[i, :n]),
                            t_start=self.t_start, t_stop=float(ds["t_stop"].values[i]),
-                           meta={**meta, **self.parameters(i)})
+                           meta={**meta, **self.parameters(i)}, state=state)
 
     # ---------------------------------------------------------------- sweeps
     def grid(self, name):

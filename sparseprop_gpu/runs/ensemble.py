@@ -6,11 +6,15 @@ per CUDA thread and returns per-instance, per-neuron statistics (and spikes, if 
 instance's result depends only on its own parameters and seeds: not on the batch it ran in,
 its position there, or the backend.
 """
+import numbers
+
 import numpy as np
 
 from .. import config, validate
+from ..specification import memory
 from ..specification.instances import InstanceTable
-from ..specification.settings import check_run
+from ..specification.settings import UNLIMITED, check_run
+from . import continuation
 from .execute import batch_of, execute, resolve_backend
 from .results import EnsembleRecord, to_dataset
 
@@ -56,7 +60,7 @@ class Ensemble:
                  target_rate=None, drive=None, coupling=None, n_max=None, k_max=None):
         given = dict(seeds=seeds, ic_seeds=ic_seeds, n=n, k=k, tau=tau, j0=j0,
                      target_rate=target_rate, drive=drive, coupling=coupling)
-        self.table = InstanceTable(network, **{PER_INSTANCE[name]: value
+        self.table = InstanceTable(network, **{PER_INSTANCE[name]: _per_instance(name, value)
                                                for name, value in given.items()
                                                if value is not None})
         self.network = network
@@ -110,17 +114,34 @@ class Ensemble:
         return f"Ensemble({self.size} instances of {self.network!r})"
 
 
-def run_ensemble(ensemble, t_end=None, n_spikes=None, warmup=0.0, record="summary",
+def _per_instance(name, value):
+    """Ensemble argument ``name``: a number, or a 1-D sequence of one value per instance."""
+    if isinstance(value, (numbers.Number, range)):
+        return value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    try:
+        shape = np.shape(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number or a 1-D sequence of one value per "
+                         "instance; got a ragged sequence") from None
+    if len(shape) != 1:
+        raise ValueError(f"{name} must be a number or a 1-D sequence of one value per "
+                         f"instance, shape (M,); got shape {shape}")
+    return value
+
+
+def run_ensemble(ensemble, t_end=None, n_spikes=None, warmup=None, record=None,
                  backend="auto", key="auto", batch_size=None, buffer_spikes=None,
-                 progress=False):
+                 progress=False, continue_from=None, state=True):
     """Run every instance of ``ensemble``.
 
     Parameters
     ----------
     ensemble : Ensemble
     t_end, n_spikes, warmup, key :
-        As in ``simulate`` (``n_spikes`` per instance).
-    record : {"summary", "spikes"}
+        As in ``simulate`` (``n_spikes`` per instance; ``warmup`` 0 by default).
+    record : {"summary", "spikes"}, default "summary"
         Per-neuron counts and ISI moments only, or every spike as well.
     backend : {"auto", "cpu", "cuda"}
         "auto" takes the GPU when one is usable (``sparseprop info`` says).
@@ -131,6 +152,13 @@ def run_ensemble(ensemble, t_end=None, n_spikes=None, warmup=0.0, record="summar
         host drains it and relaunches, so memory stays bounded for any run.
     progress : bool
         Show a progress bar when the run looks long.
+    continue_from : xarray.Dataset, optional
+        The result of an earlier ``run_ensemble`` of this ensemble: go on from where each
+        instance stopped, as ``simulate``'s ``continue_from`` does (the result covers the
+        whole run, bitwise as one that never stopped; ``warmup``, ``record`` and ``key`` are
+        the earlier run's).
+    state : bool
+        Keep each instance's final state (``state_*``), to continue from.
 
     Returns
     -------
@@ -138,22 +166,29 @@ def run_ensemble(ensemble, t_end=None, n_spikes=None, warmup=0.0, record="summar
         The shape ``open_results`` gives a sweep store (``runs.results``): per instance the
         summaries and ``t_stop``, per (instance, neuron) ``count``, ``rate``, ``cv_isi``,
         ``isi_sum``, ``isi_sumsq`` (NaN, or 0 counts, beyond an instance's n), the
-        parameters as coordinates, the spikes flat as ``spike_time``/``spike_sender``, and
-        ``ds.sp`` (``spikes(i)``, ``record(i)``, ``network(i)``, ``meta``).
+        parameters as coordinates, the spikes flat as ``spike_time``/``spike_sender``, the
+        final state (``state_*``), and ``ds.sp`` (``spikes(i)``, ``record(i)``,
+        ``network(i)``, ``meta``).
     """
     return to_dataset(record_ensemble(ensemble, t_end, n_spikes, warmup, record, backend, key,
-                                      batch_size, buffer_spikes, progress))
+                                      batch_size, buffer_spikes, progress, continue_from, state))
 
 
-def record_ensemble(ensemble, t_end=None, n_spikes=None, warmup=0.0, record="summary",
+def record_ensemble(ensemble, t_end=None, n_spikes=None, warmup=None, record=None,
                     backend="auto", key="auto", batch_size=None, buffer_spikes=None,
-                    progress=False):
+                    progress=False, continue_from=None, state=True):
     """``run_ensemble``'s run, returned as the raw ``EnsembleRecord`` (what a sweep's workers
     write into the store, without xarray)."""
     if not isinstance(ensemble, Ensemble):
         raise ValueError(f"ensemble must be a sp.Ensemble; got {ensemble!r}")
+    previous = None
+    if continue_from is not None:
+        previous = _previous(continue_from, ensemble)
+        warmup, record, key = continuation.settings(previous, warmup, record, key)
+    warmup = 0.0 if warmup is None else warmup
+    record = "summary" if record is None else record
     t_end, n_spikes, warmup, key = check_run(t_end, n_spikes, warmup, record, key,
-                                             ensemble.network)
+                                             ensemble.network, ensemble.table)
     size = len(ensemble)
     batch_size = size if batch_size is None else validate.integer("batch_size", batch_size, 1,
                                                                   2**31 - 1)
@@ -162,19 +197,95 @@ def record_ensemble(ensemble, t_end=None, n_spikes=None, warmup=0.0, record="sum
         buffer_spikes = config.ENSEMBLE_SPIKE_BUFFER if keep else config.SUMMARY_BUFFER
     buffer_spikes = validate.integer("buffer_spikes (spikes per instance per launch)",
                                      buffer_spikes, 1, 2**31 - 1)
+    carried, to_record = None, n_spikes
+    if previous is not None:
+        carried = previous["carried"]
+        recorded = carried["counts"].sum(axis=1)
+        for m in range(size):
+            continuation.check_stop(previous["t_stop"][m],
+                                    previous["t_stop"][m] == previous["meta"].get("t_end"),
+                                    int(recorded[m]), t_end, n_spikes)
+        to_record = continuation.remaining(n_spikes, recorded)
     backend = resolve_backend(backend)
-    counts, isi, t_stop, spikes, seconds = execute(ensemble.table, t_end, n_spikes, warmup, key,
-                                                   keep, backend, batch_size, buffer_spikes,
-                                                   progress)
+    _check_memory(ensemble, n_spikes, keep, backend, batch_size, buffer_spikes)
+    run = execute(ensemble.table, t_end, to_record, warmup, key, keep, backend, batch_size,
+                  buffer_spikes, progress, carried=carried)
+    spikes = run.spikes
+    if previous is not None and keep:
+        spikes = [(np.concatenate([before[0], now[0]]), np.concatenate([before[1], now[1]]))
+                  for before, now in zip(previous["spikes"], spikes)]
     width = ensemble.n_max
-    meta = {**ensemble.network.describe(), "key": key, "record": record, "backend": backend}
-    return EnsembleRecord(ensemble.parameters(), _pad(counts, width), _pad(isi[..., 1], width),
-                          _pad(isi[..., 2], width), warmup, t_stop, spikes, meta,
-                          engine_seconds=seconds)
+    meta = {**ensemble.network.describe(), "key": key, "record": record, "backend": backend,
+            "t_end": continuation.finite(t_end)}
+    final = None if not state else {"keys": _pad(run.carried["keys"], width, np.nan),
+                                    "clock": run.carried["clock"],
+                                    "last_spike": _pad(np.where(np.isnan(run.carried["keys"]),
+                                                                np.nan, run.isi[..., 0]),
+                                                       width, np.nan)}
+    return EnsembleRecord(ensemble.parameters(), _pad(run.counts, width),
+                          _pad(run.isi[..., 1], width), _pad(run.isi[..., 2], width), warmup,
+                          run.t_stop, spikes, meta, engine_seconds=run.seconds, state=final)
 
 
-def _pad(values, width):
-    """``values`` (M, n) widened with zeros to (M, width) (an ensemble's capacity n_max)."""
-    out = np.zeros((values.shape[0], width), values.dtype)
+def _check_memory(ensemble, n_spikes, keep, backend, batch_size, buffer_spikes):
+    """Refuse a run whose batches and results would not fit in memory (or on the device)."""
+    table = ensemble.table
+    net = table.base
+    n_max, k_max = int(table.columns["n"].max()), int(table.columns["k"].max())
+    memory.check_run(
+        f"batch_size = {min(batch_size, len(ensemble))}: {len(ensemble)} instances of "
+        f"n <= {n_max}, k <= {k_max}", len(ensemble), batch_size, n_max, k_max, buffer_spikes,
+        (net.n, net.k) if table.shared_table else None, net.heterogeneous,
+        len(ensemble) * n_spikes if keep and n_spikes < UNLIMITED else 0,
+        memory.device_bytes() if backend == "cuda" else None)
+
+
+def _previous(ds, ensemble):
+    """What the result ``ds`` of an earlier run of ``ensemble`` says about where it stopped:
+    its ``t_start``, ``meta``, ``t_stop`` (M,), ``spikes`` (a list of (times, senders)) and
+    the engine state it ``carried``. Raises ValueError where ``ds`` is not such a result."""
+    try:
+        meta = ds.sp.meta
+    except (AttributeError, ValueError):
+        raise ValueError("continue_from must be a Dataset of sp.run_ensemble or "
+                         "sp.open_results") from None
+    if "state_keys" not in ds:
+        raise ValueError("continue_from: this result holds no final state to continue from "
+                         "(run_ensemble results since 0.3 do, sweep stores with [run] "
+                         "state = true)")
+    described = ensemble.network.describe()
+    if meta["kind"] == "sweep":       # the instances' networks, and the run's settings
+        run = meta["spec"]["run"]
+        meta = {**ds.sp.network(0).describe(), "warmup": ds.sp.t_start, "key": run["key"],
+                "record": run["record"], "t_end": run["t_end"]}
+        described = ensemble.table.network(0).describe()
+    if ds.sizes["instance"] != len(ensemble):
+        raise ValueError(f"continue_from has {ds.sizes['instance']} instances, the ensemble "
+                         f"{len(ensemble)}; continue a run with the ensemble it ran")
+    ours = ensemble.parameters()
+    for name, values in ds.sp.parameters().items():
+        if name in ours and not np.array_equal(np.asarray(ours[name]), values):
+            raise ValueError(f"continue_from: its instances' {name} differ from the ensemble's; "
+                             "continue a run with the ensemble it ran")
+    continuation.check_network(meta, described)
+    width = int(np.asarray(ours["n"]).max())
+
+    def values(name):
+        return np.nan_to_num(np.asarray(ds[name].values)[:, :width], nan=0.0)
+
+    carried = continuation.carried_state(
+        values("count"), values("isi_sum"), values("isi_sumsq"),
+        {"keys": np.asarray(ds["state_keys"].values)[:, :width],
+         "clock": np.asarray(ds["state_clock"].values),
+         "last_spike": values("state_last_spike")})
+    spikes = ([ds.sp.spikes(i) for i in range(len(ensemble))]
+              if meta["record"] == "spikes" else None)
+    return {"t_start": meta["warmup"], "meta": meta, "t_stop": np.asarray(ds["t_stop"].values),
+            "spikes": spikes, "carried": carried}
+
+
+def _pad(values, width, fill=0):
+    """``values`` (M, n) widened with ``fill`` to (M, width) (an ensemble's capacity n_max)."""
+    out = np.full((values.shape[0], width), fill, values.dtype)
     out[:, :values.shape[1]] = values
     return out

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..text import labelled
 from . import recordio
+from .continuation import STATE
 
 ARRAYS = ("times", "senders", "counts", "isi_sum", "isi_sumsq")
 """The arrays of a record, as its files hold them."""
@@ -60,6 +61,10 @@ class SpikeRecord:
         time when the run stopped after ``n_spikes``).
     meta : dict
         The network's description and the run's settings.
+    state : dict, optional
+        Where the run stopped (``runs.continuation.STATE``: the neurons' queue keys, the time
+        origin, their last spike times (s)): ``simulate(..., continue_from=record)`` goes on
+        from there. None in records written before 0.3.
     """
 
     times: np.ndarray
@@ -70,6 +75,7 @@ class SpikeRecord:
     t_start: float
     t_stop: float
     meta: dict = field(default_factory=dict)
+    state: dict = None
 
     @property
     def n(self):
@@ -121,13 +127,16 @@ class SpikeRecord:
         ours; the new file is written beside it and moved into place once complete
         (``runs.recordio``), so a failure leaves the old record whole.
         """
-        recordio.save(self.arrays(), self.attrs(), path, overwrite)
+        state = {f"state_{name}": values for name, values in (self.state or {}).items()}
+        recordio.save({**self.arrays(), **state}, self.attrs(), path, overwrite)
 
     @classmethod
     def load(cls, path):
         """Read a record written by ``save``."""
-        arrays, attrs = recordio.load(path, ARRAYS)
-        return cls(**arrays, **attrs)
+        arrays, attrs = recordio.load(path, ARRAYS, [f"state_{name}" for name in STATE])
+        state = {name: arrays.pop(f"state_{name}") for name in STATE
+                 if f"state_{name}" in arrays}
+        return cls(**arrays, **attrs, state=state if len(state) == len(STATE) else None)
 
     def arrays(self):
         """The record's arrays by name."""

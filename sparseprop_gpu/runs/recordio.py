@@ -6,11 +6,15 @@ unless ``overwrite`` is given and the path holds a record of ours. A file is wri
 temporary name beside its destination and moved into place only once complete; a record it
 replaces is moved aside first and removed last, so a failure or a kill at any point leaves
 the old record (or the new one) whole, never a mix.
+
+Each array's dtype, shape and CRC-32 are written with it (the attribute ``checksums``) and
+checked when it is loaded: a damaged record is a ValueError naming the array.
 """
 import json
 import os
 import shutil
 import uuid
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +78,8 @@ def save(arrays, attrs, path, overwrite=False):
     token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = path.with_name(f".{path.name}.partial-{token}")
     aside = path.with_name(f".{path.name}.replaced-{token}")
-    attrs = {"kind": KIND, **attrs}
+    attrs = {"kind": KIND, **attrs,
+             "checksums": {name: _checksum(data) for name, data in arrays.items()}}
     try:
         _write(tmp, arrays, attrs, path.suffix)
         if os.path.lexists(path):
@@ -109,10 +114,36 @@ def _remove(path):
         os.unlink(path)
 
 
-def load(path, names):
-    """(arrays, attrs) of a record file written by ``save``: the arrays ``names``, by name.
-    Raises ValueError, naming the path, for anything else."""
+def load(path, names, optional=()):
+    """(arrays, attrs) of a record file written by ``save``: the arrays ``names``, and those of
+    ``optional`` that it holds, by name, each checked against its checksum (records written
+    before 0.2 keep none). A record replaced while it is read (``save`` renames the new one
+    into place) is read again. Raises ValueError, naming the path (and the array), for
+    anything else or a damaged record."""
     path = check_path(path)
+    for _ in range(3):
+        before = _identity(path)
+        try:
+            found = _load(path, names, optional)
+        except ValueError:
+            if before is not None and _identity(path) == before:
+                raise
+            continue                              # replaced meanwhile: read it again
+        if _identity(path) == before:
+            return found
+    return _load(path, names, optional)
+
+
+def _identity(path):
+    """What changes when a record is replaced at ``path`` (None if nothing is there)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_mtime_ns
+
+
+def _load(path, names, optional):
     if not os.path.exists(path):
         raise ValueError(f"path: no such record {str(path)!r}")
     if not is_record(path):
@@ -121,11 +152,33 @@ def load(path, names):
     if path.suffix == ".npz":
         with np.load(path) as f:
             attrs = json.loads(str(f["attrs"]))
-            arrays = {name: f[name] for name in names}
+            wanted = [*names, *(name for name in optional if name in f.files)]
+            arrays = {name: _read(path, name, lambda name: f[name]) for name in wanted}
     else:
         import zarr
         group = zarr.open_group(path, mode="r")
         attrs = dict(group.attrs)
-        arrays = {name: group[name][:] for name in names}
+        wanted = [*names, *(name for name in optional if name in group)]
+        arrays = {name: _read(path, name, lambda name: group[name][:]) for name in wanted}
     attrs.pop("kind", None)
+    expected = attrs.pop("checksums", {})
+    for name, data in arrays.items():
+        if name in expected and _checksum(data) != expected[name]:
+            raise ValueError(f"path: the record {str(path)!r} is damaged: array {name!r} does "
+                             "not match the checksum written with it")
     return arrays, attrs
+
+
+def _checksum(data):
+    """[dtype, shape, CRC-32 of the bytes] of an array, as a record keeps it."""
+    data = np.ascontiguousarray(data)
+    return [data.dtype.str, list(data.shape), zlib.crc32(data.tobytes())]
+
+
+def _read(path, name, read):
+    """``read(name)``, with a ValueError naming the record and the array if it fails."""
+    try:
+        return read(name)
+    except Exception as exc:
+        raise ValueError(f"path: the record {str(path)!r} is damaged: its array {name!r} "
+                         f"cannot be read ({type(exc).__name__}: {exc})") from None

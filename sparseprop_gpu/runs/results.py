@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 
+from .continuation import STATE
 from .record import cv_from_moments, rates_from_counts
 from .summaries import NEURON_DTYPES, SUMMARIES, per_neuron, summaries
 
@@ -35,10 +36,13 @@ class EnsembleRecord:
         The network's description and the run's settings (``record``, ``key``, ``backend``).
     engine_seconds : float
         Wall time spent in the engine's launches (s), for benchmarks.
+    state : dict, optional
+        Where each instance stopped (``runs.continuation.STATE``, each (M, n_max), ``clock``
+        (M, 2)), to continue the runs from.
     """
 
     def __init__(self, parameters, counts, isi_sum, isi_sumsq, t_start, t_stop, spikes, meta,
-                 engine_seconds=float("nan")):
+                 engine_seconds=float("nan"), state=None):
         self.parameters = parameters
         self.counts, self.isi_sum, self.isi_sumsq = counts, isi_sum, isi_sumsq
         self.t_start, self.t_stop = t_start, t_stop
@@ -48,6 +52,7 @@ class EnsembleRecord:
                         else np.empty(0, np.int32))
         self.meta = meta
         self.engine_seconds = engine_seconds
+        self.state = state
 
     def __len__(self):
         return self.counts.shape[0]
@@ -87,13 +92,17 @@ def to_dataset(record):
     coords = {name: ("instance", np.asarray(values)) for name, values in
               record.parameters.items()}
     coords["done"] = ("instance", np.ones(len(record), bool))
+    for name, values in (record.state or {}).items():
+        variables[f"state_{name}"] = (("instance", "clock" if name == "clock" else "neuron"),
+                                      values)
     if keep:
         variables["spike_time"] = ("spike", record.times)
         variables["spike_sender"] = ("spike", record.senders)
         coords["spike_start"] = ("instance", record.offsets[:-1])
     meta = {"kind": "ensemble", **record.meta, "warmup": record.t_start,
             "instances": len(record), "engine_seconds": record.engine_seconds}
-    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, "spike_time",
+    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES,
+                               *(f"state_{name}" for name in STATE), "spike_time",
                                "spike_sender") if name in variables]
     return xr.Dataset({name: variables[name] for name in order}, coords=coords,
                       attrs={"sparseprop": json.dumps(meta)})

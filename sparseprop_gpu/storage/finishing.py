@@ -1,12 +1,15 @@
 """Finishing a sweep store: each array the workers wrote in small chunks rewritten in its
-final chunks, crash-safely (a killed ``finish`` is completed by running it again)."""
+final chunks, crash-safely (a killed ``finish`` is completed by running it again), and the
+finished store's manifest written."""
 import numpy as np
 
 from ..config import FINAL_CHUNK_BYTES, SMALL_CHUNK_BYTES
+from ..specification.sweep import Sweep
+from .integrity import message, store_manifest, verify
 from .layout import MARKERS, compact, is_packed
 from .location import normalise
 from .metadata import attributes, done_batches
-from .writing import record_backends
+from .writing import create_arrays, record_backends
 
 V2_KEYS = {"name": "v2", "configuration": {"separator": "."}}
 
@@ -14,8 +17,10 @@ V2_KEYS = {"name": "v2", "configuration": {"separator": "."}}
 def finish(path, used=()):
     """Finish the store at ``path`` once every batch is committed.
 
-    Rewrites the small-chunked arrays into large chunks (crash-safe), records the backends
-    ``used``, marks the store finished and deletes the commit markers. Does nothing to a
+    Checks the committed batches against their manifests (ValueError if damaged), rewrites
+    the small-chunked arrays into large chunks (crash-safe), records the backends ``used``
+    and those the batch manifests name, marks the store finished with its manifest (one
+    write), and deletes the commit markers and the batch manifests. Does nothing to a
     finished store; completes a ``finish`` that was killed.
 
     Returns
@@ -34,19 +39,43 @@ def finish(path, used=()):
         return True
     if not done_batches(path).all():
         return False
+    problems = verify(path)
+    if problems:
+        raise ValueError(message(path, problems, Sweep.from_spec(meta["spec"]),
+                                 "run the sweep again with --resume to repair it"))
     for name, arr in group.arrays():
         if name != MARKERS:
             _rechunk(arr)
-    record_backends(path, used, finished=True)
+    manifest, ran = store_manifest(path, group, Sweep.from_spec(meta["spec"]))
+    record_backends(path, set(used) | ran, manifest=manifest)
     _drop_markers(group)
     return True
 
 
 def _drop_markers(group):
-    """Delete the commit markers: in a finished store, ``finished`` says every batch is."""
+    """Delete the commit markers and the batch manifests beside them: in a finished store,
+    ``finished`` says every batch is committed, and its manifest holds what they wrote."""
     from zarr.core.sync import sync
     prefix = group.store_path.path
     sync(group.store_path.store.delete_dir(f"{prefix}/{MARKERS}" if prefix else MARKERS))
+
+
+def expected_metadata(sweep, name, finished):
+    """The bytes of array ``name``'s ``zarr.json`` in the store of ``sweep`` (in its final
+    chunks if ``finished``), as creating and finishing it write them: a missing one is
+    written again from these."""
+    import zarr
+    from zarr.core.sync import sync
+    from zarr.storage import MemoryStore
+    memory = MemoryStore()
+    with compact():
+        create_arrays(zarr.open_group(memory, mode="w", zarr_format=3), sweep)
+    arr = zarr.open_group(memory, mode="r")[name]
+    chunks = _final_chunks(arr) if finished else None
+    if chunks is None:
+        return sync(memory.get(f"{name}/zarr.json", _prototype())).to_bytes()
+    _, final = _in_memory(arr, chunks)
+    return sync(final.get("zarr.json", _prototype())).to_bytes()
 
 
 def _final_chunks(arr):

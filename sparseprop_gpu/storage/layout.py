@@ -10,6 +10,15 @@ FORMAT = 2
 INTEGER_PARAMETERS = ("n", "k", "seed", "ic_seed")
 PACKED = {"instance_int64": np.int64, "instance_float64": np.float64}   # (quantity, instance)
 MARKERS = "batch_done"
+STATE_ARRAYS = {"state_keys": "neuron", "state_clock": "clock", "state_last_spike": "neuron"}
+"""With ``[run] state = true``: each instance's final state (``runs.continuation.STATE``),
+float64 (instance, that dimension)."""
+
+
+def stored_arrays(meta):
+    """The names of the (instance, ...) arrays beside the packed ones a store of ``meta``
+    (expanded attributes) holds: its per-neuron arrays and, if kept, the state."""
+    return [*meta["per_neuron"], *(STATE_ARRAYS if meta.get("state") else ())]
 
 
 def dtype(quantity):

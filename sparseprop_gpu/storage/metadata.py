@@ -12,7 +12,8 @@ from ..specification.sweep_sections import NETWORK_KEYS, RUN_KEYS
 from .layout import FORMAT, MARKERS
 from .location import normalise
 
-STORED = ("kind", "format", "ready", "spec", "version", "backend", "finished")
+STORED = ("kind", "format", "ready", "spec", "version", "backend", "finished", "token",
+          "manifest")
 
 
 def metadata(path):
@@ -63,7 +64,7 @@ def expanded(meta):
             "batches": sweep.n_batches, "neurons": sweep.n_max,
             "swept": list(spec["sweep"]["order"]), "mode": spec["sweep"]["mode"],
             "shape": list(sweep.shape), "record": run["record"],
-            "per_neuron": list(run["per_neuron"])}
+            "per_neuron": list(run["per_neuron"]), "state": bool(run.get("state"))}
 
 
 def check_format(meta, where):

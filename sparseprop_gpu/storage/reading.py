@@ -5,14 +5,16 @@ import numpy as np
 
 from ..runs.summaries import NEURON_DTYPES, PARAMETERS, SUMMARIES
 from ..runs.accessor import register
-from .layout import MARKERS, PACKED
-from .location import normalise
+from .layout import MARKERS, PACKED, STATE_ARRAYS
+from . import integrity
+from .integrity import VERIFY
+from .location import check_url, normalise
 from .spikes import spike_variables
 from ..specification.sweep import Sweep
 from .metadata import attributes, check_format, done_batches
 
 
-def open_results(path, partial=False):
+def open_results(path, partial=False, verify="sizes"):
     """The results of a sweep as an ``xarray.Dataset``.
 
     Dimensions ``instance`` (and ``neuron``, ``batch``); the parameters of every instance
@@ -28,12 +30,22 @@ def open_results(path, partial=False):
     Data are read lazily (with dask where it is installed). Raises ValueError if some
     batches are not complete, unless ``partial=True`` (then ``ds.done`` says which instances
     hold results; the others hold NaN, or -1 for integers).
+
+    The store is checked against its manifests first (``storage.integrity``):
+    ``verify="sizes"`` (default) lists its objects and compares their sizes, finding missing
+    and truncated chunks and missing array metadata in a few milliseconds; ``verify="full"``
+    also reads every object and compares its CRC-32, finding changed bytes. A damaged store
+    raises ValueError naming each damaged array, its batch and its instances (repaired by
+    ``sparseprop sweep SPEC --out PATH --resume``).
     """
     import xarray as xr
     import zarr
     register()
-    path = normalise(path)
+    if verify not in VERIFY:
+        raise ValueError(f"verify must be one of {', '.join(map(repr, VERIFY))}; got {verify!r}")
+    path = check_url(normalise(path), "path")
     meta = _sweep_attributes(path)
+    _check(path, meta, verify == "full")
     done = done_batches(path)
     if not partial and not done.all():
         raise ValueError(f"path: {path} is incomplete ({int(done.sum())} of {done.size} batches "
@@ -43,18 +55,33 @@ def open_results(path, partial=False):
                       chunks={} if _has_dask() else None)
     ds = _unpack(ds.drop_vars([MARKERS], errors="ignore"))
     instance_done = done[np.arange(meta["instances"]) // meta["batch_size"]]
-    ds = _with_parameters(ds, meta, instance_done)
+    try:                              # reads the parameters (and n_recorded) now
+        ds = _with_parameters(ds, meta, instance_done)
+        n_recorded = ds["n_recorded"].values if meta["record"] == "spikes" else None
+    except Exception:                 # bytes changed, sizes not: name the damage
+        _check(path, meta, full=True)
+        raise
     ds[MARKERS] = ("batch", done.astype(np.uint8))
-    ds = ds[[name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, MARKERS) if name in ds]]
+    ds = ds[[name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, *STATE_ARRAYS, MARKERS)
+             if name in ds]]
     ds = ds.assign_coords(done=("instance", instance_done))
     if meta["record"] == "spikes":
-        spikes = spike_variables(zarr.open_group(path, mode="r"), ds["n_recorded"].values,
+        spikes = spike_variables(zarr.open_group(path, mode="r"), n_recorded,
                                  meta["batch_size"])
         ds = ds.assign(spike_time=spikes["spike_time"], spike_sender=spikes["spike_sender"])
         ds = ds.assign_coords(spike_start=spikes["spike_start"])
     ds.attrs["sparseprop_path"] = path
-    ds.attrs["sparseprop"] = json.dumps(meta) if not isinstance(meta, str) else meta
+    ds.attrs["sparseprop"] = json.dumps({k: v for k, v in meta.items() if k != "manifest"})
     return ds
+
+
+def _check(path, meta, full):
+    """ValueError naming every damaged object of the store (``integrity.verify``)."""
+    problems = integrity.verify(path, full=full)
+    if problems:
+        raise ValueError(integrity.message(path, problems, Sweep.from_spec(meta["spec"]),
+                                           "repair it with `sparseprop sweep SPEC --out PATH "
+                                           "--resume`"))
 
 
 def _sweep_attributes(path):
