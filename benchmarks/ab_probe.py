@@ -1,8 +1,9 @@
 """One side of an A/B between two checkouts: the engine's ns per synaptic event for a few networks,
 or the engine and wall seconds of a CPU ensemble. Runs against this code and against 0.1 (afcd3ec).
 
-Usage: python ab_probe.py CASE (one of the names in CASES, or "ensemble"); benchmarks/ab.sh runs
-the pairs. Prints one JSON object."""
+Usage: python ab_probe.py CASE (one of the names in CASES, or "ensemble", "simulate", "sweep":
+the host's share of a CPU ensemble, of simulate and of an in-process sweep with its store);
+benchmarks/ab.sh runs the pairs. Prints one JSON object."""
 import sys, time, json
 import numpy as np
 import sparseprop_gpu as sp
@@ -62,9 +63,42 @@ def ensemble():
     CpuRunner.advance = original
     return engine[0], wall
 
+def simulate_wall():
+    """Wall seconds of simulate() on a small network, spikes kept: the host's share shows."""
+    net = sp.Network(model=sp.LIF(tau=0.01), n=2000, k=50, j0=1.0, target_rate=5.0, seed=0)
+    sp.simulate(net, t_end=0.1)                                               # warm
+    t = time.perf_counter()
+    for _ in range(5):
+        sp.simulate(net, t_end=2.0)
+    return (time.perf_counter() - t) / 5
+
+
+def sweep_wall():
+    """Wall seconds of a 64-instance sweep run in this process into a new store (spikes kept):
+    the store's writes, checks and finishing show."""
+    import tempfile
+    from sparseprop_gpu.distributed import run_sweep
+    spec = {"network": {"model": "lif", "n": 500, "k": 50, "tau": 0.01, "j0": 1.0},
+            "sweep": {"target_rate": [1.0, 5.0], "seed": {"range": 32}},
+            "run": {"t_end": 1.0, "record": "spikes", "per_neuron": True, "batch_size": 8,
+                    "backend": "cpu"}}
+    with tempfile.TemporaryDirectory() as d:
+        run_sweep(spec, d + "/warm.zarr", in_process=True, progress=False)
+        t = time.perf_counter()
+        run_sweep(spec, d + "/s.zarr", in_process=True, progress=False)
+        wall = time.perf_counter() - t
+        sp.open_results(d + "/s.zarr")["rate_mean"].values
+        return wall, time.perf_counter() - t - wall
+
+
 which = sys.argv[1]
 if which == "ensemble":
     e, w = ensemble()
     print(json.dumps({"ensemble engine s": e, "ensemble wall s": w}))
+elif which == "simulate":
+    print(json.dumps({"simulate wall s": simulate_wall()}))
+elif which == "sweep":
+    w, o = sweep_wall()
+    print(json.dumps({"sweep in-process wall s": w, "open_results s": o}))
 else:
     print(json.dumps({which: CASES[which]()}))
