@@ -95,7 +95,8 @@ def time_to_spike(lookup, base, v):
     if v < lookup[base + T_V_LO]:
         if lookup[base + T_TAIL] > 0.0:
             drive = lookup[base + T_DRIVE]
-            return lookup[base + T_S_LO] + math.log((drive - v) / (drive - lookup[base + T_V_LO]))
+            v_lo = lookup[base + T_V_LO]      # ln((I - V) / (I - v_lo)), to full precision
+            return lookup[base + T_S_LO] + math.log1p((v_lo - v) / (drive - v_lo))
         return math.nan
     return cell_poly(lookup, base + lookup[base + T_OFF_V], lookup[base + T_NV],
                      (v - lookup[base + T_V_LO]) * lookup[base + T_INV_HV])
@@ -114,7 +115,8 @@ def voltage_at(lookup, base, s):
                          (s - lookup[base + T_S_SPLIT]) * lookup[base + T_INV_HS])
     if lookup[base + T_TAIL] > 0.0:
         drive = lookup[base + T_DRIVE]
-        return drive - (drive - lookup[base + T_V_LO]) * math.exp(s - lookup[base + T_S_LO])
+        v_lo = lookup[base + T_V_LO]          # v_lo - (I - v_lo) (e^(s - s_lo) - 1)
+        return v_lo - (drive - v_lo) * math.expm1(s - lookup[base + T_S_LO])
     return math.nan
 
 
