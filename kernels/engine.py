@@ -14,14 +14,19 @@ counts : int32[n], spikes per neuron at ``t >= warmup``
 isi : float64[n, 3], per neuron: time of the last such spike (s), sum of the
     inter-spike intervals (s) and of their squares (s^2); one row, so a spike
     touches one or two cache lines for its statistics, not three
+refractory_end : float64[n], per neuron: the end of its refractory period (s; with
+    t_ref > 0 only, one element else)
 """
+import math
+
 import numpy as np
 from numba.extending import register_jitable
 
 from .connectivity import draw_targets
-from .models import (constants, elapsed, key_after_input, key_after_reset, rebase_step,
-                     shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK, N_EXP_RESET, N_KICK, N_OMEGA,
-                     N_LOOKUP_BASE, N_TPP, P_KICK, P_OMEGA, P_REBASE_AT)
+from .models import (below_reset, constants, elapsed, key_after_input, key_after_reset,
+                     rebase_step, shift_of, spike_now, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
+                     N_EXP_RESET, N_KICK, N_OMEGA, N_LOOKUP_BASE, N_TPP, P_KICK, P_OMEGA,
+                     P_REBASE_AT, P_T_REF)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 from .lookup import input_map, mapped_remaining, remaining_by_lookups
 
@@ -32,6 +37,7 @@ REACHED_T_END = 0
 BUFFER_FULL = 1
 PAUSED = 2
 OUT_OF_TABLE = 3    # a TABLE model's input left its lookup table (no tail): the state is invalid
+CASCADE = 4         # more than n spikes at one instant (zero-delay excitation): invalid state
 
 
 @register_jitable
@@ -65,19 +71,44 @@ def take_statistics(times, senders, count, counts, isi):
 
 
 @register_jitable
+def reset_factor(key_kind, neuron, i):
+    """``tpp`` of ``key_after_reset`` and ``below_reset`` for neuron ``i``."""
+    if key_kind == KEY_TIME:
+        return neuron[np.uint64(i), N_TPP]
+    if key_kind == KEY_EXP_TIME:
+        return neuron[np.uint64(i), N_EXP_RESET]
+    return 1.0
+
+
+@register_jitable
+def ignores_input(key_kind, key, shift, mp, neuron, i, t, refractory_end):
+    """Whether neuron ``i`` (key ``key``) is refractory at this input (time ``t``, shift
+    ``shift``): its phase is below reset (one comparison, false for most neurons) and its
+    refractory period has not ended; below reset after it, inhibition took it there."""
+    return below_reset(key_kind, key, shift, mp, reset_factor(key_kind, neuron, i)) and \
+        t < refractory_end[np.uint64(i)]
+
+
+@register_jitable
 def tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathered, k, key_kind,
-                     neuron, shift, kick):
+                     neuron, shift, key_min, mp, refractory, t, refractory_end):
     """Deliver one input to each of the ``k`` targets of a ``TABLE`` model's spike.
 
     Every neuron takes the same voltage jump ``kick`` = J. With the phase key all
     neurons read the instance's lookup table at ``lookup_base``; with the time key each
-    reads the one ``N_LOOKUP_BASE`` after it (its drive's). Returns False, leaving the
-    queue invalid, when an input leaves a lookup table without a tail.
+    reads the one ``N_LOOKUP_BASE`` after it (its drive's). Refractory targets are skipped
+    and excited ones clamped as in ``advance``. Returns False, leaving the queue invalid,
+    when an input leaves a lookup table without a tail.
     """
+    kick = mp[P_KICK]
+    excite = kick > 0.0
     imap = input_map(lookup, lookup_base, kick)
     for c in range(k):
         i = row[c]
         before = gathered[c]
+        if refractory and ignores_input(key_kind, before, shift, mp, neuron, i, t,
+                                        refractory_end):
+            continue
         if key_kind == KEY_TIME:                     # remaining phase, as in key_after_input
             own = np.uint64(i)
             base = lookup_base + np.int64(neuron[own, N_LOOKUP_BASE])
@@ -94,15 +125,17 @@ def tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathere
             if after != after:
                 return False
         after = shift + after * tpp
+        if excite:
+            after = spike_now(after, key_min)
         if not pq_set_in_group(heap, level1, bits, i, before, after):
             pq_update(heap, geom, i, after)
     return True
 
 
 @register_jitable
-def advance(tabulated, model, key_kind, par, neuron, lookup, lookup_base, heap, geom, n, k,
-            conn_mode, seed, target_table, bitmap, drawn, candidates, gathered,
-            clock, t_end, warmup, counts, isi,
+def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_base, heap, geom, n,
+            k, conn_mode, seed, target_table, bitmap, drawn, candidates, gathered,
+            clock, t_end, warmup, counts, isi, refractory_end,
             keep, buf_times, buf_senders, rec_cap, max_spikes):
     """Process network spikes until a stop condition; see the module docstring.
 
@@ -111,6 +144,10 @@ def advance(tabulated, model, key_kind, par, neuron, lookup, lookup_base, heap, 
     tabulated : bool
         ``model == TABLE``. Passed apart, as a compile-time constant where it can be,
         so that the closed-form models' code carries no lookup code.
+    featured : bool
+        Some instance of the batch has a refractory period or excitatory coupling; a
+        compile-time constant like ``tabulated``, so that without them the loop is the
+        one before they existed.
     model, key_kind : int
         ``kernels.models`` model and key representation.
     par : float64[N_PAR]
@@ -140,6 +177,8 @@ def advance(tabulated, model, key_kind, par, neuron, lookup, lookup_base, heap, 
     t_end, warmup : float
         Stop before the first spike after ``t_end``; record spikes at
         ``t >= warmup`` only (s).
+    refractory_end : float64[n] (t_ref > 0; any length else)
+        When each neuron's refractory period ends (s; 0 at the start).
     keep : bool
         True: ``buf_times``/``buf_senders`` receive every recorded spike of this
         call, which stops when they are full. False: they are scratch, reused
@@ -152,8 +191,9 @@ def advance(tabulated, model, key_kind, par, neuron, lookup, lookup_base, heap, 
     -------
     status : int
         ``REACHED_T_END``, ``BUFFER_FULL`` (buffer or ``rec_cap``), ``PAUSED``, or
-        ``OUT_OF_TABLE`` (an input took a ``TABLE`` neuron below its lookup table; the state
-        is then half updated and must be discarded).
+        ``OUT_OF_TABLE`` (an input took a ``TABLE`` neuron below its lookup table) or
+        ``CASCADE`` (more than ``n`` spikes at one instant); after these two the state is
+        half updated and must be discarded.
     n_recorded, n_processed : int
     """
     root = pq_root(geom)
@@ -162,16 +202,28 @@ def advance(tabulated, model, key_kind, par, neuron, lookup, lookup_base, heap, 
     capacity = buf_times.shape[0]
     level1 = geom[3]
     bits = geom[1]
+    refractory = featured and mp[P_T_REF] > 0.0
+    excite = featured and mp[P_KICK] > 0.0
     n_rec = 0
     n_proc = 0
     fill = 0
+    t_last = math.nan
+    burst = 0
     while True:
         j = pq_argmin(heap, geom)
-        shift = shift_of(key_kind, heap[j], mp)
+        key_min = heap[j]
+        shift = shift_of(key_kind, key_min, mp)
         t = clock[0] + (clock[1] + elapsed(key_kind, shift, mp))
         if t > t_end:
             take_statistics(buf_times, buf_senders, fill, counts, isi)
             return REACHED_T_END, n_rec, n_proc
+        if excite:                      # spikes at one instant: bounded (docs/design.md §2.13)
+            if t != t_last:
+                t_last = t
+                burst = 0
+            burst += 1
+            if burst > n:
+                return CASCADE, n_rec, n_proc
 
         if conn_mode == STORED:
             row = target_table[j]
@@ -182,11 +234,15 @@ def advance(tabulated, model, key_kind, par, neuron, lookup, lookup_base, heap, 
             gathered[c] = heap[np.uint64(row[c])]
         if tabulated:                   # its own loop: the closed forms' stays as lean
             if not tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathered,
-                                    k, key_kind, neuron, shift, mp[P_KICK]):
+                                    k, key_kind, neuron, shift, key_min, mp, refractory, t,
+                                    refractory_end):
                 return OUT_OF_TABLE, n_rec, n_proc
         for c in range(0 if tabulated else k):
             i = row[c]
             before = gathered[c]
+            if refractory and ignores_input(key_kind, before, shift, mp, neuron, i, t,
+                                            refractory_end):
+                continue
             if key_kind == KEY_TIME:
                 own = np.uint64(i)
                 after = key_after_input(model, key_kind, before, shift, mp, neuron[own, N_OMEGA],
@@ -197,15 +253,14 @@ def advance(tabulated, model, key_kind, par, neuron, lookup, lookup_base, heap, 
             else:
                 after = key_after_input(model, key_kind, before, shift, mp, mp[P_OMEGA],
                                         mp[P_KICK], 1.0)
+            if excite:
+                after = spike_now(after, key_min)
             if not pq_set_in_group(heap, level1, bits, i, before, after):
                 pq_update(heap, geom, i, after)
-        if key_kind == KEY_TIME:
-            tpp = neuron[np.uint64(j), N_TPP]
-        elif key_kind == KEY_EXP_TIME:
-            tpp = neuron[np.uint64(j), N_EXP_RESET]
-        else:
-            tpp = 1.0
-        pq_update(heap, geom, j, key_after_reset(key_kind, shift, mp, tpp))
+        pq_update(heap, geom, j, key_after_reset(key_kind, shift, mp,
+                                                 reset_factor(key_kind, neuron, j)))
+        if refractory:
+            refractory_end[np.uint64(j)] = t + mp[P_T_REF]
 
         if heap[root] > rebase_at:
             dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
@@ -229,22 +284,23 @@ def advance(tabulated, model, key_kind, par, neuron, lookup, lookup_base, heap, 
 
 
 @register_jitable
-def advance_instance(m, tabulated, model, key_kind, conn_mode, target_table, lookup, par, neuron,
-                     lookup_base, heap, geom, n, k, seed, bitmap, drawn, candidates, gathered,
-                     clock, counts, isi, buf_times, buf_senders, rec_cap, status, n_rec, n_proc,
-                     t_end, warmup, keep, max_spikes):
+def advance_instance(m, tabulated, featured, model, key_kind, conn_mode, target_table, lookup, par,
+                     neuron, lookup_base, heap, geom, n, k, seed, bitmap, drawn, candidates,
+                     gathered, clock, counts, isi, refractory_end, buf_times, buf_senders, rec_cap,
+                     status, n_rec, n_proc, t_end, warmup, keep, max_spikes):
     """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array.
 
-    The parameters after ``tabulated`` are the engine's interface, declared once (name,
+    The parameters after ``featured`` are the engine's interface, declared once (name,
     dtype, shape, role) in ``sparseprop_gpu.engine.layout.ARGUMENTS``, in this order:
     batch constants, arrays shared by the batch, per-instance arrays (one row per
     instance), and the launch's scalars. The outcome goes to ``status[m]``, ``n_rec[m]``
     and ``n_proc[m]``.
     """
-    s, r, p = advance(tabulated, model, key_kind, par[m], neuron[m], lookup, lookup_base[m],
-                      heap[m], geom[m], n[m], k[m], conn_mode, seed[m], target_table, bitmap[m],
-                      drawn[m], candidates[m], gathered[m], clock[m], t_end, warmup, counts[m],
-                      isi[m], keep, buf_times[m], buf_senders[m], rec_cap[m], max_spikes)
+    s, r, p = advance(tabulated, featured, model, key_kind, par[m], neuron[m], lookup,
+                      lookup_base[m], heap[m], geom[m], n[m], k[m], conn_mode, seed[m],
+                      target_table, bitmap[m], drawn[m], candidates[m], gathered[m], clock[m],
+                      t_end, warmup, counts[m], isi[m], refractory_end[m], keep, buf_times[m],
+                      buf_senders[m], rec_cap[m], max_spikes)
     status[m] = s
     n_rec[m] = r
     n_proc[m] = p

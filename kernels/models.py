@@ -55,7 +55,10 @@ P_TAU = 4         # membrane time constant (s)
 P_TPP = 5         # seconds per unit of phase, tau / omega
 P_EXP_THR = 6     # LIF: I / (I - 1) = exp(1 / omega)
 P_REBASE_AT = 7   # rebase when the smallest key exceeds this (inf: never)
-N_PAR = 8
+P_T_REF = 8       # refractory period (s); 0: none
+P_REF = 9         # the refractory period in key units: phase key t_ref / tpp, time key t_ref
+                  # (added to the key after reset); exp keys exp(t_ref / tau) (a factor)
+N_PAR = 10
 
 REBASE_BITS = 64
 REBASE_FACTOR = 2.0 ** -REBASE_BITS
@@ -65,7 +68,7 @@ LN2 = 0.6931471805599453
 @register_jitable
 def constants(par):
     """The model constants as a tuple, indexed like ``par``."""
-    return (par[0], par[1], par[2], par[3], par[4], par[5], par[6], par[7])
+    return (par[0], par[1], par[2], par[3], par[4], par[5], par[6], par[7], par[8], par[9])
 
 
 @register_jitable
@@ -117,15 +120,38 @@ def key_after_input(model, key_kind, key, shift, mp, omega, kick, tpp):
 
 @register_jitable
 def key_after_reset(key_kind, shift, mp, tpp):
-    """The spiking neuron's key after its reset.
+    """The spiking neuron's key after its reset and refractory period (``P_REF``).
 
-    ``tpp``: as in ``key_after_input``; for the exp-time key, I_j / (I_j - 1).
+    ``tpp``: as in ``key_after_input``; for the exp-time key, I_j / (I_j - 1). The phase
+    restarts at phi_reset - t_ref / tpp (below reset): the neuron moves through its
+    refractory period at its own velocity. With t_ref = 0 the terms are exact (+ 0, * 1).
     """
     if key_kind == KEY_EXP:
-        return shift
+        return shift * mp[P_REF]
     if key_kind == KEY_EXP_TIME:
-        return shift * tpp
-    return shift + (mp[P_PHI_TH] - mp[P_PHI_RESET]) * tpp
+        return shift * tpp * mp[P_REF]
+    return shift + ((mp[P_PHI_TH] - mp[P_PHI_RESET]) * tpp + mp[P_REF])
+
+
+@register_jitable
+def below_reset(key_kind, key, shift, mp, tpp):
+    """Whether a neuron's phase is below reset at global shift ``shift``: one comparison.
+
+    ``tpp`` as in ``key_after_reset``. Below reset a neuron is either refractory or was
+    taken there by inhibition since; ``engine.ignores_input`` tells them apart.
+    """
+    if key_kind == KEY_EXP or key_kind == KEY_EXP_TIME:
+        return key > shift * tpp
+    return key - shift > (mp[P_PHI_TH] - mp[P_PHI_RESET]) * tpp
+
+
+@register_jitable
+def spike_now(key, key_min):
+    """An input's new ``key``, or ``key_min`` (the key of the spike being processed) where
+    the input took the neuron to or past threshold: it spikes at this instant, and the
+    next iteration takes it without advancing the shift. Also where the curve gave NaN
+    (LIF phase key: V + J >= I, far past threshold)."""
+    return key if key > key_min else key_min
 
 
 @register_jitable

@@ -12,11 +12,11 @@ from .specification.models import MODELS
 from .text import labelled
 
 DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate": 1.0,
-            "t_end": 10.0, "connectivity": "auto", "seed": 0}
+            "t_end": 10.0, "connectivity": "auto", "seed": 0, "t_ref": 0.0}
 
 
-NETWORK_OPTIONS = ("model", "n", "k", "tau", "j0", "rate", "drive", "coupling", "connectivity",
-                   "seed", "ic_seed", "warmup", "record")
+NETWORK_OPTIONS = ("model", "n", "k", "tau", "j0", "rate", "drive", "coupling", "t_ref",
+                   "connectivity", "seed", "ic_seed", "warmup", "record")
 """The simulate options that say which network and run: a continued run takes them from its
 record."""
 
@@ -80,7 +80,8 @@ def _network(args):
     else:
         coupling = dict(j0=value["j0"], target_rate=value["rate"])
     return Network(model=model, n=value["n"], k=value["k"], seed=value["seed"],
-                   ic_seed=args.ic_seed, connectivity=value["connectivity"], **coupling)
+                   ic_seed=args.ic_seed, connectivity=value["connectivity"],
+                   t_ref=value["t_ref"], **coupling)
 
 
 def _sweep(args):
@@ -155,7 +156,9 @@ def build_parser():
     sim.add_argument("--j0", type=float, help="balanced coupling strength (default 1)")
     sim.add_argument("--rate", type=float, help="target rate, Hz (default 1)")
     sim.add_argument("--drive", type=float, help="direct drive I (with --coupling)")
-    sim.add_argument("--coupling", type=float, help="direct coupling J <= 0 (with --drive)")
+    sim.add_argument("--coupling", type=float,
+                     help="direct coupling J (with --drive; J > 0 is excitatory)")
+    sim.add_argument("--t-ref", type=float, help="refractory period, s (default 0)")
     sim.add_argument("--t-end", type=float,
                      help="end time, s (default 10; 0 with --n-spikes: no time limit)")
     sim.add_argument("--n-spikes", type=int, help="stop after recording this many spikes")

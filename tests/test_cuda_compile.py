@@ -59,7 +59,10 @@ from sparseprop_gpu.engine import cuda as backend, layout
 from sparseprop_gpu.runs.simulate import engine_state
 
 out = {"numba_cuda": __import__("importlib.metadata").metadata.version("numba-cuda")}
-for tabulated, model in ((False, sp.LIF(tau=0.01)), (True, sp.EIF(tau=0.01))):
+for (tabulated, featured), model in (((False, False), sp.LIF(tau=0.01)),
+                                     ((True, False), sp.EIF(tau=0.01)),
+                                     ((False, True), sp.LIF(tau=0.01)),
+                                     ((True, True), sp.EIF(tau=0.01))):
     net = sp.Network(model=model, n=200, k=20, j0=1.0, target_rate=1.0, seed=1,
                      connectivity="on_the_fly")
     batch = engine_state(net, key="phase", buffer_spikes=64)
@@ -67,9 +70,9 @@ for tabulated, model in ((False, sp.LIF(tau=0.01)), (True, sp.EIF(tau=0.01))):
     launch = {"t_end": 1.0, "warmup": 0.0, "keep": True, "max_spikes": 1}
     args = layout.arguments(batch.arrays(), batch.constants(), launch)
     signature = (types.int64[::1],) + tuple(numba.typeof(a) for a in args)
-    launched = backend.KERNELS[tabulated]
+    launched = backend.KERNELS[tabulated, featured]
     ptx, restype = cuda.compile_ptx(launched.py_func, signature, device=False, cc=(9, 0))
-    name = "tables" if tabulated else "closed_form"
+    name = ("tables" if tabulated else "closed_form") + ("_featured" if featured else "")
     with open(f"{sys.argv[1]}/{name}.ptx", "w") as f:
         f.write(ptx)
     out[name] = {"chars": len(ptx), "restype": str(restype),
@@ -153,7 +156,7 @@ def test_kernel_compiles_for_sm90_without_spills(tmp_path):
 
     lines = [f"CUDA kernels for {ARCH} (numba-cuda {info['numba_cuda']}, ptxas {ptxas})"]
     spilled = {}
-    for name in ("closed_form", "tables"):
+    for name in ("closed_form", "tables", "closed_form_featured", "tables_featured"):
         cubin = tmp_path / f"{name}.cubin"
         assembled = subprocess.run([ptxas, f"-arch={ARCH}", "-v", str(tmp_path / f"{name}.ptx"),
                                     "-o", str(cubin)], capture_output=True, text=True,

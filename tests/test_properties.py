@@ -106,7 +106,7 @@ BAD_NETWORK = {
     "connectivity": st.sampled_from(["dense", "", None, 1]),
     "tau": st.sampled_from([0.0, -0.01, math.nan, math.inf, 1e-300]),
     "drive": st.sampled_from([1.0, 0.5, -1.0, math.nan, 2e6, 1e17]),
-    "coupling": st.sampled_from([0.1, math.nan, -math.inf]),
+    "coupling": st.sampled_from([math.inf, math.nan, -math.inf]),
     "initial_phases": st.sampled_from([np.ones(10), np.zeros(9), np.full(10, np.nan),
                                        np.zeros(10, complex), np.zeros((10, 1))]),
 }

@@ -32,7 +32,7 @@ def network(**changes):
     (dict(ic_seed=2**63), ["ic_seed", "[0,"]),
     (dict(connectivity="dense"), ["connectivity", "'stored'"]),
     (dict(j0=None, target_rate=None, drive=0.9, coupling=-0.1), ["drive", "I > 1"]),
-    (dict(j0=None, target_rate=None, drive=1.5, coupling=0.1), ["coupling", "J <= 0"]),
+    (dict(j0=None, target_rate=None, drive=1.5, coupling=math.inf), ["coupling", "finite"]),
     (dict(j0=None, target_rate=None, drive=1.5, coupling=math.nan), ["coupling", "finite"]),
     (dict(j0=None, target_rate=None, model=sp.QIF(), drive=0.0, coupling=-0.1),
      ["drive", "I > 0"]),

@@ -72,6 +72,7 @@ class Batch:
         m = len(phases)
         if model_id == km.TABLE and (lookups is None or len(lookups) != m):
             raise ValueError("a TABLE model needs one lookup table per instance (lookups)")
+        pars = np.asarray(pars, np.float64).reshape(m, km.N_PAR)
         ns = np.array([p.shape[0] for p in phases], np.int64)
         ks = np.asarray(ks, np.int64).reshape(m)
         geoms = [pqueue.tree_geometry(int(n), fan_bits) for n in ns]
@@ -85,7 +86,9 @@ class Batch:
             geom=max(g.shape[0] for g, _ in geoms),
             bitmap=1 if stored else bitmap_words(n_max), drawn=1 if stored else k_max,
             candidates=2 if stored else candidate_scratch(k_max),
-            neuron_rows=n_max if neurons is not None else 1, buffer=buffer_spikes,
+            neuron_rows=n_max if neurons is not None else 1,
+            refractory_rows=n_max if np.any(pars[:, km.P_T_REF] > 0.0) else 1,
+            buffer=buffer_spikes,
             table_rows=target_table.shape[0] if stored else 1,
             table_cols=target_table.shape[1] if stored else 1, lookup=lookup.shape[0])
         self.__dict__.update(layout.allocate(sizes))
@@ -95,7 +98,7 @@ class Batch:
             self.target_table[...] = target_table
         self.lookup[...] = lookup
         self.lookup_base[...] = lookup_base
-        self.par[...] = np.asarray(pars, np.float64).reshape(m, km.N_PAR)
+        self.par[...] = pars
         self.n[...], self.k[...] = ns, ks
         self.seed[...] = np.asarray(seeds, np.int64).reshape(m)
         for i, ((g, _), p) in enumerate(zip(geoms, phases)):
@@ -111,6 +114,12 @@ class Batch:
     def size(self):
         """Number of instances."""
         return self.n.shape[0]
+
+    @property
+    def featured(self):
+        """Whether some instance has a refractory period or excitatory coupling (the event
+        loop compiled with their code)."""
+        return bool(np.any(self.par[:, km.P_T_REF] > 0.0) or np.any(self.par[:, km.P_KICK] > 0.0))
 
     @property
     def tabulated(self):
@@ -137,11 +146,21 @@ class Batch:
         views of ``clock``, ``counts`` and ``isi``."""
         n_max = self.counts.shape[1]
         keys = np.where(np.arange(n_max) < self.n[:, None], self.heap[:, :n_max], np.nan)
-        return {"keys": keys, "clock": self.clock, "counts": self.counts, "isi": self.isi}
+        return {"keys": keys, "clock": self.clock, "counts": self.counts, "isi": self.isi,
+                "refractory_end": self.refractory_end}
 
-    def carry_on(self, keys, clock, counts, isi):
+    def carry_on(self, keys, clock, counts, isi, refractory_end=None):
         """Put every instance back where ``carried`` found it (arrays (M, ...) as it gives
-        them): the next launch continues those runs bitwise as if they had never stopped."""
+        them): the next launch continues those runs bitwise as if they had never stopped.
+
+        ``refractory_end`` is needed where an instance has a refractory period (records and
+        stores do not keep it yet: such runs cannot be continued from them)."""
+        if self.refractory_end.shape[1] > 1:
+            if refractory_end is None:
+                raise ValueError("continuing a run with a refractory period (t_ref > 0) needs "
+                                 "each neuron's end of refractoriness, which records and "
+                                 "stores do not keep yet: run it again from the start")
+            self.refractory_end[...] = refractory_end
         for m, n in enumerate(self.n):
             self.heap[m, :n] = keys[m, :n]
         build_queues(self.heap, self.geom, self.n)

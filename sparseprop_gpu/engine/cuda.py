@@ -42,23 +42,26 @@ def status():
         return False, f"CUDA is not usable ({exc})"
 
 
-def kernel_function(tabulated):
+def kernel_function(tabulated, featured=False):
     """The Python function of the kernel for the closed-form models (``tabulated`` False) or
-    the table models (True), generated from ``engine.layout`` (``layout.kernel_source``).
+    the table models (True), with or without refractory periods and excitation
+    (``featured``), generated from ``engine.layout`` (``layout.kernel_source``).
 
-    ``tabulated`` is a compile-time constant (a global of the function), as in the CPU
-    backend, so each kernel carries only its own models' code (and registers).
+    ``tabulated`` and ``featured`` are compile-time constants (globals of the function), as
+    in the CPU backend, so each kernel carries only its own code (and registers).
     """
     namespace = {"cuda": cuda, "advance_instance": engine.advance_instance,
-                 "tabulated": tabulated}
-    exec(compile(layout.kernel_source(), f"<advance_kernel tabulated={tabulated}>", "exec"),
+                 "tabulated": tabulated, "featured": featured}
+    exec(compile(layout.kernel_source(),
+                 f"<advance_kernel tabulated={tabulated} featured={featured}>", "exec"),
          namespace)
     return namespace["advance_kernel"]
 
 
 # compiled at their first launch
-KERNELS = {} if cuda is None else {tabulated: cuda.jit(kernel_function(tabulated))
-                                   for tabulated in (False, True)}
+KERNELS = {} if cuda is None else {(tabulated, featured): cuda.jit(kernel_function(tabulated,
+                                                                                 featured))
+                                   for tabulated in (False, True) for featured in (False, True)}
 
 
 class CudaRunner:
@@ -101,7 +104,7 @@ class CudaRunner:
     def advance(self, active, **launch):
         """One launch: every instance of ``active`` runs until it stops (see CpuRunner)."""
         blocks = math.ceil(active.shape[0] / self.threads_per_block)
-        KERNELS[self.batch.tabulated][blocks, self.threads_per_block](
+        KERNELS[self.batch.tabulated, self.batch.featured][blocks, self.threads_per_block](
             self._to_device(np.ascontiguousarray(active, np.int64)),
             *layout.arguments(self.device, self.batch.constants(), launch))
         self._buffers = None

@@ -63,6 +63,12 @@ def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
             raise ValueError(f"instance {m}: an input took a neuron below the model's table "
                              "(v_min); give the model a lower v_min (or tail='leak' if F(V) = -V "
                              "there)")
+        if np.any(status == engine.CASCADE):
+            m = int(active[np.argmax(status == engine.CASCADE)])
+            raise ValueError(f"instance {m}: a zero-delay cascade that does not end: more than "
+                             f"n = {runner.batch.n[m]} spikes at "
+                             f"t = {float(runner.sync().time(m))!r} "
+                             "s; add a refractory period (t_ref > 0)")
         if keep:
             for m, count in zip(active[n_rec > 0], n_rec[n_rec > 0]):
                 pieces[m].append(runner.spikes(m, count))

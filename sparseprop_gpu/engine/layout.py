@@ -4,7 +4,8 @@ Each argument has a name, a dtype, a shape and a role. From this one table come 
 arrays (``allocate``), the CPU loop's call and the CUDA kernel's parameters and call
 (``arguments``, ``kernel_source``), and the compile test's signature. Adding an engine array is
 one line here plus its use in ``kernels/engine.py``; the order of ``ARGUMENTS`` is the order of
-``advance_instance``'s parameters after ``(m, tabulated)``, checked when this module is imported.
+``advance_instance``'s parameters after ``(m, tabulated, featured)``, checked when this module is
+imported.
 """
 import inspect
 from collections import namedtuple
@@ -56,6 +57,8 @@ ARGUMENTS = (
     Argument("counts", np.int32, ("n_max",), INSTANCE, "spikes per neuron at t >= warmup"),
     Argument("isi", np.float64, ("n_max", 3), INSTANCE,
              "per neuron: last spike (s), sum of ISIs (s), sum of squares (s^2)"),
+    Argument("refractory_end", np.float64, ("refractory_rows",), INSTANCE,
+             "end of each neuron's refractory period (s; one element without t_ref)"),
     Argument("buf_times", np.float64, ("buffer",), INSTANCE, "recorded spike times (s)"),
     Argument("buf_senders", np.int32, ("buffer",), INSTANCE, "recorded spike senders"),
     Argument("rec_cap", np.int64, (), INSTANCE, "spikes to record in this launch, at most"),
@@ -75,8 +78,8 @@ CARRIED = ("heap", "clock", "counts", "isi")
 minima follow from them), the time origin and the statistics. A run continues from them
 exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
 
-Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows buffer "
-                            "table_rows table_cols lookup")
+Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows "
+                            "refractory_rows buffer table_rows table_cols lookup")
 Sizes.__doc__ = "The lengths the shapes of ``ARGUMENTS`` name, for one batch (``m`` instances)."
 
 
@@ -84,7 +87,7 @@ def _check_order():
     if not set(CARRIED) <= set(PER_INSTANCE):
         raise ImportError("engine.layout.CARRIED names an array that is not per instance")
 
-    declared = tuple(inspect.signature(engine.advance_instance).parameters)[2:]
+    declared = tuple(inspect.signature(engine.advance_instance).parameters)[3:]
     if declared != NAMES:
         raise ImportError("engine.layout.ARGUMENTS is out of step with "
                           f"kernels.engine.advance_instance: {NAMES} against {declared}")
@@ -102,7 +105,7 @@ def allocate(sizes):
 
 
 def arguments(arrays, constants, launch):
-    """The arguments of ``advance_instance`` after ``(m, tabulated)``, in order.
+    """The arguments of ``advance_instance`` after ``(m, tabulated, featured)``, in order.
 
     Parameters
     ----------
@@ -130,7 +133,7 @@ def kernel_source(name="advance_kernel"):
     return (f"def {name}(active, {params}):\n"
             f"    a = cuda.grid(1)\n"
             f"    if a < active.shape[0]:\n"
-            f"        advance_instance(active[a], tabulated, {params})\n")
+            f"        advance_instance(active[a], tabulated, featured, {params})\n")
 
 
 _check_order()

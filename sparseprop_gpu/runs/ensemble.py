@@ -20,7 +20,7 @@ from .results import EnsembleRecord, to_dataset
 
 PER_INSTANCE = {"seeds": "seed", "ic_seeds": "ic_seed", "n": "n", "k": "k", "tau": "tau",
                 "j0": "j0", "target_rate": "target_rate", "drive": "drive",
-                "coupling": "coupling"}
+                "coupling": "coupling", "t_ref": "t_ref"}
 """Ensemble's keyword arguments and the InstanceTable columns they fill."""
 
 
@@ -43,6 +43,8 @@ class Ensemble:
         Balanced-state parameters per instance (if ``network`` uses them).
     drive, coupling : float or sequence, optional
         Direct parameters per instance (if ``network`` uses them).
+    t_ref : float or sequence, optional
+        Refractory period (s) per instance.
     n_max, k_max : int, optional
         Capacity of a batch: every instance must fit (default: the largest).
 
@@ -57,9 +59,10 @@ class Ensemble:
     """
 
     def __init__(self, network, *, seeds=None, ic_seeds=None, n=None, k=None, tau=None, j0=None,
-                 target_rate=None, drive=None, coupling=None, n_max=None, k_max=None):
+                 target_rate=None, drive=None, coupling=None, t_ref=None, n_max=None,
+                 k_max=None):
         given = dict(seeds=seeds, ic_seeds=ic_seeds, n=n, k=k, tau=tau, j0=j0,
-                     target_rate=target_rate, drive=drive, coupling=coupling)
+                     target_rate=target_rate, drive=drive, coupling=coupling, t_ref=t_ref)
         self.table = InstanceTable(network, **{PER_INSTANCE[name]: _per_instance(name, value)
                                                for name, value in given.items()
                                                if value is not None})

@@ -3,7 +3,7 @@ import numpy as np
 
 from .record import cv_from_moments, rates_from_counts
 
-PARAMETERS = ("n", "k", "seed", "ic_seed", "tau", "drive", "coupling", "j0", "target_rate")
+PARAMETERS = ("n", "k", "seed", "ic_seed", "tau", "drive", "coupling", "j0", "target_rate", "t_ref")
 """The per-instance parameters a result holds (as coordinates), in the order a store packs them."""
 SUMMARIES = {"rate_mean": np.float64, "rate_std": np.float64, "cv_isi_mean": np.float64,
              "spike_count": np.int64, "silent_fraction": np.float64, "t_stop": np.float64}

@@ -16,7 +16,7 @@ from ..kernels import models as km
 from . import memory
 from .network import SEED_MAX, Network, random_phases
 
-COLUMNS = ("n", "k", "seed", "ic_seed", "tau", "j0", "target_rate", "drive", "coupling")
+COLUMNS = ("n", "k", "seed", "ic_seed", "tau", "j0", "target_rate", "drive", "coupling", "t_ref")
 """Every per-instance parameter, in the order results and stores list them."""
 SEEDS = ("seed", "ic_seed")
 BALANCED = ("j0", "target_rate")
@@ -98,7 +98,7 @@ class InstanceTable:
     def _fill(self, columns):
         base = self.base
         own = {"n": base.n, "k": base.k, "seed": base.seed, "ic_seed": base.ic_seed,
-               "tau": base.model.tau}
+               "tau": base.model.tau, "t_ref": base.t_ref}
         own.update({"j0": base.j0, "target_rate": base.target_rate} if self.balanced else
                    {"drive": base.drive, "coupling": base.coupling})
         if "seed" in columns and "ic_seed" not in columns:
@@ -134,7 +134,8 @@ class InstanceTable:
     def _network(self, i, seed, ic_seed, **extra):
         value = {name: self.columns[name][i].item() for name in self.columns}
         base = self.base
-        kw = dict(n=value["n"], k=value["k"], seed=seed, ic_seed=ic_seed, **extra)
+        kw = dict(n=value["n"], k=value["k"], seed=seed, ic_seed=ic_seed, t_ref=value["t_ref"],
+                  **extra)
         if self.balanced:
             kw.update(j0=value["j0"], target_rate=value["target_rate"])
             if "drive" in base.profiles:
@@ -172,9 +173,13 @@ class InstanceTable:
 
     def parameters(self, members=None):
         """Per-instance parameters (n, k, seed, ic_seed, tau, drive, coupling, and j0,
-        target_rate for a balanced network; a per-neuron one left out) as arrays."""
+        target_rate for a balanced network; a per-neuron one left out; t_ref where some
+        instance has one, so that results without refractoriness are as before) as arrays."""
         pick = slice(None) if members is None else np.asarray(members)
-        return {name: self.columns[name][pick] for name in COLUMNS if name in self.columns}
+        shown = [name for name in COLUMNS if name in self.columns]
+        if not np.any(self.columns["t_ref"] > 0.0):
+            shown.remove("t_ref")
+        return {name: self.columns[name][pick] for name in shown}
 
     def network(self, i):
         """The Network of instance ``i`` (its own seeds; the shared table where it has one)."""
@@ -236,17 +241,18 @@ def row_constants(network, key_kind, rebase=True):
     key = {km.KEY_EXP: "exp", km.KEY_EXP_TIME: "exp", km.KEY_PHASE: "phase",
            km.KEY_TIME: "time"}[key_kind]
     if not network.heterogeneous and key_kind != km.KEY_TIME:
-        return model.kernel_params(network.drive, network.coupling, key=key, rebase=rebase), \
-            None, lookup
+        return model.kernel_params(network.drive, network.coupling, key=key, rebase=rebase,
+                                   t_ref=network.t_ref), None, lookup
     if key_kind == km.KEY_EXP_TIME:
         par = model.kernel_params(float(network.drive[0]), network.coupling, key=key,
-                                  rebase=rebase)
+                                  rebase=rebase, t_ref=network.t_ref)
         return par, model.exp_neuron_params(network.drive, network.coupling), lookup
     neuron = network.neuron_params()
     span = model.phase_threshold - model.phase_reset
     rebase_at = config.REBASE_PERIODS * span * float(neuron[:, km.N_TPP].max())
     par = model.kernel_params(float(np.broadcast_to(network.drive, (network.n,))[0]),
-                              network.coupling, key=key, rebase=rebase, rebase_at=rebase_at)
+                              network.coupling, key=key, rebase=rebase, rebase_at=rebase_at,
+                              t_ref=network.t_ref)
     return par, neuron, lookup
 
 

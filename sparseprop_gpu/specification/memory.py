@@ -96,7 +96,7 @@ def target_table_bytes(n, k):
 
 
 def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, lookup=1,
-                 fan_bits=config.FAN_BITS):
+                 fan_bits=config.FAN_BITS, refractory_rows=1):
     """Bytes of a batch's engine state (every SHARED and INSTANCE argument).
 
     Parameters
@@ -111,11 +111,14 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
         Rows of per-neuron constants (n_max on the time keys, else 1).
     lookup : int
         Length of the shared lookup tables (float64).
+    refractory_rows : int
+        Length of the ends of refractoriness (n_max with a refractory period, else 1).
     """
     stored = stored_shape is not None
     heap = tree_geometry(int(n_max), fan_bits)[1]
     geom = tree_geometry(int(n_max), fan_bits)[0].shape[0]
-    per_instance = (8 * (km.N_PAR + km.N_NEURON * neuron_rows + heap + geom + k_max + 2)
+    per_instance = (8 * (km.N_PAR + km.N_NEURON * neuron_rows + refractory_rows + heap + geom
+                         + k_max + 2)
                     + (8 + 4 + 16) * (1 if stored else 0)
                     + (0 if stored else 8 * bitmap_words(n_max) + 4 * k_max
                        + 8 * candidate_scratch(k_max))

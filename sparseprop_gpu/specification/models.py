@@ -14,6 +14,17 @@ from .. import config, validate
 from ..kernels import models as km
 
 
+MAX_T_REF_TAUS = 600.0
+"""The longest refractory period, in membrane time constants: the exp keys hold
+exp(t_ref / tau) times keys up to 2**64 (docs/design.md §2.13), finite below ~620."""
+
+
+def check_refractory(t_ref, tau):
+    """``t_ref`` (s) as a float, in [0, MAX_T_REF_TAUS * tau]; ValueError naming it else."""
+    return validate.real(f"t_ref (s, at most {MAX_T_REF_TAUS:g} tau)", t_ref, 0.0,
+                         MAX_T_REF_TAUS * tau)
+
+
 class NeuronModel:
     """Base class: a one-dimensional neuron as a phase oscillator.
 
@@ -101,12 +112,15 @@ class NeuronModel:
         """Free period from reset to threshold without input (s)."""
         return self.tau * (self.phase_threshold - self.phase_reset) / self.omega(drive)
 
-    def kernel_params(self, drive, coupling, key="phase", rebase=True, rebase_at=None):
+    def kernel_params(self, drive, coupling, key="phase", rebase=True, rebase_at=None,
+                      t_ref=0.0):
         """The float64 parameter vector the device code reads (``kernels.models.P_*``).
 
-        ``rebase_at`` overrides the rebasing threshold (keys in seconds for the time key).
+        ``rebase_at`` overrides the rebasing threshold (keys in seconds for the time key);
+        ``t_ref`` is the refractory period (s), held in the units of ``key``.
         """
         drive = self.check_drive(drive)
+        t_ref = check_refractory(t_ref, self.tau)
         omega = float(self.omega(drive))
         par = np.zeros(km.N_PAR)
         par[km.P_OMEGA] = omega
@@ -116,6 +130,9 @@ class NeuronModel:
         par[km.P_TAU] = self.tau
         par[km.P_TPP] = self.tau / omega
         par[km.P_EXP_THR] = self._exp_threshold(drive)
+        par[km.P_T_REF] = t_ref
+        par[km.P_REF] = {"exp": math.exp(t_ref / self.tau), "time": t_ref}.get(
+            key, t_ref * omega / self.tau)
         span = self.phase_threshold - self.phase_reset
         if not rebase:
             par[km.P_REBASE_AT] = math.inf

@@ -1,4 +1,4 @@
-"""Network: N identical neurons, fixed out-degree K, inhibitory coupling, seeds."""
+"""Network: N identical neurons, fixed out-degree K, one coupling, a refractory period, seeds."""
 import math
 
 import numpy as np
@@ -7,7 +7,7 @@ from .. import config, validate
 from ..compiled import target_table
 from ..options import CONNECTIVITY
 from . import memory
-from .models import MODELS, NeuronModel
+from .models import MODELS, NeuronModel, check_refractory
 
 SEED_MAX = 2**63 - 1
 
@@ -83,7 +83,11 @@ class Network:
     drive : float, optional
         External drive ``I`` (model voltage units); must make the neuron fire.
     coupling : float, optional
-        Voltage jump ``J`` per input, <= 0 (excitation is not supported yet).
+        Voltage jump ``J`` per input: < 0 inhibitory, > 0 excitatory (an input to or past
+        threshold makes the neuron spike at once; docs/design.md §2.13).
+    t_ref : float
+        Refractory period (s), >= 0: after a spike a neuron ignores inputs for ``t_ref``
+        and then restarts from reset.
     seed : int
         Network (connectivity) seed, 0 <= seed < 2**63.
     ic_seed : int, optional
@@ -104,7 +108,7 @@ class Network:
 
     def __init__(self, model, n, k, *, j0=None, target_rate=None, drive=None, coupling=None,
                  seed=0, ic_seed=None, connectivity="auto", targets=None,
-                 initial_phases=None, initial_voltages=None, tau=None):
+                 initial_phases=None, initial_voltages=None, tau=None, t_ref=0.0):
         if not isinstance(model, NeuronModel):
             raise ValueError(f"model must be a NeuronModel such as sp.LIF() or sp.QIF(); got {model!r}")
         self.model = model
@@ -114,6 +118,7 @@ class Network:
         self.ic_seed = self.seed if ic_seed is None else validate.integer("ic_seed", ic_seed, 0, SEED_MAX)
         self._set_coupling(j0, target_rate, drive, coupling)
         self._set_tau(tau)
+        self.t_ref = check_refractory(t_ref, float(np.min(self.tau)))
         span = model.phase_threshold - model.phase_reset
         self._shortest_period = float(np.min(self.tau * span / model.omega(self.drive)))
         validate.choice("connectivity", connectivity, CONNECTIVITY)
@@ -160,7 +165,7 @@ class Network:
             self.coupling = -self.j0 / math.sqrt(self.k)
             return
         self.j0 = self.target_rate = None
-        self.coupling = validate.real("coupling (inhibitory: J <= 0)", coupling, -math.inf, 0.0)
+        self.coupling = validate.real("coupling", coupling)
         if per_neuron:
             drive = drive.resolve("drive", self.n)
             self.model.check_drives(drive)
@@ -291,7 +296,7 @@ class Network:
                 "tau": plain(self.tau), "n": self.n, "k": self.k,
                 "j0": self.j0, "target_rate": self.target_rate, "drive": plain(self.drive),
                 "coupling": self.coupling, "seed": self.seed, "ic_seed": self.ic_seed,
-                "connectivity": self.connectivity}
+                "connectivity": self.connectivity, **({"t_ref": self.t_ref} if self.t_ref else {})}
 
     @classmethod
     def from_description(cls, meta):
@@ -304,7 +309,8 @@ class Network:
                              "or per-neuron parameters): pass network=")
         model = MODELS[name](tau=tau, **meta.get("model_params", {}))
         return cls(model=model, n=meta["n"], k=meta["k"], drive=meta["drive"],
-                   coupling=meta["coupling"], seed=meta["seed"], ic_seed=meta["ic_seed"])
+                   coupling=meta["coupling"], seed=meta["seed"], ic_seed=meta["ic_seed"],
+                   t_ref=meta.get("t_ref", 0.0))
 
     def __repr__(self):
         drive = (f"drive=[{self.drive.min():.6g}..{self.drive.max():.6g}]" if
@@ -312,4 +318,6 @@ class Network:
         tau = (f", tau=[{self.tau.min():.6g}..{self.tau.max():.6g}]"
                if isinstance(self.tau, np.ndarray) else "")
         return (f"Network({self.model!r}, n={self.n}, k={self.k}, {drive}{tau}, "
-                f"coupling={self.coupling:.6g}, seed={self.seed}, connectivity={self.connectivity!r})")
+                f"coupling={self.coupling:.6g}, "
+                + (f"t_ref={self.t_ref:.6g}, " if self.t_ref else "")
+                + f"seed={self.seed}, connectivity={self.connectivity!r})")
