@@ -1,3 +1,8 @@
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -76,3 +81,13 @@ def fail_batches_with_seed(monkeypatch, seed, error):
         return real(ens, **kw)
 
     monkeypatch.setattr(ensemble, "record_ensemble", broken)
+
+
+def under_simulator(script):
+    """Run ``script`` in a fresh Python under the CUDA simulator (NUMBA_ENABLE_CUDASIM=1) and
+    return the JSON object its last line of output prints."""
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

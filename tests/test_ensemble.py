@@ -1,13 +1,11 @@
 """Ensembles: every instance equals its own simulate(), whatever the batch or backend."""
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import sparseprop_gpu as sp
+
+from conftest import under_simulator
 
 M = 6
 
@@ -152,11 +150,7 @@ def test_cuda_kernel_under_the_simulator_equals_cpu():
     64-spike buffer (drained and relaunched four times), LIF, QIF and EIF (tables, input
     map), and heterogeneous EIF instances (two drives, per-neuron tau: the time key).
     """
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-    done = subprocess.run([sys.executable, "-c", SIMULATOR_SCRIPT], capture_output=True,
-                          text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr
-    for case, result in json.loads(done.stdout.strip().splitlines()[-1]).items():
+    for case, result in under_simulator(SIMULATOR_SCRIPT).items():
         assert result["backend"] == "cuda", case
         assert result["senders"] and result["offsets"] and result["counts"] and result["isi"], case
         assert result["max_dt"] <= 1e-12, case

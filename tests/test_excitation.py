@@ -2,15 +2,13 @@
 at once in the oracle's order at one instant, spike for spike against
 ``reference.simulate_populations``; zero-delay cascades bounded; the CUDA kernel (simulator)
 equals the CPU backend."""
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import sparseprop_gpu as sp
+
+from conftest import under_simulator
 
 from test_refractory import assert_as_oracle
 
@@ -100,11 +98,7 @@ print(json.dumps(out))
 
 
 def test_cuda_kernel_under_the_simulator_equals_cpu_with_excitation_and_t_ref():
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-    done = subprocess.run([sys.executable, "-c", SIMULATOR_SCRIPT], capture_output=True,
-                          text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr
-    for case, result in json.loads(done.stdout.strip().splitlines()[-1]).items():
+    for case, result in under_simulator(SIMULATOR_SCRIPT).items():
         assert result["backend"] == "cuda", case
         assert result["senders"] and result["offsets"], case
         assert result["max_dt"] <= 1e-12, case
