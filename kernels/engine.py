@@ -22,52 +22,17 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
-from .connectivity import draw_targets
+from .bookkeeping import (add_compensated, take_statistics, BUFFER_FULL, CASCADE, OUT_OF_TABLE,
+                          PAUSED, REACHED_T_END)
+from .connectivity import draw_targets, ON_THE_FLY, STORED
 from .models import (below_reset, constants, elapsed, key_after_input, key_after_reset,
                      rebase_step, shift_of, spike_now, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
                      N_EXP_RESET, N_KICK, N_OMEGA, N_LOOKUP_BASE, N_TPP, P_KICK, P_OMEGA,
                      P_REBASE_AT, P_T_REF)
+from .populations import advance_blocked
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 from .lookup import input_map, mapped_remaining, remaining_by_lookups
 
-ON_THE_FLY = 0
-STORED = 1
-
-REACHED_T_END = 0
-BUFFER_FULL = 1
-PAUSED = 2
-OUT_OF_TABLE = 3    # a TABLE model's input left its lookup table (no tail): the state is invalid
-CASCADE = 4         # more than n spikes at one instant (zero-delay excitation): invalid state
-
-
-@register_jitable
-def add_compensated(clock, dt):
-    """clock[0] + clock[1] += dt, with Neumaier's compensation."""
-    s = clock[0] + dt
-    if abs(clock[0]) >= abs(dt):
-        clock[1] += (clock[0] - s) + dt
-    else:
-        clock[1] += (dt - s) + clock[0]
-    clock[0] = s
-
-
-@register_jitable
-def take_statistics(times, senders, count, counts, isi):
-    """Add ``count`` buffered spikes, in time order, to the per-neuron statistics.
-
-    Done in a batch rather than at each spike: the rows of different neurons are
-    independent, so their cache misses overlap here instead of stalling the loop.
-    """
-    for s in range(count):
-        j = senders[s]
-        t = times[s]
-        seen = counts[j]
-        if seen > 0:
-            interval = t - isi[j, 0]
-            isi[j, 1] += interval
-            isi[j, 2] += interval * interval
-        counts[j] = seen + 1
-        isi[j, 0] = t
 
 
 @register_jitable
@@ -284,23 +249,36 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
 
 
 @register_jitable
-def advance_instance(m, tabulated, featured, model, key_kind, conn_mode, target_table, lookup, par,
-                     neuron, lookup_base, heap, geom, n, k, seed, bitmap, drawn, candidates,
-                     gathered, clock, counts, isi, refractory_end, buf_times, buf_senders, rec_cap,
-                     status, n_rec, n_proc, t_end, warmup, keep, max_spikes):
-    """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array.
+def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode, target_table,
+                     lookup, synapses, segments, par, neuron, lookup_base, heap, geom, n, k, seed,
+                     pops, pop_start, pop_par, block_par, block_k, segment_base, bitmap, drawn,
+                     candidates, gathered, clock, counts, isi, refractory_end, fifo_key,
+                     fifo_sender, fifo_serial, fifo_ring, emitted, buf_times, buf_senders,
+                     rec_cap, status, n_rec, n_proc, t_end, warmup, keep, max_spikes):
+    """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array; with
+    ``blocked`` (a compile-time constant, like ``tabulated`` and ``featured``) a network of
+    populations, through ``populations.advance_blocked``.
 
-    The parameters after ``featured`` are the engine's interface, declared once (name,
+    The parameters after ``blocked`` are the engine's interface, declared once (name,
     dtype, shape, role) in ``sparseprop_gpu.engine.layout.ARGUMENTS``, in this order:
     batch constants, arrays shared by the batch, per-instance arrays (one row per
     instance), and the launch's scalars. The outcome goes to ``status[m]``, ``n_rec[m]``
     and ``n_proc[m]``.
     """
-    s, r, p = advance(tabulated, featured, model, key_kind, par[m], neuron[m], lookup,
-                      lookup_base[m], heap[m], geom[m], n[m], k[m], conn_mode, seed[m],
-                      target_table, bitmap[m], drawn[m], candidates[m], gathered[m], clock[m],
-                      t_end, warmup, counts[m], isi[m], refractory_end[m], keep, buf_times[m],
-                      buf_senders[m], rec_cap[m], max_spikes)
+    if blocked:
+        s, r, p = advance_blocked(model, key_kind, par[m], heap[m], geom[m], n[m], pops[m],
+                                  pop_start[m], pop_par[m], block_par[m], block_k[m], conn_mode,
+                                  seed[m], synapses, segments, segment_base[m], bitmap[m],
+                                  drawn[m], candidates[m], gathered[m], clock[m], t_end, warmup,
+                                  counts[m], isi[m], refractory_end[m], fifo_key[m],
+                                  fifo_sender[m], fifo_serial[m], fifo_ring[m], emitted[m], keep,
+                                  buf_times[m], buf_senders[m], rec_cap[m], max_spikes)
+    else:
+        s, r, p = advance(tabulated, featured, model, key_kind, par[m], neuron[m], lookup,
+                          lookup_base[m], heap[m], geom[m], n[m], k[m], conn_mode, seed[m],
+                          target_table, bitmap[m], drawn[m], candidates[m], gathered[m],
+                          clock[m], t_end, warmup, counts[m], isi[m], refractory_end[m], keep,
+                          buf_times[m], buf_senders[m], rec_cap[m], max_spikes)
     status[m] = s
     n_rec[m] = r
     n_proc[m] = p

@@ -3,11 +3,14 @@ from ._version import __version__
 from .runs.ensemble import Ensemble, run_ensemble
 from .specification.models import EIF, LIF, QIF, NeuronModel, TableModel
 from .specification.network import Network, heterogeneous
+from .specification.populations import (Population, PopulationNetwork, Projection, balanced,
+                                        brunel)
 from .runs.record import SpikeRecord
 from .runs.simulate import simulate
 from .specification.sweep import Sweep
 
 __all__ = ["LIF", "QIF", "EIF", "TableModel", "NeuronModel", "Network", "SpikeRecord", "simulate", "load_record",
+           "Population", "Projection", "PopulationNetwork", "brunel", "balanced",
            "Ensemble", "run_ensemble",
            "Sweep", "run_sweep", "open_results", "heterogeneous", "__version__"]
 

@@ -16,7 +16,8 @@ DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate
 
 
 NETWORK_OPTIONS = ("model", "n", "k", "tau", "j0", "rate", "drive", "coupling", "t_ref",
-                   "connectivity", "seed", "ic_seed", "warmup", "record")
+                   "connectivity", "seed", "ic_seed", "warmup", "record", "network", "n_e", "g",
+                   "eta", "j", "delay")
 """The simulate options that say which network and run: a continued run takes them from its
 record."""
 
@@ -59,6 +60,11 @@ def _simulate(args):
     took = time.perf_counter() - started
     print(net)
     print(rec.summary())
+    if "populations" in rec.meta:
+        from .analysis.populations import population_summaries
+        print(labelled([(f"population {name}", f"rate {values['rate']:.4g} Hz, ISI CV "
+                                                f"{values['cv_isi']:.3g}")
+                        for name, values in population_summaries(rec).items()]))
     spikes = int(rec.counts.sum())
     print(labelled([("wall time (s)",
                      f"{took:.3g}  ({took / max(spikes, 1) * 1e9:.3g} ns per recorded spike)")]))
@@ -69,9 +75,32 @@ def _simulate(args):
     return 0
 
 
+BRUNEL = ("n_e", "g", "eta", "j", "delay", "t_ref", "seed", "ic_seed", "connectivity")
+"""The simulate options of ``--network brunel``: ``sp.brunel``'s parameters (its defaults)."""
+
+
+def _brunel(args):
+    from .specification.populations import brunel
+    other = [("-" if len(name) == 1 else "--") + name.replace("_", "-")
+             for name in NETWORK_OPTIONS
+             if name not in BRUNEL + ("network", "warmup", "record")
+             and getattr(args, name) is not None]
+    if other:
+        raise ValueError(f"--network brunel takes Brunel's parameters (--n-e, --g, --eta, --j, "
+                         f"--delay, --t-ref, --seed, --connectivity): leave out {', '.join(other)}")
+    return brunel(**{name: getattr(args, name) for name in BRUNEL
+                     if getattr(args, name) is not None})
+
+
 def _network(args):
     """The Network the simulate options describe (DEFAULTS where one is not given)."""
     from .specification.network import Network
+    if args.network == "brunel":
+        return _brunel(args)
+    brunel_only = [f"--{name.replace('_', '-')}" for name in ("n_e", "g", "eta", "j", "delay")
+                   if getattr(args, name) is not None]
+    if brunel_only:
+        raise ValueError(f"{', '.join(brunel_only)}: options of --network brunel")
     value = {name: getattr(args, name) if getattr(args, name) is not None else DEFAULTS.get(name)
              for name in NETWORK_OPTIONS}
     model = MODELS[value["model"]](tau=value["tau"])
@@ -158,7 +187,18 @@ def build_parser():
     sim.add_argument("--drive", type=float, help="direct drive I (with --coupling)")
     sim.add_argument("--coupling", type=float,
                      help="direct coupling J (with --drive; J > 0 is excitatory)")
-    sim.add_argument("--t-ref", type=float, help="refractory period, s (default 0)")
+    sim.add_argument("--t-ref", type=float,
+                     help="refractory period, s (default 0; 0.002 with --network brunel)")
+    sim.add_argument("--network", choices=("single", "brunel"),
+                     help="single: one population (the options above; the default); brunel: "
+                          "Brunel's (2000) model A, E and I populations with delays "
+                          "(sp.brunel, the options below)")
+    sim.add_argument("--n-e", type=int, help="brunel: excitatory neurons (default 10000)")
+    sim.add_argument("--g", type=float, help="brunel: relative inhibition (default 5)")
+    sim.add_argument("--eta", type=float,
+                     help="brunel: external drive in units of threshold, > 1 (default 2)")
+    sim.add_argument("--j", type=float, help="brunel: EPSP, mV (default 0.1)")
+    sim.add_argument("--delay", type=float, help="brunel: synaptic delay, s (default 0.0015)")
     sim.add_argument("--t-end", type=float,
                      help="end time, s (default 10; 0 with --n-spikes: no time limit)")
     sim.add_argument("--n-spikes", type=int, help="stop after recording this many spikes")

@@ -38,10 +38,29 @@ def _compile(digest):
         for m in range(n.shape[0]):
             pqueue.pq_build(heap[m], geom[m], n[m])
 
-    return fill_table, build
+    @njit(cache=True)
+    def fill_distinct(seed, block, count, span, same, k, offset, bitmap, candidates, out):
+        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
+        for j in range(count):
+            connectivity.draw_distinct(connectivity.block_key(seed, block, j), span,
+                                       j if same else span, k, offset, bitmap,
+                                       out[j * k:(j + 1) * k], candidates)
+
+    @njit(cache=True)
+    def fill_bernoulli(seed, block, count, span, same, log_q, offset, degrees, out):
+        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
+        at = 0
+        for j in range(count):
+            key = connectivity.block_key(seed, block, j)
+            got = connectivity.bernoulli_targets(key, span, j if same else span, log_q, offset,
+                                                 out[at:], out.shape[0] > 0)
+            degrees[j] = got
+            at += got
+
+    return fill_table, build, fill_distinct, fill_bernoulli
 
 
-_fill_table, _build = _compile(kernels_digest())
+_fill_table, _build, _fill_distinct, _fill_bernoulli = _compile(kernels_digest())
 
 
 def bitmap_words(n):
@@ -60,6 +79,34 @@ def target_table(seed, n, k):
     _fill_table(np.int64(seed), np.int64(n), np.int64(k), np.zeros(bitmap_words(n), np.uint64),
                 np.zeros(candidate_scratch(k), np.int64), table)
     return table
+
+
+def distinct_draws(seed, block, count, n_other, same, k, offset=0):
+    """(count * k,) int32: for each of ``count`` neurons of block ``block``, ``k`` distinct
+    neurons of a population of ``n_other`` (itself left out where ``same``), plus
+    ``offset``: the targets of a fixed out-degree block as the engine draws them on the fly,
+    or the sources of a fixed in-degree block."""
+    span = n_other - 1 if same else n_other
+    out = np.empty(count * k, np.int32)
+    _fill_distinct(np.int64(seed), np.int64(block), np.int64(count), np.int64(span), bool(same),
+                   np.int64(k), np.int64(offset), np.zeros(bitmap_words(n_other), np.uint64),
+                   np.zeros(candidate_scratch(k), np.int64), out)
+    return out
+
+
+def bernoulli_draws(seed, block, count, n_other, same, p, offset=0):
+    """(degrees (count,), targets): each of ``count`` neurons of block ``block`` connects to
+    each neuron of a population of ``n_other`` (itself left out where ``same``) with
+    probability ``p``; targets in increasing order, plus ``offset``."""
+    span = n_other - 1 if same else n_other
+    log_q = np.log1p(-p) if p < 1.0 else -np.inf
+    degrees = np.zeros(count, np.int64)
+    args = (np.int64(seed), np.int64(block), np.int64(count), np.int64(span), bool(same),
+            np.float64(log_q), np.int64(offset), degrees)
+    _fill_bernoulli(*args, np.empty(0, np.int32))            # count first, then fill
+    out = np.empty(int(degrees.sum()), np.int32)
+    _fill_bernoulli(*args, out)
+    return degrees, out
 
 
 def build_queues(heap, geom, n):

@@ -45,6 +45,12 @@ THREADS_PER_BLOCK = 64
 sweeps it)."""
 
 # ---- specification
+MAX_RATE_HZ = 1000.0
+"""The rate (Hz) that sizes the FIFOs of spikes in flight of a population without a refractory
+period (``PopulationNetwork.fifo_slots``; with t_ref > 0, 1 / t_ref bounds it exactly). 1 kHz
+is above the rates of cortical models; a run that outgrows it stops with an error naming
+``max_rate``."""
+
 STORED_BELOW = 100_000
 """``connectivity="auto"`` stores the (N, K) target table below this many neurons and draws
 targets on the fly above: stored is faster while the table fits in cache (1e4: 3.86 against

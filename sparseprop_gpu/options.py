@@ -17,3 +17,7 @@ SWEEP_MODES = ("grid", "zip")
 
 PER_NEURON = ("count", "rate", "cv_isi", "isi_sum", "isi_sumsq")
 """Per-neuron arrays a sweep store can keep; ``per_neuron = true`` keeps the first three."""
+
+RULES = ("k", "indegree", "p")
+"""Connection rules of a block of a network of populations: fixed out-degree, fixed in-degree,
+pairwise Bernoulli (``specification.populations.Projection``)."""

@@ -54,7 +54,7 @@ def test_second_run_does_not_recompile(tmp_path):
               "from sparseprop_gpu.engine import cpu\n"
               "net = sp.Network(model=sp.LIF(), n=50, k=5, j0=1.0, target_rate=1.0)\n"
               "sp.simulate(net, t_end=0.1)\n"
-              "serial = cpu._LOOPS[False, False][0]\n"
+              "serial = cpu._LOOPS[False, False, False][0]\n"
               "print(sum(serial.stats.cache_misses.values()),"
               " sum(serial.stats.cache_hits.values()))\n")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}

@@ -18,7 +18,8 @@ or per neuron. (``chi`` replays each instance's dynamics in compiled code, one c
 instance.)
 
 Modules: ``data`` (``SpikeData``, ``spike_data``), ``statistics`` (counts, rates, ISI CV, Fano
-factor, population rate, distributions), ``replay`` (exact voltages, ``chi``), ``export`` (neo,
+factor, population rate, distributions), ``populations`` (per-population rate, CV, Fano of a
+network of populations), ``replay`` (exact voltages, ``chi``), ``export`` (neo,
 NWB).
 
 Conventions (each function's docstring repeats the relevant ones):
@@ -31,10 +32,11 @@ Conventions (each function's docstring repeats the relevant ones):
 """
 from .data import SpikeData, spike_data
 from .export import to_neo, to_nwb_units
+from .populations import population_summaries
 from .replay import chi, chi_from_traces, voltage_traces
 from .statistics import (cv_distribution, cv_isi, fano_factor, mean_rate, population_rate,
                          rate_distribution, rates, spike_counts)
 
 __all__ = ["SpikeData", "spike_data", "spike_counts", "rates", "mean_rate", "population_rate",
            "cv_isi", "fano_factor", "rate_distribution", "cv_distribution", "voltage_traces",
-           "chi", "chi_from_traces", "to_neo", "to_nwb_units"]
+           "chi", "chi_from_traces", "to_neo", "to_nwb_units", "population_summaries"]

@@ -10,8 +10,9 @@ import numpy as np
 
 from .. import config
 from ..compiled import bitmap_words, build_queues, candidate_scratch
-from ..kernels import engine, models as km, pqueue
+from ..kernels import engine, models as km, populations as kp, pqueue
 from . import layout
+
 
 
 def initial_keys(key_kind, par, phases, neuron):
@@ -23,6 +24,37 @@ def initial_keys(key_kind, par, phases, neuron):
     if key_kind == km.KEY_EXP_TIME:      # exp(t_next / tau) = (I / (I - 1)) ** (1 - phi)
         return np.exp((par[km.P_PHI_TH] - phases) * np.log(neuron[:, km.N_EXP_RESET]))
     return par[km.P_PHI_TH] - phases
+
+
+def _key_factors(blocks, key_kind):
+    """Per-neuron (n, N_NEURON) rows holding what ``initial_keys`` reads for a network of
+    populations: seconds per phase (time key) or I / (I - 1) (exp-time key)."""
+    start = blocks.pop_start
+    rows = np.zeros((int(start[-1]), km.N_NEURON))
+    column, source = ((km.N_EXP_RESET, kp.Q_FREE) if key_kind == km.KEY_EXP_TIME else
+                      (km.N_TPP, kp.Q_TPP))
+    rows[:, column] = np.repeat(blocks.pop_par[:, source], np.diff(start))
+    return rows
+
+
+def _shared_blocks(blocks):
+    """(synapses, segments, segment_base): the distinct stored connectivities one after another
+    (segments pointing into the joined synapses) and where each instance's segments start."""
+    seen, synapses, segments, size, at = {}, [], [], 0, 0
+    base = np.zeros(len(blocks), np.int64)
+    for i, b in enumerate(blocks):
+        if b.synapses is None:
+            continue
+        if id(b.synapses) not in seen:
+            seen[id(b.synapses)] = at
+            synapses.append(b.synapses)
+            segments.append(b.segments + size)
+            size += b.synapses.shape[0]
+            at += b.segments.shape[0]
+        base[i] = seen[id(b.synapses)]
+    if not synapses:
+        return np.zeros(1, np.int32), np.zeros(1, np.int64), base
+    return np.concatenate(synapses), np.concatenate(segments), base
 
 
 def _shared_lookups(lookups, m):
@@ -64,22 +96,35 @@ class Batch:
     lookups : list of M 1-D float64 ndarrays, optional
         Each instance's lookup tables (``kernels.lookup``), needed by the ``TABLE`` model.
         Instances that share one (the same array object) read one copy.
+    blocks : list of M ``specification.populations.Blocks``, optional
+        A network of populations per instance (the time or exp-time key; ``ks`` and
+        ``target_table`` unused): the event loop of ``kernels.populations``.
     """
 
     def __init__(self, model_id, key_kind, pars, phases, ks, seeds, target_table=None,
                  buffer_spikes=config.SUMMARY_BUFFER, fan_bits=config.FAN_BITS, neurons=None,
-                 lookups=None):
+                 lookups=None, blocks=None):
         m = len(phases)
         if model_id == km.TABLE and (lookups is None or len(lookups) != m):
             raise ValueError("a TABLE model needs one lookup table per instance (lookups)")
+        self.blocked = blocks is not None
+        if self.blocked:
+            ks = [b.widest for b in blocks]
+            target_table = None
+            synapses, segments, segment_base = _shared_blocks(blocks)
+            pops = blocks[0].pop_par.shape[0]
+            stored = blocks[0].synapses is not None
+        else:
+            synapses, segments = np.zeros(1, np.int32), np.zeros(1, np.int64)
+            pops = 1
+            stored = target_table is not None
         pars = np.asarray(pars, np.float64).reshape(m, km.N_PAR)
         ns = np.array([p.shape[0] for p in phases], np.int64)
         ks = np.asarray(ks, np.int64).reshape(m)
         geoms = [pqueue.tree_geometry(int(n), fan_bits) for n in ns]
         lookup, lookup_base = _shared_lookups(lookups, m)
-        n_max, k_max = int(ns.max()), int(ks.max())
-        stored = target_table is not None
-        if stored:
+        n_max, k_max = int(ns.max()), max(int(ks.max()), 1)
+        if target_table is not None:
             target_table = np.ascontiguousarray(target_table, np.int32)
         sizes = layout.Sizes(
             m=m, n_max=n_max, k_max=k_max, heap=max(size for _, size in geoms),
@@ -89,13 +134,19 @@ class Batch:
             neuron_rows=n_max if neurons is not None else 1,
             refractory_rows=n_max if np.any(pars[:, km.P_T_REF] > 0.0) else 1,
             buffer=buffer_spikes,
-            table_rows=target_table.shape[0] if stored else 1,
-            table_cols=target_table.shape[1] if stored else 1, lookup=lookup.shape[0])
+            table_rows=target_table.shape[0] if target_table is not None else 1,
+            table_cols=target_table.shape[1] if target_table is not None else 1,
+            lookup=lookup.shape[0], synapses=synapses.shape[0], segments=segments.shape[0],
+            pops=pops, pop_bounds=pops + 1, blocks=pops * pops,
+            fifo=max(int(b.capacities.sum()) for b in blocks) or 1 if self.blocked else 1)
         self.__dict__.update(layout.allocate(sizes))
         self.model, self.key_kind = int(model_id), int(key_kind)
         self.conn_mode = engine.STORED if stored else engine.ON_THE_FLY
-        if stored:
+        if target_table is not None:
             self.target_table[...] = target_table
+        self.pops[...] = pops
+        if self.blocked:
+            self._set_blocks(blocks, synapses, segments, segment_base)
         self.lookup[...] = lookup
         self.lookup_base[...] = lookup_base
         self.par[...] = pars
@@ -105,15 +156,37 @@ class Batch:
             self.geom[i, :g.shape[0]] = g
             if neurons is not None:
                 self.neuron[i, :p.shape[0]] = neurons[i]
-            self.heap[i, :p.shape[0]] = initial_keys(key_kind, self.par[i], p,
-                                                     self.neuron[i, :p.shape[0]])
+            per_neuron = _key_factors(blocks[i], key_kind) if self.blocked else \
+                self.neuron[i, :p.shape[0]]
+            self.heap[i, :p.shape[0]] = initial_keys(key_kind, self.par[i], p, per_neuron)
         build_queues(self.heap, self.geom, self.n)
         self.rec_cap[...] = np.iinfo(np.int64).max
+
+    def _set_blocks(self, blocks, synapses, segments, segment_base):
+        self.synapses[...] = synapses
+        self.segments[...] = segments
+        self.segment_base[...] = segment_base
+        for i, b in enumerate(blocks):
+            self.pop_start[i] = b.pop_start
+            self.pop_par[i] = b.pop_par
+            self.block_par[i] = b.block_par
+            self.block_k[i] = b.block_k
+            ends = np.cumsum(b.capacities)
+            self.fifo_ring[i, :, kp.R_BASE] = ends - b.capacities
+            self.fifo_ring[i, :, kp.R_CAPACITY] = b.capacities
 
     @property
     def size(self):
         """Number of instances."""
         return self.n.shape[0]
+
+    @property
+    def variant(self):
+        """The compiled event loop this batch runs: ``layout.VARIANTS``'s
+        ``(tabulated, featured, blocked)``."""
+        if self.blocked:
+            return False, False, True
+        return self.tabulated, self.featured, False
 
     @property
     def featured(self):
@@ -138,7 +211,8 @@ class Batch:
         """Bytes of engine state per instance (a stored table and the lookup tables count in
         full)."""
         per_row = sum(getattr(self, name)[instance].nbytes for name in layout.PER_INSTANCE)
-        return per_row + self.target_table.nbytes + self.lookup.nbytes
+        return per_row + sum(getattr(self, a.name).nbytes for a in layout.ARGUMENTS
+                             if a.role == layout.SHARED)
 
     def carried(self):
         """The state a run carries on from (``layout.CARRIED``), by name, each (M, ...) and
@@ -155,6 +229,10 @@ class Batch:
 
         ``refractory_end`` is needed where an instance has a refractory period (records and
         stores do not keep it yet: such runs cannot be continued from them)."""
+        if self.blocked:
+            raise ValueError("continuing a network of populations needs its spikes in flight, "
+                             "which records and stores do not keep yet: run it again from the "
+                             "start")
         if self.refractory_end.shape[1] > 1:
             if refractory_end is None:
                 raise ValueError("continuing a run with a refractory period (t_ref > 0) needs "

@@ -11,11 +11,12 @@ from ..kernels import engine
 from . import layout
 
 
-def _event_loops(digest, tabulated, featured):
+def _event_loops(digest, tabulated, featured, blocked):
     """The event loop over a batch, serial and parallel, for table or closed-form models,
-    with or without refractory periods and excitation (``Batch.featured``).
+    with or without refractory periods and excitation (``Batch.featured``), or of
+    populations (``blocked``): one of ``layout.VARIANTS``.
 
-    ``tabulated`` and ``featured`` are constants of the closure, so the closed forms' loop is
+    The three flags are constants of the closure, so the closed forms' loop is
     compiled without the lookup code (measured: 0.35 ns per synaptic event at N = 1e3) and a
     loop without the features without their branches; ``digest`` puts the kernels' sources in
     the disk cache's key (``sparseprop_gpu.compiled``). Each is compiled at its first call.
@@ -24,19 +25,18 @@ def _event_loops(digest, tabulated, featured):
     def advance_serial(active, *args):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         for a in range(active.shape[0]):
-            engine.advance_instance(active[a], tabulated, featured, *args)
+            engine.advance_instance(active[a], tabulated, featured, blocked, *args)
 
     @njit(cache=True, parallel=True)
     def advance_parallel(active, *args):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         for a in prange(active.shape[0]):
-            engine.advance_instance(active[a], tabulated, featured, *args)
+            engine.advance_instance(active[a], tabulated, featured, blocked, *args)
 
     return advance_serial, advance_parallel
 
 
-_LOOPS = {(tabulated, featured): _event_loops(kernels_digest(), tabulated, featured)
-          for tabulated in (False, True) for featured in (False, True)}
+_LOOPS = {variant: _event_loops(kernels_digest(), *variant) for variant in layout.VARIANTS}
 
 
 class CpuRunner:
@@ -62,7 +62,7 @@ class CpuRunner:
         ``warmup`` (s), ``keep``, ``max_spikes``. The outcome lands in ``batch.status``,
         ``n_rec`` and ``n_proc``.
         """
-        serial, parallel = _LOOPS[self.batch.tabulated, self.batch.featured]
+        serial, parallel = _LOOPS[self.batch.variant]
         run = parallel if self.parallel and active.shape[0] > 1 else serial
         run(np.ascontiguousarray(active, np.int64),
             *layout.arguments(self.batch.arrays(), self.batch.constants(), launch))

@@ -42,26 +42,25 @@ def status():
         return False, f"CUDA is not usable ({exc})"
 
 
-def kernel_function(tabulated, featured=False):
+def kernel_function(tabulated, featured=False, blocked=False):
     """The Python function of the kernel for the closed-form models (``tabulated`` False) or
     the table models (True), with or without refractory periods and excitation
-    (``featured``), generated from ``engine.layout`` (``layout.kernel_source``).
+    (``featured``), or of populations (``blocked``), generated from ``engine.layout``
+    (``layout.kernel_source``).
 
-    ``tabulated`` and ``featured`` are compile-time constants (globals of the function), as
-    in the CPU backend, so each kernel carries only its own code (and registers).
+    The three flags are compile-time constants (globals of the function), as in the CPU
+    backend, so each kernel carries only its own code (and registers).
     """
     namespace = {"cuda": cuda, "advance_instance": engine.advance_instance,
-                 "tabulated": tabulated, "featured": featured}
-    exec(compile(layout.kernel_source(),
-                 f"<advance_kernel tabulated={tabulated} featured={featured}>", "exec"),
-         namespace)
+                 "tabulated": tabulated, "featured": featured, "blocked": blocked}
+    exec(compile(layout.kernel_source(), f"<advance_kernel tabulated={tabulated} "
+                 f"featured={featured} blocked={blocked}>", "exec"), namespace)
     return namespace["advance_kernel"]
 
 
 # compiled at their first launch
-KERNELS = {} if cuda is None else {(tabulated, featured): cuda.jit(kernel_function(tabulated,
-                                                                                 featured))
-                                   for tabulated in (False, True) for featured in (False, True)}
+KERNELS = {} if cuda is None else {variant: cuda.jit(kernel_function(*variant))
+                                   for variant in layout.VARIANTS}
 
 
 class CudaRunner:
@@ -104,7 +103,7 @@ class CudaRunner:
     def advance(self, active, **launch):
         """One launch: every instance of ``active`` runs until it stops (see CpuRunner)."""
         blocks = math.ceil(active.shape[0] / self.threads_per_block)
-        KERNELS[self.batch.tabulated, self.batch.featured][blocks, self.threads_per_block](
+        KERNELS[self.batch.variant][blocks, self.threads_per_block](
             self._to_device(np.ascontiguousarray(active, np.int64)),
             *layout.arguments(self.device, self.batch.constants(), launch))
         self._buffers = None

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from .. import config
-from ..kernels import engine
+from ..kernels import engine, populations as kp
 from ..specification.settings import UNLIMITED
 
 
@@ -69,6 +69,17 @@ def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
                              f"n = {runner.batch.n[m]} spikes at "
                              f"t = {float(runner.sync().time(m))!r} "
                              "s; add a refractory period (t_ref > 0)")
+        if np.any(status == kp.DELAY_FULL):
+            m = int(active[np.argmax(status == kp.DELAY_FULL)])
+            batch = runner.sync()
+            ring = batch.fifo_ring[m]
+            full = int(np.argmax((ring[:, kp.R_COUNT] == ring[:, kp.R_CAPACITY])
+                                 & (ring[:, kp.R_CAPACITY] > 0)))
+            raise ValueError(f"instance {m}: at t = {float(batch.time(m))!r} s more spikes of one "
+                             f"population were in flight in block {full} (source population "
+                             f"{full // batch.pops[m]}, target {full % batch.pops[m]}) than its "
+                             f"{int(ring[full, kp.R_CAPACITY])} slots, sized for a rate of "
+                             "max_rate per neuron: give the network a larger max_rate (Hz)")
         if keep:
             for m, count in zip(active[n_rec > 0], n_rec[n_rec > 0]):
                 pieces[m].append(runner.spikes(m, count))

@@ -4,15 +4,15 @@ Each argument has a name, a dtype, a shape and a role. From this one table come 
 arrays (``allocate``), the CPU loop's call and the CUDA kernel's parameters and call
 (``arguments``, ``kernel_source``), and the compile test's signature. Adding an engine array is
 one line here plus its use in ``kernels/engine.py``; the order of ``ARGUMENTS`` is the order of
-``advance_instance``'s parameters after ``(m, tabulated, featured)``, checked when this module is
-imported.
+``advance_instance``'s parameters after ``(m, tabulated, featured, blocked)``, checked when this
+module is imported.
 """
 import inspect
 from collections import namedtuple
 
 import numpy as np
 
-from ..kernels import engine, models as km
+from ..kernels import engine, models as km, populations as kp
 
 CONSTANT = "constant"    # one scalar per batch
 SHARED = "shared"        # one array for the whole batch
@@ -40,6 +40,10 @@ ARGUMENTS = (
              "stored targets, one row per neuron ((1, 1) on the fly)"),
     Argument("lookup", np.float64, ("lookup",), SHARED,
              "the distinct lookup tables of a TABLE model, one after another ((1,) else)"),
+    Argument("synapses", np.int32, ("synapses",), SHARED,
+             "populations, stored: every instance's targets, segment after segment ((1,) else)"),
+    Argument("segments", np.int64, ("segments",), SHARED,
+             "populations, stored: where each (neuron, target population) segment starts"),
     Argument("par", np.float64, (km.N_PAR,), INSTANCE, "model constants (P_*)"),
     Argument("neuron", np.float64, ("neuron_rows", km.N_NEURON), INSTANCE,
              "per-neuron constants (N_*) of the time keys (one row else)"),
@@ -49,6 +53,14 @@ ARGUMENTS = (
     Argument("n", np.int64, (), INSTANCE, "neurons"),
     Argument("k", np.int64, (), INSTANCE, "out-degree"),
     Argument("seed", np.int64, (), INSTANCE, "network seed (targets on the fly)"),
+    Argument("pops", np.int64, (), INSTANCE, "populations (1 without populations)"),
+    Argument("pop_start", np.int64, ("pop_bounds",), INSTANCE, "first neuron of each population"),
+    Argument("pop_par", np.float64, ("pops", kp.N_POP), INSTANCE,
+             "per-population constants (Q_*)"),
+    Argument("block_par", np.float64, ("blocks", kp.N_BLOCK), INSTANCE,
+             "per-block constants (B_*): coupling, delay"),
+    Argument("block_k", np.int64, ("blocks",), INSTANCE, "per-block out-degree on the fly"),
+    Argument("segment_base", np.int64, (), INSTANCE, "where the instance's segments start"),
     Argument("bitmap", np.uint64, ("bitmap",), INSTANCE, "scratch: distinct targets"),
     Argument("drawn", np.int32, ("drawn",), INSTANCE, "scratch: the targets drawn on the fly"),
     Argument("candidates", np.int64, ("candidates",), INSTANCE, "scratch: target candidates"),
@@ -59,6 +71,12 @@ ARGUMENTS = (
              "per neuron: last spike (s), sum of ISIs (s), sum of squares (s^2)"),
     Argument("refractory_end", np.float64, ("refractory_rows",), INSTANCE,
              "end of each neuron's refractory period (s; one element without t_ref)"),
+    Argument("fifo_key", np.float64, ("fifo",), INSTANCE, "spikes in flight: arrival keys"),
+    Argument("fifo_sender", np.int32, ("fifo",), INSTANCE, "spikes in flight: senders"),
+    Argument("fifo_serial", np.int64, ("fifo",), INSTANCE, "spikes in flight: emission serials"),
+    Argument("fifo_ring", np.int64, ("blocks", kp.N_RING), INSTANCE,
+             "per block: where its FIFO is, its capacity, head and count (R_*)"),
+    Argument("emitted", np.int64, (1,), INSTANCE, "spikes emitted (the next serial)"),
     Argument("buf_times", np.float64, ("buffer",), INSTANCE, "recorded spike times (s)"),
     Argument("buf_senders", np.int32, ("buffer",), INSTANCE, "recorded spike senders"),
     Argument("rec_cap", np.int64, (), INSTANCE, "spikes to record in this launch, at most"),
@@ -76,10 +94,19 @@ ARRAYS = tuple(a.name for a in ARGUMENTS if a.role in (SHARED, INSTANCE))
 CARRIED = ("heap", "clock", "counts", "isi")
 """The INSTANCE arrays that carry a run from one launch to the next: the queue's keys (its
 minima follow from them), the time origin and the statistics. A run continues from them
-exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
+exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant,
+except ``refractory_end`` and the spikes in flight (``fifo_*``, ``emitted``) of networks
+with refractory periods or delays, which records and stores do not keep yet."""
+
+VARIANTS = ((False, False, False), (False, True, False), (True, False, False),
+            (True, True, False), (False, False, True))
+"""The compiled event loops, as ``(tabulated, featured, blocked)``: closed-form or table models,
+with or without refractory periods and excitation, and the loop of populations (closed forms;
+its features tested at run time)."""
 
 Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows "
-                            "refractory_rows buffer table_rows table_cols lookup")
+                            "refractory_rows buffer table_rows table_cols lookup synapses "
+                            "segments pops pop_bounds blocks fifo")
 Sizes.__doc__ = "The lengths the shapes of ``ARGUMENTS`` name, for one batch (``m`` instances)."
 
 
@@ -87,7 +114,7 @@ def _check_order():
     if not set(CARRIED) <= set(PER_INSTANCE):
         raise ImportError("engine.layout.CARRIED names an array that is not per instance")
 
-    declared = tuple(inspect.signature(engine.advance_instance).parameters)[3:]
+    declared = tuple(inspect.signature(engine.advance_instance).parameters)[4:]
     if declared != NAMES:
         raise ImportError("engine.layout.ARGUMENTS is out of step with "
                           f"kernels.engine.advance_instance: {NAMES} against {declared}")
@@ -105,7 +132,8 @@ def allocate(sizes):
 
 
 def arguments(arrays, constants, launch):
-    """The arguments of ``advance_instance`` after ``(m, tabulated, featured)``, in order.
+    """The arguments of ``advance_instance`` after ``(m, tabulated, featured, blocked)``, in
+    order.
 
     Parameters
     ----------
@@ -133,7 +161,7 @@ def kernel_source(name="advance_kernel"):
     return (f"def {name}(active, {params}):\n"
             f"    a = cuda.grid(1)\n"
             f"    if a < active.shape[0]:\n"
-            f"        advance_instance(active[a], tabulated, featured, {params})\n")
+            f"        advance_instance(active[a], tabulated, featured, blocked, {params})\n")
 
 
 _check_order()

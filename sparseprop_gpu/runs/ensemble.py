@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import config, validate
 from ..specification import memory
-from ..specification.instances import InstanceTable
+from ..specification.instances import InstanceTable, PopulationTable
+from ..specification.populations import PopulationNetwork
 from ..specification.settings import UNLIMITED, check_run
 from . import continuation
 from .execute import batch_of, execute, resolve_backend
@@ -47,6 +48,10 @@ class Ensemble:
         Refractory period (s) per instance.
     n_max, k_max : int, optional
         Capacity of a batch: every instance must fit (default: the largest).
+    **parameters : float or sequence
+        For a ``PopulationNetwork`` made by ``sp.brunel`` or ``sp.balanced``: any of that
+        constructor's parameters per instance (``g``, ``eta``, ``j``, ``delay``, ``t_ref``,
+        ``n_e``, ...). A network of populations takes ``seeds``, ``ic_seeds`` and these.
 
     Every sequence must have the same length M, the number of instances. Instances share the
     network's stored target table when all of them have its ``n``, ``k`` and ``seed`` (or it
@@ -60,12 +65,20 @@ class Ensemble:
 
     def __init__(self, network, *, seeds=None, ic_seeds=None, n=None, k=None, tau=None, j0=None,
                  target_rate=None, drive=None, coupling=None, t_ref=None, n_max=None,
-                 k_max=None):
+                 k_max=None, **parameters):
         given = dict(seeds=seeds, ic_seeds=ic_seeds, n=n, k=k, tau=tau, j0=j0,
                      target_rate=target_rate, drive=drive, coupling=coupling, t_ref=t_ref)
-        self.table = InstanceTable(network, **{PER_INSTANCE[name]: _per_instance(name, value)
-                                               for name, value in given.items()
-                                               if value is not None})
+        columns = {PER_INSTANCE[name]: _per_instance(name, value)
+                   for name, value in given.items() if value is not None}
+        if isinstance(network, PopulationNetwork):
+            columns.update({name: _per_instance(name, value)
+                            for name, value in parameters.items()})
+            self.table = PopulationTable(network, **columns)
+        elif parameters:
+            raise ValueError(f"unknown Ensemble parameter {next(iter(parameters))!r}; allowed: "
+                             f"{', '.join(PER_INSTANCE)}")
+        else:
+            self.table = InstanceTable(network, **columns)
         self.network = network
         self.size = len(self.table)
         ns, ks = self.table.columns["n"], self.table.columns["k"]
@@ -220,7 +233,7 @@ def record_ensemble(ensemble, t_end=None, n_spikes=None, warmup=None, record=Non
     width = ensemble.n_max
     meta = {**ensemble.network.describe(), "key": key, "record": record, "backend": backend,
             "t_end": continuation.finite(t_end)}
-    final = None if not state else {"keys": _pad(run.carried["keys"], width, np.nan),
+    final = None if not state or ensemble.table.blocked else {"keys": _pad(run.carried["keys"], width, np.nan),
                                     "clock": run.carried["clock"],
                                     "last_spike": _pad(np.where(np.isnan(run.carried["keys"]),
                                                                 np.nan, run.isi[..., 0]),
@@ -240,7 +253,8 @@ def _check_memory(ensemble, n_spikes, keep, backend, batch_size, buffer_spikes):
         f"n <= {n_max}, k <= {k_max}", len(ensemble), batch_size, n_max, k_max, buffer_spikes,
         (net.n, net.k) if table.shared_table else None, net.heterogeneous,
         len(ensemble) * n_spikes if keep and n_spikes < UNLIMITED else 0,
-        memory.device_bytes() if backend == "cuda" else None)
+        memory.device_bytes() if backend == "cuda" else None,
+        fifo=table.fifo_total() if table.blocked else 1)
 
 
 def _previous(ds, ensemble):

@@ -6,8 +6,9 @@ import time
 import numpy as np
 
 from .. import config, validate
-from ..specification.instances import InstanceTable
+from ..specification.instances import table_of
 from ..specification.network import Network
+from ..specification.populations import PopulationNetwork
 from ..specification.settings import UNLIMITED, check_run
 from . import continuation, recordio
 from .execute import batch_of, execute
@@ -17,7 +18,7 @@ from .record import SpikeRecord
 def engine_state(network, key="exp", rebase=True, fan_bits=config.FAN_BITS,
                  buffer_spikes=config.SPIKE_BUFFER):
     """The engine's arrays for ``network`` at t = 0: a Batch of one instance."""
-    return batch_of(InstanceTable.of(network), [0], key, buffer_spikes, rebase, fan_bits=fan_bits)
+    return batch_of(table_of(network), [0], key, buffer_spikes, rebase, fan_bits=fan_bits)
 
 
 def simulate(network, t_end=None, n_spikes=None, warmup=None, record=None, key="auto",
@@ -27,7 +28,7 @@ def simulate(network, t_end=None, n_spikes=None, warmup=None, record=None, key="
 
     Parameters
     ----------
-    network : Network
+    network : Network or PopulationNetwork
     t_end : float, optional
         Stop before the first spike after ``t_end`` (s).
     n_spikes : int, optional
@@ -61,8 +62,8 @@ def simulate(network, t_end=None, n_spikes=None, warmup=None, record=None, key="
     -------
     SpikeRecord
     """
-    if not isinstance(network, Network):
-        raise ValueError(f"network must be a sp.Network; got {network!r}")
+    if not isinstance(network, (Network, PopulationNetwork)):
+        raise ValueError(f"network must be a sp.Network or sp.PopulationNetwork; got {network!r}")
     if checkpoint is not None:
         return _checkpointed(network, t_end, n_spikes, warmup, record, key, progress, rebase,
                              continue_from, checkpoint, checkpoint_every)
@@ -73,7 +74,7 @@ def simulate(network, t_end=None, n_spikes=None, warmup=None, record=None, key="
         continuation.check_network(previous.meta, network.describe())
     warmup = 0.0 if warmup is None else warmup
     record = "spikes" if record is None else record
-    table = InstanceTable.of(network)
+    table = table_of(network)
     t_end, n_spikes, warmup, key = check_run(t_end, n_spikes, warmup, record, key, network)
     carried, to_record = None, n_spikes
     if previous is not None:

@@ -15,6 +15,7 @@ from .. import config, validate
 from ..kernels import models as km
 from . import memory
 from .network import SEED_MAX, Network, random_phases
+from .populations import PopulationNetwork, rebuild
 
 COLUMNS = ("n", "k", "seed", "ic_seed", "tau", "j0", "target_rate", "drive", "coupling", "t_ref")
 """Every per-instance parameter, in the order results and stores list them."""
@@ -73,6 +74,7 @@ class InstanceTable:
         self._networks = [self._row_network(i) for i in self._rows]
         self._derive()
         self.shared_table = self._shares_table()
+        self.blocked = False
 
     # ------------------------------------------------------------------ construction
     def _check_names(self, columns):
@@ -229,6 +231,99 @@ class InstanceTable:
 
     def __repr__(self):
         return f"InstanceTable({self.size} instances of {self.base!r})"
+
+
+class PopulationTable:
+    """M instances of a network of populations: per-instance seeds, and where the network came
+    from a parametrisation (``brunel``, ``balanced``) any of its parameters (g, eta, j, delay,
+    t_ref, n_e, ...), each distinct row built and checked once.
+
+    Parameters
+    ----------
+    network : PopulationNetwork
+    **columns : scalar or sequence
+        ``seed``, ``ic_seed`` and the parametrisation's parameters.
+    """
+
+    def __init__(self, network, **columns):
+        self.base = network
+        allowed = SEEDS + tuple(k for k in (network.parametrisation or {}) if k != "name")
+        for name in columns:
+            if name not in allowed:
+                raise ValueError(f"unknown per-instance parameter {name!r} for this network of "
+                                 f"populations; allowed: {', '.join(allowed)}" + (
+                                     "" if network.parametrisation else " (a network from "
+                                     "sp.brunel or sp.balanced also takes its parameters)"))
+        self.size = _common_length(columns)
+        memory.check_instances(self.size, "per-instance parameters")
+        if "seed" in columns and "ic_seed" not in columns:
+            columns = {**columns, "ic_seed": columns["seed"]}
+        own = {"seed": network.seed, "ic_seed": network.ic_seed}
+        self.swept = [name for name in columns if name not in SEEDS]
+        self.columns = {name: np.array(np.broadcast_to(columns.get(name, own.get(name)),
+                                                       (self.size,)))
+                        for name in list(SEEDS) + self.swept}
+        for name in SEEDS:
+            _check_column(name, self.columns[name],
+                          lambda value, name=name: validate.integer(name, value, 0, SEED_MAX))
+        self._rows, self.row = (_distinct_rows(self.columns, self.swept) if self.swept else
+                                (np.zeros(1, np.int64), np.zeros(self.size, np.int64)))
+        self._networks = []
+        for i in self._rows:
+            try:
+                self._networks.append(self._network(i, network.seed, network.ic_seed))
+            except ValueError as exc:
+                raise InstanceError.naming(i, exc, self.swept) from None
+        self.columns["n"] = np.array([self._networks[r].n for r in self.row], np.int64)
+        self.columns["k"] = np.array([self._networks[r].k for r in self.row], np.int64)
+        self.shared_table = False
+        self.blocked = True
+
+    def _network(self, i, seed, ic_seed):
+        if not self.swept and seed == self.base.seed and ic_seed == self.base.ic_seed:
+            return self.base
+        params = {name: self.columns[name][i].item() for name in self.swept}
+        return rebuild(self.base, params, seed, ic_seed)
+
+    def __len__(self):
+        return self.size
+
+    def network(self, i):
+        """The PopulationNetwork of instance ``i``."""
+        return self._network(i, int(self.columns["seed"][i]), int(self.columns["ic_seed"][i]))
+
+    def parameters(self, members=None):
+        """Per-instance parameters (n, seed, ic_seed, the swept ones) as arrays."""
+        pick = slice(None) if members is None else np.asarray(members)
+        return {name: self.columns[name][pick] for name in ("n",) + SEEDS + tuple(self.swept)}
+
+    def shortest_period(self):
+        """The shortest free period of any neuron of any instance (s)."""
+        return min(net.shortest_period() for net in self._networks)
+
+    def fifo_total(self):
+        """The most FIFO slots any instance needs (they do not depend on the seeds)."""
+        return max(net.fifo_total() for net in self._networks)
+
+    def engine_inputs(self, members, key_kind, rebase=True):
+        """The arguments of ``engine.Batch`` for the instances ``members``."""
+        nets = [self.network(int(i)) for i in members]
+        inputs = [net.engine_inputs(key_kind, rebase) for net in nets]
+        return dict(model_id=self.base.model.kernel_id, key_kind=key_kind,
+                    pars=np.stack([par for par, _ in inputs]),
+                    phases=[net.initial_phases for net in nets], ks=[1] * len(nets),
+                    seeds=self.columns["seed"][members], blocks=[b for _, b in inputs])
+
+    def __repr__(self):
+        return f"PopulationTable({self.size} instances of {self.base!r})"
+
+
+def table_of(network, **columns):
+    """The instance table of ``network``: an InstanceTable, or a PopulationTable for a network
+    of populations."""
+    if isinstance(network, PopulationNetwork):
+        return PopulationTable(network, **columns)
+    return InstanceTable(network, **columns)
 
 
 def row_constants(network, key_kind, rebase=True):

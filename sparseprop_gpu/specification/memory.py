@@ -10,7 +10,7 @@ do instead.
 """
 from .. import config
 from ..compiled import bitmap_words, candidate_scratch
-from ..kernels import models as km
+from ..kernels import models as km, populations as kp
 from ..kernels.pqueue import tree_geometry
 
 GIB = 2.0**30
@@ -96,7 +96,8 @@ def target_table_bytes(n, k):
 
 
 def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, lookup=1,
-                 fan_bits=config.FAN_BITS, refractory_rows=1):
+                 fan_bits=config.FAN_BITS, refractory_rows=1, pops=1, fifo=1, synapses=1,
+                 segments=1):
     """Bytes of a batch's engine state (every SHARED and INSTANCE argument).
 
     Parameters
@@ -113,6 +114,10 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
         Length of the shared lookup tables (float64).
     refractory_rows : int
         Length of the ends of refractoriness (n_max with a refractory period, else 1).
+    pops, fifo : int
+        Populations, and FIFO slots for spikes in flight per instance (1 and 1 without).
+    synapses, segments : int
+        Lengths of a network of populations' shared stored connectivity (1 and 1 without).
     """
     stored = stored_shape is not None
     heap = tree_geometry(int(n_max), fan_bits)[1]
@@ -122,13 +127,17 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
                     + (8 + 4 + 16) * (1 if stored else 0)
                     + (0 if stored else 8 * bitmap_words(n_max) + 4 * k_max
                        + 8 * candidate_scratch(k_max))
-                    + 4 * n_max + 24 * n_max + 12 * buffer + 8 * 8)
-    shared = 4 * (stored_shape[0] * stored_shape[1] if stored else 1) + 8 * lookup
+                    + 4 * n_max + 24 * n_max + 12 * buffer + 8 * 8
+                    + 8 * (2 + (pops + 1) + kp.N_POP * pops
+                           + (kp.N_BLOCK + 1 + kp.N_RING) * pops * pops + 1)
+                    + (8 + 4 + 8) * fifo)
+    shared = (4 * (stored_shape[0] * stored_shape[1] if stored else 1) + 8 * lookup
+              + 4 * synapses + 8 * segments)
     return int(m) * int(per_instance) + int(shared)
 
 
 def check_run(what, size, batch_size, n_max, k_max, buffer, stored_shape=None,
-              heterogeneous=False, keep_spikes=0, device=None):
+              heterogeneous=False, keep_spikes=0, device=None, fifo=1):
     """Refuse a run whose batch and results would not fit; the message gives the estimate and
     what would fit instead.
 
@@ -148,13 +157,16 @@ def check_run(what, size, batch_size, n_max, k_max, buffer, stored_shape=None,
         Spikes kept in all, where known (0: none or unknown).
     device : int, optional
         Free device memory (bytes) for a CUDA run: the batch's engine state must fit there too.
+    fifo : int
+        FIFO slots for spikes in flight per instance (a network of populations with delays).
 
     Table models' lookup tables (tens of kB per distinct drive) are left out.
     """
     m = min(int(batch_size), int(size))
     rows = n_max if heterogeneous else 1
-    shared = engine_bytes(0, n_max, k_max, buffer, stored_shape, rows)
-    per_instance = engine_bytes(1, n_max, k_max, buffer, stored_shape, rows) - shared + 8 * n_max
+    shared = engine_bytes(0, n_max, k_max, buffer, stored_shape, rows, fifo=fifo)
+    per_instance = engine_bytes(1, n_max, k_max, buffer, stored_shape, rows, fifo=fifo) - shared \
+        + 8 * n_max
     fixed = (shared + (0 if stored_shape is None else 4 * stored_shape[0] * stored_shape[1])
              + RESULT_BYTES * int(size) * n_max + SPIKE_BYTES * int(keep_spikes))
     instead = []

@@ -7,6 +7,7 @@ from .. import config, validate
 from ..kernels import models as km
 from ..options import KEYS, RECORD
 from . import memory
+from .populations import PopulationNetwork
 
 UNLIMITED = 2**62
 """``n_spikes`` of a run that stops at ``t_end`` only."""
@@ -37,11 +38,14 @@ def check_run(t_end, n_spikes, warmup, record, key, network, table=None):
     check_resolution(t_end, n_spikes, warmup, source.shortest_period(),
                      int(np.max(source.n if table is None else table.columns["n"])))
     if table is None:
-        stored = network.connectivity == "stored"
+        # a network of populations checks its stored connectivity when it is made
+        populations = isinstance(network, PopulationNetwork)
+        stored = network.connectivity == "stored" and not populations
         memory.check_run(f"n = {network.n}, k = {network.k} (one network)", 1, 1, network.n,
                          network.k, config.SPIKE_BUFFER,
                          (network.n, network.k) if stored else None, network.heterogeneous,
-                         n_spikes if record == "spikes" and n_spikes < UNLIMITED else 0)
+                         n_spikes if record == "spikes" and n_spikes < UNLIMITED else 0,
+                         fifo=network.fifo_total() if populations else 1)
     return t_end, n_spikes, warmup, key
 
 

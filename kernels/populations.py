@@ -1,0 +1,276 @@
+"""The event loop of a network of populations: connection blocks, synaptic delays, refractory
+periods, excitation (docs/design.md §2.14).
+
+Neurons ``pop_start[a] .. pop_start[a + 1] - 1`` form population ``a`` of ``pops``; block
+``ab = a * pops + b`` holds the connections from population a to b, with one coupling and one
+delay. Every population shares the model family; its own drive, tau and refractory period are
+in its row of ``pop_par``. The keys are the time key (any model) or the exp-time key (LIF with
+one tau), both comparable across populations.
+
+A spike of ``j`` in population a reaches block ab's targets at once (zero delay) or is put in
+block ab's FIFO with its arrival key: spikes are emitted in time order and one block has one
+delay, so each FIFO is in arrival order, and the next delivery is the earliest of ``pops**2``
+heads (O(1) per spike for any number of spikes in flight). A delivery redraws or reads the
+sender's targets then: in flight a spike costs 20 bytes, not K inputs.
+
+At one instant deliveries come before spikes, in emission order (``fifo_serial``), and spikes
+in increasing neuron index, as in ``sparseprop_gpu.reference.simulate_populations``.
+"""
+import math
+
+import numpy as np
+from numba.extending import register_jitable
+
+from .bookkeeping import (add_compensated, take_statistics, BUFFER_FULL, CASCADE, DELAY_FULL,
+                          PAUSED, REACHED_T_END)  # noqa: F401  (DELAY_FULL: the host reads it here)
+from .connectivity import block_key, draw_distinct, STORED
+from .models import (constants, elapsed, key_after_input, rebase_step, spike_now, KEY_EXP_TIME,
+                     KEY_TIME, P_REBASE_AT)
+from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
+
+# per-population constants, one row per population (``pop_par``)
+Q_OMEGA = 0       # phase velocity (time key)
+Q_TPP = 1         # seconds per unit of phase (time key)
+Q_FREE = 2        # the reset in key terms: time key (phi_th - phi_reset) tpp (s, added);
+                  # exp-time key I / (I - 1) (a factor)
+Q_RESET = 3       # the key after a spike: Q_FREE plus the refractory period (t_ref added,
+                  # or the factor exp(t_ref / tau))
+Q_T_REF = 4       # refractory period (s)
+N_POP = 5
+
+# per-block constants, one row per block ab (``block_par``)
+B_KICK = 0        # time key: J / I_b (LIF), J / sqrt(I_b) (QIF); exp-time key: J / (I_b - 1)
+B_DELAY = 1       # the delay in key terms: D (s, added) or exp(D / tau) (a factor)
+B_SECONDS = 2     # the delay (s); 0: delivered at the spike
+N_BLOCK = 3
+
+# one row per block of ``fifo_ring``: where its FIFO lives in the flat ``fifo_*`` arrays
+R_BASE = 0
+R_CAPACITY = 1
+R_HEAD = 2
+R_COUNT = 3
+N_RING = 4
+
+
+@register_jitable
+def later(key_kind, key, step):
+    """The key ``step`` later (a ``B_DELAY`` or ``Q_RESET``: added, or a factor)."""
+    if key_kind == KEY_EXP_TIME:
+        return key * step
+    return key + step
+
+
+@register_jitable
+def below_free(key_kind, key, shift, free):
+    """Whether a neuron's phase is below reset at ``shift`` (``Q_FREE`` of its population):
+    refractory, or taken there by inhibition (``refractory_end`` tells them apart)."""
+    if key_kind == KEY_EXP_TIME:
+        return key > shift * free
+    return key - shift > free
+
+
+@register_jitable
+def population_of(pop_start, j):
+    """The population of neuron ``j``."""
+    a = 0
+    while j >= pop_start[a + 1]:
+        a += 1
+    return a
+
+
+@register_jitable
+def deliver(model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops, pop_start, pop_par,
+            block_par, block_k, conn_mode, seed, synapses, segments, segment_base, bitmap,
+            drawn, candidates, gathered, shift, t, refractory, excite, refractory_end):
+    """Apply the spike of ``j`` (population a) to its targets in population b at ``shift``
+    (time ``t``): stored rows of ``synapses``, or drawn on the fly (fixed out-degree)."""
+    ab = a * pops + b
+    if conn_mode == STORED:
+        at = segment_base + j * pops + b
+        lo = segments[at]
+        k = segments[at + 1] - lo
+        row = synapses
+    else:
+        k = block_k[ab]
+        if k == 0:
+            return
+        n_b = pop_start[b + 1] - pop_start[b]
+        local = j - pop_start[a]
+        if a == b:
+            draw_distinct(block_key(seed, ab, local), n_b - 1, local, k, pop_start[b], bitmap,
+                          drawn, candidates)
+        else:
+            draw_distinct(block_key(seed, ab, local), n_b, n_b, k, pop_start[b], bitmap, drawn,
+                          candidates)
+        lo = 0
+        row = drawn
+    for c in range(k):                  # independent loads first: they overlap in memory
+        gathered[c] = heap[np.uint64(row[lo + c])]
+    kick = block_par[ab, B_KICK]
+    omega = pop_par[b, Q_OMEGA]
+    tpp = pop_par[b, Q_TPP]
+    free = pop_par[b, Q_FREE]
+    for c in range(k):
+        i = row[lo + c]
+        before = gathered[c]
+        if refractory and below_free(key_kind, before, shift, free) and \
+                t < refractory_end[np.uint64(i)]:
+            continue
+        if key_kind == KEY_EXP_TIME:
+            after = before - kick * shift
+        else:
+            after = key_after_input(model, KEY_TIME, before, shift, mp, omega, kick, tpp)
+        if excite:
+            after = spike_now(after, shift)
+        if not pq_set_in_group(heap, level1, bits, i, before, after):
+            pq_update(heap, geom, i, after)
+
+
+@register_jitable
+def next_delivery(fifo_key, fifo_serial, fifo_ring, blocks):
+    """(block, key) of the earliest delivery in flight (emission order on equal keys), or
+    (-1, inf)."""
+    due = -1
+    due_key = math.inf
+    due_serial = 0
+    for ab in range(blocks):
+        if fifo_ring[ab, R_COUNT] > 0:
+            at = fifo_ring[ab, R_BASE] + fifo_ring[ab, R_HEAD]
+            key = fifo_key[at]
+            serial = fifo_serial[at]
+            if key < due_key or (key == due_key and serial < due_serial):
+                due, due_key, due_serial = ab, key, serial
+    return due, due_key
+
+
+@register_jitable
+def rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor):
+    """Map the arrival keys in flight as ``pq_rebase`` maps the queue's."""
+    for ab in range(blocks):
+        base = fifo_ring[ab, R_BASE]
+        capacity = fifo_ring[ab, R_CAPACITY]
+        head = fifo_ring[ab, R_HEAD]
+        for c in range(fifo_ring[ab, R_COUNT]):
+            at = base + (head + c) % capacity
+            fifo_key[at] = (fifo_key[at] - key_shift) * factor
+
+
+@register_jitable
+def advance_blocked(model, key_kind, par, heap, geom, n, pops, pop_start, pop_par, block_par,
+                    block_k, conn_mode, seed, synapses, segments, segment_base, bitmap, drawn,
+                    candidates, gathered, clock, t_end, warmup, counts, isi, refractory_end,
+                    fifo_key, fifo_sender, fifo_serial, fifo_ring, emitted, keep, buf_times,
+                    buf_senders, rec_cap, max_spikes):
+    """``engine.advance`` for a network of populations: the same stop conditions, statuses
+    and outputs, plus ``DELAY_FULL``.
+
+    Parameters (besides ``engine.advance``'s)
+    -----------------------------------------
+    pops : int
+        Populations.
+    pop_start : int64[pops + 1]; pop_par : float64[pops, N_POP]
+    block_par : float64[pops**2, N_BLOCK]; block_k : int64[pops**2]
+        Per block: the constants, and the out-degree drawn on the fly (0: no connections).
+    synapses : int32[S]; segments : int64[...]; segment_base : int
+        Stored connectivity: the targets of ``j`` in population b are ``synapses[lo:hi]``
+        with ``lo, hi = segments[segment_base + j * pops + b : ... + 2]``.
+    fifo_key : float64[F]; fifo_sender : int32[F]; fifo_serial : int64[F]
+        The spikes in flight: arrival key, sender, emission serial; ``fifo_ring`` (one row
+        per block, ``R_*``) says where each block's ring is and what it holds.
+    emitted : int64[1]
+        Spikes emitted so far (the next emission serial).
+    """
+    root = pq_root(geom)
+    mp = constants(par)
+    rebase_at = mp[P_REBASE_AT]
+    capacity = buf_times.shape[0]
+    level1 = geom[3]
+    bits = geom[1]
+    blocks = pops * pops
+    refractory = False
+    for a in range(pops):
+        refractory = refractory or pop_par[a, Q_T_REF] > 0.0
+    excite = False
+    for ab in range(blocks):
+        excite = excite or block_par[ab, B_KICK] > 0.0
+    n_rec = 0
+    n_proc = 0
+    fill = 0
+    t_last = math.nan
+    burst = 0
+    while True:
+        j = pq_argmin(heap, geom)
+        shift = heap[j]
+        due, due_key = next_delivery(fifo_key, fifo_serial, fifo_ring, blocks)
+        if due >= 0 and due_key <= shift:                 # a delivery first
+            t = clock[0] + (clock[1] + elapsed(key_kind, due_key, mp))
+            if t > t_end:
+                take_statistics(buf_times, buf_senders, fill, counts, isi)
+                return REACHED_T_END, n_rec, n_proc
+            head = fifo_ring[due, R_HEAD]
+            sender = fifo_sender[fifo_ring[due, R_BASE] + head]
+            fifo_ring[due, R_HEAD] = head + 1 if head + 1 < fifo_ring[due, R_CAPACITY] else 0
+            fifo_ring[due, R_COUNT] -= 1
+            deliver(model, key_kind, mp, heap, geom, level1, bits, sender, due // pops,
+                    due % pops, pops, pop_start, pop_par, block_par, block_k, conn_mode, seed,
+                    synapses, segments, segment_base, bitmap, drawn, candidates, gathered,
+                    due_key, t, refractory, excite, refractory_end)
+            continue
+        t = clock[0] + (clock[1] + elapsed(key_kind, shift, mp))
+        if t > t_end:
+            take_statistics(buf_times, buf_senders, fill, counts, isi)
+            return REACHED_T_END, n_rec, n_proc
+        if excite:                      # spikes at one instant: bounded (docs/design.md §2.13)
+            if t != t_last:
+                t_last = t
+                burst = 0
+            burst += 1
+            if burst > n:
+                return CASCADE, n_rec, n_proc
+        a = population_of(pop_start, j)
+        for b in range(pops):           # room in flight first: a full FIFO leaves all valid
+            ab = a * pops + b
+            if block_par[ab, B_SECONDS] > 0.0 and \
+                    fifo_ring[ab, R_COUNT] == fifo_ring[ab, R_CAPACITY]:
+                take_statistics(buf_times, buf_senders, fill, counts, isi)
+                return DELAY_FULL, n_rec, n_proc
+        for b in range(pops):
+            ab = a * pops + b
+            if block_par[ab, B_SECONDS] > 0.0:
+                ring_capacity = fifo_ring[ab, R_CAPACITY]
+                at = fifo_ring[ab, R_BASE] + (fifo_ring[ab, R_HEAD] + fifo_ring[ab, R_COUNT]) \
+                    % ring_capacity
+                fifo_key[at] = later(key_kind, shift, block_par[ab, B_DELAY])
+                fifo_sender[at] = j
+                fifo_serial[at] = emitted[0]
+                fifo_ring[ab, R_COUNT] += 1
+            else:
+                deliver(model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops,
+                        pop_start, pop_par, block_par, block_k, conn_mode, seed, synapses,
+                        segments, segment_base, bitmap, drawn, candidates, gathered, shift, t,
+                        refractory, excite, refractory_end)
+        pq_update(heap, geom, j, later(key_kind, shift, pop_par[a, Q_RESET]))
+        if refractory:
+            refractory_end[np.uint64(j)] = t + pop_par[a, Q_T_REF]
+        emitted[0] += 1
+
+        if heap[root] > rebase_at:
+            dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
+            pq_rebase(heap, geom, key_shift, factor)
+            rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor)
+            add_compensated(clock, dt)
+
+        n_proc += 1
+        if t >= warmup:
+            buf_times[fill] = t
+            buf_senders[fill] = j
+            fill += 1
+            n_rec += 1
+            if fill == capacity or n_rec == rec_cap:
+                take_statistics(buf_times, buf_senders, fill, counts, isi)
+                if keep or n_rec == rec_cap:
+                    return BUFFER_FULL, n_rec, n_proc
+                fill = 0
+        if n_proc == max_spikes:
+            take_statistics(buf_times, buf_senders, fill, counts, isi)
+            return PAUSED, n_rec, n_proc

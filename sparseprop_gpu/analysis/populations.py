@@ -1,0 +1,58 @@
+"""Per-population summaries of a network of populations: rate, ISI CV and Fano factor of each."""
+import json
+import warnings
+
+import numpy as np
+
+from .data import _is_dataset
+from .statistics import cv_isi, fano_factor, rates
+
+
+def populations_of(source):
+    """[(name, first neuron, n)] of the populations of ``source`` (a SpikeRecord or a result
+    Dataset of a ``PopulationNetwork``), from its description."""
+    meta = source.sp.meta if _is_dataset(source) else getattr(source, "meta", None)
+    if isinstance(meta, str):
+        meta = json.loads(meta)
+    if not meta or "populations" not in meta:
+        raise ValueError("the source is not a run of a network of populations (its description "
+                         "names no populations)")
+    out, start = [], 0
+    for p in meta["populations"]:
+        out.append((p["name"], start, int(p["n"])))
+        start += int(p["n"])
+    return out
+
+
+def population_summaries(source, window=None):
+    """Rate, ISI CV and Fano factor of each population.
+
+    Parameters
+    ----------
+    source : SpikeRecord or result Dataset of a ``PopulationNetwork``
+    window : float, optional
+        Counting window (s) of the Fano factor; needs the spikes (``record="spikes"``).
+
+    Returns
+    -------
+    dict
+        ``{name: {"rate": ..., "cv_isi": ..., "fano": ...}}``: the mean over the population's
+        neurons of each neuron's rate (Hz), ISI CV (neurons with two intervals or more) and
+        Fano factor of counts in windows (NaN without ``window``); scalars for a record,
+        (instance,) arrays for an ensemble.
+    """
+    neuron_rates = np.asarray(rates(source))
+    neuron_cv = np.asarray(cv_isi(source))
+    neuron_fano = None if window is None else np.asarray(fano_factor(source, window))
+    out = {}
+    for name, start, n in populations_of(source):
+        part = slice(start, start + n)
+        with warnings.catch_warnings():           # all-NaN slices: NaN, as documented
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[name] = {
+                "rate": np.nanmean(neuron_rates[..., part], axis=-1),
+                "cv_isi": np.nanmean(neuron_cv[..., part], axis=-1),
+                "fano": (np.nanmean(neuron_fano[..., part], axis=-1) if neuron_fano is not None
+                         else np.full(neuron_rates.shape[:-1], np.nan))}
+    return out
+
