@@ -23,7 +23,7 @@ from numba.extending import register_jitable
 
 from .bookkeeping import (add_compensated, take_statistics, BUFFER_FULL, CASCADE, DELAY_FULL,
                           PAUSED, REACHED_T_END)  # noqa: F401  (DELAY_FULL: the host reads it here)
-from .connectivity import block_key, draw_distinct, STORED
+from .connectivity import bernoulli_targets, block_key, draw_distinct, STORED
 from .models import (constants, elapsed, key_after_input, rebase_step, spike_now, KEY_EXP_TIME,
                      KEY_TIME, P_REBASE_AT)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
@@ -42,7 +42,8 @@ N_POP = 5
 B_KICK = 0        # time key: J / I_b (LIF), J / sqrt(I_b) (QIF); exp-time key: J / (I_b - 1)
 B_DELAY = 1       # the delay in key terms: D (s, added) or exp(D / tau) (a factor)
 B_SECONDS = 2     # the delay (s); 0: delivered at the spike
-N_BLOCK = 3
+B_LOG_Q = 3       # Bernoulli on the fly: log1p(-p) (< 0); 0 for the other rules
+N_BLOCK = 4
 
 # one row per block of ``fifo_ring``: where its FIFO lives in the flat ``fifo_*`` arrays
 R_BASE = 0
@@ -83,7 +84,8 @@ def deliver(model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops, pop_st
             block_par, block_k, conn_mode, seed, synapses, segments, segment_base, bitmap,
             drawn, candidates, gathered, shift, t, refractory, excite, refractory_end):
     """Apply the spike of ``j`` (population a) to its targets in population b at ``shift``
-    (time ``t``): stored rows of ``synapses``, or drawn on the fly (fixed out-degree)."""
+    (time ``t``): stored rows of ``synapses``, or drawn on the fly (fixed out-degree or
+    Bernoulli)."""
     ab = a * pops + b
     if conn_mode == STORED:
         at = segment_base + j * pops + b
@@ -91,16 +93,19 @@ def deliver(model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops, pop_st
         k = segments[at + 1] - lo
         row = synapses
     else:
-        k = block_k[ab]
-        if k == 0:
-            return
         n_b = pop_start[b + 1] - pop_start[b]
         local = j - pop_start[a]
-        if a == b:
-            draw_distinct(block_key(seed, ab, local), n_b - 1, local, k, pop_start[b], bitmap,
-                          drawn, candidates)
-        else:
-            draw_distinct(block_key(seed, ab, local), n_b, n_b, k, pop_start[b], bitmap, drawn,
+        span = n_b - 1 if a == b else n_b            # no autapses: skip j itself
+        skip = local if a == b else n_b
+        log_q = block_par[ab, B_LOG_Q]
+        if log_q < 0.0:                              # Bernoulli
+            k = bernoulli_targets(block_key(seed, ab, local), span, skip, log_q, pop_start[b],
+                                  drawn, True)
+        else:                                        # fixed out-degree, or none
+            k = block_k[ab]
+            if k == 0:
+                return
+            draw_distinct(block_key(seed, ab, local), span, skip, k, pop_start[b], bitmap, drawn,
                           candidates)
         lo = 0
         row = drawn
@@ -170,7 +175,8 @@ def advance_blocked(model, key_kind, par, heap, geom, n, pops, pop_start, pop_pa
         Populations.
     pop_start : int64[pops + 1]; pop_par : float64[pops, N_POP]
     block_par : float64[pops**2, N_BLOCK]; block_k : int64[pops**2]
-        Per block: the constants, and the out-degree drawn on the fly (0: no connections).
+        Per block: the constants, and the out-degree drawn on the fly (0: no connections,
+        or Bernoulli where ``B_LOG_Q`` < 0).
     synapses : int32[S]; segments : int64[...]; segment_base : int
         Stored connectivity: the targets of ``j`` in population b are ``synapses[lo:hi]``
         with ``lo, hi = segments[segment_base + j * pops + b : ... + 2]``.

@@ -94,19 +94,31 @@ def distinct_draws(seed, block, count, n_other, same, k, offset=0):
     return out
 
 
+def _bernoulli_args(seed, block, count, n_other, same, p, offset):
+    span = n_other - 1 if same else n_other
+    log_q = np.log1p(-p) if p < 1.0 else -np.inf
+    return (np.int64(seed), np.int64(block), np.int64(count), np.int64(span), bool(same),
+            np.float64(log_q), np.int64(offset), np.zeros(count, np.int64))
+
+
+def bernoulli_degrees(seed, block, count, n_other, same, p):
+    """(count,) int64: the out-degrees of ``bernoulli_draws``, counted without keeping the
+    targets (O(count) memory)."""
+    args = _bernoulli_args(seed, block, count, n_other, same, p, 0)
+    _fill_bernoulli(*args, np.empty(0, np.int32))
+    return args[-1]
+
+
 def bernoulli_draws(seed, block, count, n_other, same, p, offset=0):
     """(degrees (count,), targets): each of ``count`` neurons of block ``block`` connects to
     each neuron of a population of ``n_other`` (itself left out where ``same``) with
-    probability ``p``; targets in increasing order, plus ``offset``."""
-    span = n_other - 1 if same else n_other
-    log_q = np.log1p(-p) if p < 1.0 else -np.inf
-    degrees = np.zeros(count, np.int64)
-    args = (np.int64(seed), np.int64(block), np.int64(count), np.int64(span), bool(same),
-            np.float64(log_q), np.int64(offset), degrees)
+    probability ``p``; targets in increasing order, plus ``offset``: the targets the engine
+    draws on the fly."""
+    args = _bernoulli_args(seed, block, count, n_other, same, p, offset)
     _fill_bernoulli(*args, np.empty(0, np.int32))            # count first, then fill
-    out = np.empty(int(degrees.sum()), np.int32)
+    out = np.empty(int(args[-1].sum()), np.int32)
     _fill_bernoulli(*args, out)
-    return degrees, out
+    return args[-1], out
 
 
 def build_queues(heap, geom, n):

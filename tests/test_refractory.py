@@ -107,11 +107,23 @@ def test_bad_t_ref_is_refused_naming_it(bad):
         sp.Ensemble(lif(drive=1.5, coupling=-0.1), t_ref=[0.001, bad])
 
 
-def test_a_refractory_run_is_not_continued_from_a_record():
-    net = lif(drive=1.5, coupling=-0.1, t_ref=0.002)
-    first = sp.simulate(net, n_spikes=100)
-    with pytest.raises(ValueError, match="refractory period"):
-        sp.simulate(net, n_spikes=200, continue_from=first)
+@pytest.mark.parametrize("key", ["exp", "phase"])
+def test_a_refractory_run_continues_from_its_record_file_bitwise(tmp_path, key):
+    net = lif(drive=1.5, coupling=0.05, t_ref=0.002)
+    whole = sp.simulate(net, n_spikes=400, key=key)
+    sp.simulate(net, n_spikes=150, key=key).save(tmp_path / "first.npz")
+    assert "refractory_end" in sp.load_record(tmp_path / "first.npz").state
+    rest = sp.simulate(net, n_spikes=400, continue_from=tmp_path / "first.npz")
+    np.testing.assert_array_equal(rest.times, whole.times)
+    np.testing.assert_array_equal(rest.senders, whole.senders)
+    np.testing.assert_array_equal(rest.state["refractory_end"], whole.state["refractory_end"])
+
+
+def test_a_refractory_ensemble_is_not_continued_from_its_result():
+    ensemble = sp.Ensemble(lif(drive=1.5, coupling=-0.1), t_ref=[0.0, 0.002])
+    first = sp.run_ensemble(ensemble, n_spikes=100, backend="cpu")
+    with pytest.raises(ValueError, match="end of refractoriness"):
+        sp.run_ensemble(ensemble, n_spikes=200, backend="cpu", continue_from=first)
 
 
 def test_t_ref_zero_is_described_as_before_and_t_ref_is_kept():

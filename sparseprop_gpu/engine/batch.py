@@ -217,28 +217,40 @@ class Batch:
     def carried(self):
         """The state a run carries on from (``layout.CARRIED``), by name, each (M, ...) and
         padded to the largest n: ``keys`` (the queue's keys; NaN beyond an instance's n), and
-        views of ``clock``, ``counts`` and ``isi``."""
+        views of ``clock``, ``counts``, ``isi`` and ``refractory_end`` (one element per
+        instance without a refractory period), and for a network of populations the spikes
+        in flight (``layout.IN_FLIGHT``)."""
         n_max = self.counts.shape[1]
         keys = np.where(np.arange(n_max) < self.n[:, None], self.heap[:, :n_max], np.nan)
-        return {"keys": keys, "clock": self.clock, "counts": self.counts, "isi": self.isi,
-                "refractory_end": self.refractory_end}
+        out = {"keys": keys, "clock": self.clock, "counts": self.counts, "isi": self.isi,
+               "refractory_end": self.refractory_end}
+        if self.blocked:
+            out.update({name: getattr(self, name) for name in layout.IN_FLIGHT})
+        return out
 
-    def carry_on(self, keys, clock, counts, isi, refractory_end=None):
+    def carry_on(self, keys, clock, counts, isi, **more):
         """Put every instance back where ``carried`` found it (arrays (M, ...) as it gives
         them): the next launch continues those runs bitwise as if they had never stopped.
 
-        ``refractory_end`` is needed where an instance has a refractory period (records and
-        stores do not keep it yet: such runs cannot be continued from them)."""
-        if self.blocked:
-            raise ValueError("continuing a network of populations needs its spikes in flight, "
-                             "which records and stores do not keep yet: run it again from the "
-                             "start")
-        if self.refractory_end.shape[1] > 1:
-            if refractory_end is None:
-                raise ValueError("continuing a run with a refractory period (t_ref > 0) needs "
-                                 "each neuron's end of refractoriness, which records and "
-                                 "stores do not keep yet: run it again from the start")
-            self.refractory_end[...] = refractory_end
+        ``refractory_end`` is needed where an instance has a refractory period, and the
+        spikes in flight (``layout.IN_FLIGHT``) for a network of populations."""
+        needed = (("refractory_end",) if self.refractory_end.shape[1] > 1 else ()) + \
+            (layout.IN_FLIGHT if self.blocked else ())
+        for name in needed:
+            if name not in more:
+                what = ("each neuron's end of refractoriness (t_ref > 0)" if name ==
+                        "refractory_end" else "the spikes in flight of a network of populations")
+                raise ValueError(f"continuing this run needs {what}, which the state given "
+                                 "does not hold (records since 0.4 keep it; ensemble results "
+                                 "and sweep stores do not yet): run it again from the start")
+            target = getattr(self, name)
+            value = np.asarray(more[name])
+            if value.ndim > 1:          # rows padded for the widest instance of a run
+                value = value[:, :target.shape[1]]
+            if value.shape != target.shape:
+                raise ValueError(f"the state's {name} has shape {value.shape}, this run's "
+                                 f"{target.shape}: continue a run with the network it ran")
+            target[...] = value
         for m, n in enumerate(self.n):
             self.heap[m, :n] = keys[m, :n]
         build_queues(self.heap, self.geom, self.n)

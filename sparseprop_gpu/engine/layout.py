@@ -93,10 +93,11 @@ PER_INSTANCE = tuple(a.name for a in ARGUMENTS if a.role == INSTANCE)
 ARRAYS = tuple(a.name for a in ARGUMENTS if a.role in (SHARED, INSTANCE))
 CARRIED = ("heap", "clock", "counts", "isi")
 """The INSTANCE arrays that carry a run from one launch to the next: the queue's keys (its
-minima follow from them), the time origin and the statistics. A run continues from them
-exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant,
-except ``refractory_end`` and the spikes in flight (``fifo_*``, ``emitted``) of networks
-with refractory periods or delays, which records and stores do not keep yet."""
+minima follow from them), the time origin and the statistics, and where a run has them
+``refractory_end`` and the spikes in flight (``IN_FLIGHT``). A run continues from them
+exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
+IN_FLIGHT = ("fifo_key", "fifo_sender", "fifo_serial", "fifo_ring", "emitted")
+"""A network of populations' spikes in flight and the next emission serial."""
 
 VARIANTS = ((False, False, False), (False, True, False), (True, False, False),
             (True, True, False), (False, False, True))
@@ -111,7 +112,7 @@ Sizes.__doc__ = "The lengths the shapes of ``ARGUMENTS`` name, for one batch (``
 
 
 def _check_order():
-    if not set(CARRIED) <= set(PER_INSTANCE):
+    if not set(CARRIED + IN_FLIGHT + ("refractory_end",)) <= set(PER_INSTANCE):
         raise ImportError("engine.layout.CARRIED names an array that is not per instance")
 
     declared = tuple(inspect.signature(engine.advance_instance).parameters)[4:]

@@ -8,10 +8,14 @@ goes on from there, bitwise as if it had never stopped; its result covers the wh
 """
 import numpy as np
 
+from ..engine.layout import IN_FLIGHT
 from ..specification.settings import UNLIMITED
 
 STATE = ("keys", "clock", "last_spike")
 """A record's final state, beside its counts and ISI sums; its files name them ``state_*``."""
+MORE_STATE = ("refractory_end",) + IN_FLIGHT
+"""What a record's state also holds where its run had it (since 0.4): each neuron's end of
+refractoriness (t_ref > 0), the spikes in flight of a network of populations."""
 
 IGNORED = ("connectivity", "j0", "target_rate")
 """Network description entries a continuation need not repeat: stored and on-the-fly targets
@@ -20,18 +24,26 @@ which are compared."""
 
 
 def final_state(carried, m, n):
-    """Instance ``m``'s final state (``STATE``, by name) from ``Executed.carried``."""
-    return {"keys": carried["keys"][m, :n].copy(), "clock": carried["clock"][m].copy(),
-            "last_spike": carried["isi"][m, :n, 0].copy()}
+    """Instance ``m``'s final state (``STATE`` and, where the run has them, ``MORE_STATE``,
+    by name) from ``Executed.carried``."""
+    out = {"keys": carried["keys"][m, :n].copy(), "clock": carried["clock"][m].copy(),
+           "last_spike": carried["isi"][m, :n, 0].copy()}
+    if carried["refractory_end"].shape[1] > 1:             # some instance has t_ref > 0
+        out["refractory_end"] = carried["refractory_end"][m, :n].copy()
+    out.update({name: carried[name][m].copy() for name in IN_FLIGHT if name in carried})
+    return out
 
 
 def carried_state(counts, isi_sum, isi_sumsq, state):
     """The engine state (``Executed.carried``'s arrays, (M, ...)) that records' ``counts``,
-    ISI sums and final ``state`` (each (M, n_max), ``clock`` (M, 2)) describe."""
-    return {"keys": np.asarray(state["keys"], np.float64),
-            "clock": np.asarray(state["clock"], np.float64),
-            "counts": np.asarray(counts, np.int64),
-            "isi": np.stack([state["last_spike"], isi_sum, isi_sumsq], axis=-1)}
+    ISI sums and final ``state`` (each (M, n_max), ``clock`` (M, 2), and any of
+    ``MORE_STATE``) describe."""
+    out = {"keys": np.asarray(state["keys"], np.float64),
+           "clock": np.asarray(state["clock"], np.float64),
+           "counts": np.asarray(counts, np.int64),
+           "isi": np.stack([state["last_spike"], isi_sum, isi_sumsq], axis=-1)}
+    out.update({name: np.asarray(state[name]) for name in MORE_STATE if name in state})
+    return out
 
 
 def settings(previous, warmup, record, key):

@@ -58,13 +58,10 @@ def execute(table, t_end, n_spikes, warmup, key, keep, backend="cpu", batch_size
     batch_size = size if batch_size is None else batch_size
     n_spikes = np.broadcast_to(np.asarray(n_spikes, np.int64), (size,))
     n_max = int(table.columns["n"].max())
-    counts = np.zeros((size, n_max), np.int64)
-    isi = np.zeros((size, n_max, 3))
-    keys = np.full((size, n_max), np.nan)
-    clock = np.zeros((size, 2))
     t_stop = np.full(size, t_end)
     spikes = []
     seconds = 0.0
+    finals = []
     for start in range(0, size, batch_size):
         members = np.arange(start, min(start + batch_size, size))
         batch = batch_of(table, members, key, buffer_spikes, rebase)
@@ -73,15 +70,33 @@ def execute(table, t_end, n_spikes, warmup, key, keep, backend="cpu", batch_size
         found, reached_end, took = run_launches(runner(backend, batch, parallel), t_end,
                                                 n_spikes[members], warmup, keep, progress)
         seconds += took
-        final = batch.carried()
-        width = batch.counts.shape[1]
-        counts[members, :width] = final["counts"]
-        isi[members, :width] = final["isi"]
-        keys[members, :width] = final["keys"]
-        clock[members] = final["clock"]
+        finals.append({name: values.copy() for name, values in batch.carried().items()})
         for row, m in enumerate(members):
             t_stop[m] = stop_time(reached_end[row], t_end, found[row][0], batch.isi[row, :, 0],
                                   keep)
         spikes.extend(found)
-    return Executed(counts, isi, t_stop, spikes, seconds,
-                    {"keys": keys, "clock": clock, "counts": counts, "isi": isi})
+    final = {name: _joined([part[name] for part in finals], n_max if name in PER_NEURON else 0,
+                           np.nan if name == "keys" else 0)
+             for name in finals[0]}
+    final["counts"] = final["counts"].astype(np.int64)
+    return Executed(final["counts"], final["isi"], t_stop, spikes, seconds, final)
+
+
+PER_NEURON = ("keys", "counts", "isi")
+"""The carried arrays padded to the largest n (the others to their widest batch's width:
+``refractory_end`` has one element per instance where no instance has a refractory period)."""
+
+
+def _joined(parts, width, fill):
+    """The batches' (m, w, ...) arrays one after another as (M, W, ...), each padded with
+    ``fill`` to ``W = max(width, widest w)``."""
+    if parts[0].ndim < 2:
+        return np.concatenate(parts)
+    wide = max([width] + [p.shape[1] for p in parts])
+    out = np.full((sum(p.shape[0] for p in parts), wide) + parts[0].shape[2:], fill,
+                  parts[0].dtype)
+    at = 0
+    for p in parts:
+        out[at:at + p.shape[0], :p.shape[1]] = p
+        at += p.shape[0]
+    return out

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..text import labelled
 from . import recordio
-from .continuation import STATE
+from .continuation import MORE_STATE, STATE
 
 ARRAYS = ("times", "senders", "counts", "isi_sum", "isi_sumsq")
 """The arrays of a record, as its files hold them."""
@@ -133,10 +133,11 @@ class SpikeRecord:
     @classmethod
     def load(cls, path):
         """Read a record written by ``save``."""
-        arrays, attrs = recordio.load(path, ARRAYS, [f"state_{name}" for name in STATE])
-        state = {name: arrays.pop(f"state_{name}") for name in STATE
+        arrays, attrs = recordio.load(path, ARRAYS, [f"state_{name}"
+                                                     for name in STATE + MORE_STATE])
+        state = {name: arrays.pop(f"state_{name}") for name in STATE + MORE_STATE
                  if f"state_{name}" in arrays}
-        return cls(**arrays, **attrs, state=state if len(state) == len(STATE) else None)
+        return cls(**arrays, **attrs, state=state if set(STATE) <= set(state) else None)
 
     def arrays(self):
         """The record's arrays by name."""

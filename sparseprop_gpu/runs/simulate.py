@@ -85,8 +85,7 @@ def simulate(network, t_end=None, n_spikes=None, warmup=None, record=None, key="
         s = previous.state
         carried = continuation.carried_state(
             previous.counts[None], previous.isi_sum[None], previous.isi_sumsq[None],
-            {"keys": s["keys"][None], "clock": s["clock"][None],
-             "last_spike": s["last_spike"][None]})
+            {name: values[None] for name, values in s.items()})
     keep = record == "spikes"
     run = execute(table, t_end, to_record, warmup, key, keep, backend="cpu", progress=progress,
                   buffer_spikes=config.SPIKE_BUFFER if keep else config.SUMMARY_BUFFER,

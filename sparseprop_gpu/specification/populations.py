@@ -11,7 +11,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import config, validate
-from ..compiled import bernoulli_draws, distinct_draws
+from ..compiled import bernoulli_degrees, bernoulli_draws, distinct_draws
 from ..kernels import models as km, populations as kp
 from ..options import CONNECTIVITY, RULES
 from . import memory
@@ -63,7 +63,7 @@ k, indegree, p : exactly one
     Fixed out-degree (k distinct targets per source neuron; drawn on the fly or stored),
     fixed in-degree (``indegree`` distinct sources per target neuron, NEST's
     ``fixed_indegree`` without multapses; stored), or pairwise Bernoulli with probability
-    ``p`` (stored). No autapses within a population.
+    ``p`` (on the fly or stored, the same network). No autapses within a population.
 """
 
 
@@ -92,9 +92,9 @@ class PopulationNetwork:
     ic_seed : int, optional
         Initial-condition seed (default ``seed``): phases uniform on [reset, threshold).
     connectivity : {"auto", "stored", "on_the_fly"}
-        "on_the_fly" needs every block to have a fixed out-degree; "auto" stores the
-        connections where some block needs it or where they fit under
-        ``config.STORED_BELOW`` neurons.
+        "on_the_fly" (fixed out-degree and Bernoulli blocks) draws a spike's targets when it
+        is delivered; fixed in-degree blocks are stored. "auto" stores the connections
+        where a block needs it, or below ``config.STORED_BELOW`` neurons where they fit.
     initial_phases : array_like (n,), optional
     max_rate : float, optional
         The highest rate (Hz) a neuron is expected to reach, which sizes the FIFOs of
@@ -194,11 +194,11 @@ class PopulationNetwork:
         return out
 
     def _check_connectivity(self, connectivity):
-        needs_table = any(rule != "k" for rule, _, _, _ in self.projections.values())
+        needs_table = any(rule == "indegree" for rule, _, _, _ in self.projections.values())
         if connectivity == "on_the_fly" and needs_table:
-            raise ValueError("connectivity must be 'stored' or 'auto': fixed in-degree and "
-                             "Bernoulli blocks are stored (only fixed out-degree blocks are "
-                             "drawn on the fly)")
+            raise ValueError("connectivity must be 'stored' or 'auto': fixed in-degree blocks are "
+                             "stored (fixed out-degree and Bernoulli blocks can be drawn on the "
+                             "fly)")
         synapses = self.expected_synapses()
         table = 4 * synapses + 8 * (self.n * len(self.populations) + 1)
         if connectivity == "auto":
@@ -354,8 +354,11 @@ class PopulationNetwork:
                 block_par[ab, kp.B_KICK] = models[b]._kick(target.drive, j)
                 block_par[ab, kp.B_DELAY] = d
             block_par[ab, kp.B_SECONDS] = d
-            if rule == "k" and self.connectivity == "on_the_fly":
-                block_k[ab] = value
+            if self.connectivity == "on_the_fly":
+                if rule == "k":
+                    block_k[ab] = value
+                else:                       # Bernoulli: the gaps' log1p(-p), -inf for p = 1
+                    block_par[ab, kp.B_LOG_Q] = math.log1p(-value) if value < 1.0 else -math.inf
             if d > 0.0:
                 capacities[ab] = self.fifo_slots(a, d)
         if self.connectivity == "stored":
@@ -363,9 +366,20 @@ class PopulationNetwork:
             widest = int(np.diff(segments).max(initial=1))
         else:
             synapses = segments = None
-            widest = int(block_k.max(initial=1))
+            widest = max([int(block_k.max(initial=1))] + [
+                self._widest_bernoulli(a, b) for (a, b), (rule, _, _, _)
+                in self.projections.items() if rule == "p"])
         return Blocks(self.pop_start, pop_par, block_par, block_k, capacities, synapses,
                       segments, max(widest, 1))
+
+    def _widest_bernoulli(self, a, b):
+        """The largest out-degree of Bernoulli block ab (one counting pass over its stream):
+        the scratch a spike's targets drawn on the fly need."""
+        pops = len(self.populations)
+        _, p, _, _ = self.projections[(a, b)]
+        degrees = bernoulli_degrees(self.seed, a * pops + b, self.populations[a].n,
+                                    self.populations[b].n, a == b, p)
+        return int(degrees.max(initial=0))
 
     def fifo_total(self):
         """FIFO slots of every delayed block together (at least 1)."""
