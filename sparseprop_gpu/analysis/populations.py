@@ -14,6 +14,8 @@ def populations_of(source):
     meta = source.sp.meta if _is_dataset(source) else getattr(source, "meta", None)
     if isinstance(meta, str):
         meta = json.loads(meta)
+    if meta and meta.get("kind") == "sweep":         # the instances share the populations' order
+        meta = source.sp.network(0).describe()
     if not meta or "populations" not in meta:
         raise ValueError("the source is not a run of a network of populations (its description "
                          "names no populations)")

@@ -64,8 +64,12 @@ class ResultsAccessor:
         return {name: self._ds[name].values[i].item() for name in names}
 
     def network(self, i):
-        """The Network of instance ``i``, rebuilt from its parameters and seeds."""
+        """The Network (PopulationNetwork) of instance ``i``, rebuilt from its parameters and
+        seeds."""
         meta = self.meta
+        if meta["kind"] == "sweep" and meta["spec"]["network"].get("network", "single") != \
+                "single":                   # a network of populations: its constructor's
+            return self.sweep().network(i)
         if meta["kind"] == "sweep":
             net = meta["spec"]["network"]
             meta = {"model": net["model"], "model_params": net.get("model_params") or {}}

@@ -91,6 +91,8 @@ class Ensemble:
         pars = sweep.parameters(lo, hi)
         names = {"seed": "seeds", "ic_seed": "ic_seeds"}
         derived = ("drive", "coupling") if "j0" in pars else ()
+        if sweep.kind != "single":          # n follows from the constructor's parameters
+            derived = ("n", "k")
         return cls(sweep.network(lo), **{names.get(name, name): values
                                          for name, values in pars.items()
                                          if name not in derived})

@@ -492,11 +492,11 @@ def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, epsil
 
 
 def balanced(model, n_e, n_i, k, *, j_ee=1.0, j_ie=1.0, j_ei=2.0, j_ii=1.8, ext_e=1.0,
-             ext_i=0.8, rate=1.0, delay=0.0, t_ref=0.0, seed=0, ic_seed=None,
+             ext_i=0.8, nu=1.0, delay=0.0, t_ref=0.0, seed=0, ic_seed=None,
              connectivity="auto"):
     """The balanced E/I network of van Vreeswijk and Sompolinsky (1996, 1998): every neuron has
     K excitatory and K inhibitory inputs (fixed in-degree), couplings J_ab = +-j_ab / sqrt(K)
-    (excitatory from E, inhibitory from I) and external drives sqrt(K) ext_a tau rate (+1
+    (excitatory from E, inhibitory from I) and external drives sqrt(K) ext_a tau nu (+1
     for LIF), so that excitation and inhibition of order sqrt(K) cancel.
 
     ``j_ab`` are magnitudes, the coupling from population b onto a (the papers' order: j_ei is
@@ -508,8 +508,8 @@ def balanced(model, n_e, n_i, k, *, j_ee=1.0, j_ie=1.0, j_ei=2.0, j_ii=1.8, ext_
         LIF or QIF.
     n_e, n_i, k : int
         Population sizes and in-degree K from each population (K <= N_I, K < N_E).
-    rate : float
-        The rate scale nu (Hz) of the external drive.
+    nu : float
+        The rate scale (Hz) of the external drive.
     delay, t_ref : float
         One delay (s) for every block, and the refractory period (s).
     """
@@ -524,11 +524,11 @@ def balanced(model, n_e, n_i, k, *, j_ee=1.0, j_ie=1.0, j_ei=2.0, j_ii=1.8, ext_
                          f"got {m['ext_e'] / m['ext_i']:.4g}, {m['j_ei'] / m['j_ii']:.4g}, "
                          f"{m['j_ee'] / m['j_ie']:.4g}")
     k = validate.integer("k", k, 1, 2**31 - 1)
-    rate = validate.real("rate (Hz)", rate, 0.0, math.inf, low_open=True)
+    nu = validate.real("nu (Hz)", nu, 0.0, math.inf, low_open=True)
     if not isinstance(model, NeuronModel):
         raise ValueError(f"model must be sp.LIF(...) or sp.QIF(...); got {model!r}")
     root = math.sqrt(k)
-    drives = {a: model.balanced_drive(k, m[f"ext_{a}"], rate) for a in ("e", "i")}
+    drives = {a: model.balanced_drive(k, m[f"ext_{a}"], nu) for a in ("e", "i")}
     pops = [Population("E", n_e, drives["e"], t_ref), Population("I", n_i, drives["i"], t_ref)]
     projections = [Projection(s, t, (1.0 if s == "E" else -1.0)
                               * m[f"j_{t.lower()}{s.lower()}"] / root, delay, indegree=k)
@@ -536,5 +536,5 @@ def balanced(model, n_e, n_i, k, *, j_ee=1.0, j_ie=1.0, j_ei=2.0, j_ii=1.8, ext_
     net = PopulationNetwork(model, pops, projections, seed=seed, ic_seed=ic_seed,
                             connectivity=connectivity)
     net.parametrisation = {"name": "balanced", "n_e": n_e, "n_i": n_i, "k": k, **m,
-                           "rate": rate, "delay": delay, "t_ref": t_ref}
+                           "nu": nu, "delay": delay, "t_ref": t_ref}
     return net

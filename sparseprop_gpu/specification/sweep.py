@@ -33,12 +33,13 @@ import os
 import numpy as np
 
 from . import memory
-from .instances import InstanceError, InstanceTable
+from . import populations
+from .instances import InstanceError, InstanceTable, PopulationTable
 from .models import MODELS
 from .network import Network
 from .settings import check_run
-from .sweep_sections import (INTEGER, SWEEPABLE, axis_length, axis_values, network_section,
-                             run_section, sweep_section)
+from .sweep_sections import (INTEGER, axis_length, axis_values, kind_of,
+                             network_section, run_section, sweep_section, sweepable)
 
 class Sweep:
     """A validated parameter sweep: instances in a fixed order, cut into batches.
@@ -49,7 +50,9 @@ class Sweep:
         Fixed parameters: ``model`` ("lif", "qif" or "eif"), ``model_params`` (the model's
         other parameters, e.g. ``{"delta_t": 0.2}`` for eif), ``tau``, ``n``, ``k``, ``j0`` and
         ``target_rate`` (or ``drive`` and ``coupling``), ``seed``, ``ic_seed``,
-        ``connectivity``.
+        ``connectivity``. Or ``network = "brunel"`` (``"balanced"``) and the parameters of
+        ``sp.brunel`` (``sp.balanced``: with ``model``, ``model_params`` and ``tau``), each
+        fixed here or swept in ``sweep``.
     sweep : dict, optional
         Swept parameters (any of n, k, tau, j0, target_rate, drive, coupling, seed, ic_seed),
         each a list, a ``range``, a numpy array, ``{"linspace": [a, b, num]}``,
@@ -74,11 +77,15 @@ class Sweep:
         for section, value in raw.items():
             if not isinstance(value, dict):
                 raise ValueError(f"[{section}] must be a table (dict); got {type(value).__name__}")
-        self.spec = {"network": network_section(raw["network"]),
-                     "sweep": sweep_section(raw["sweep"]),
+        net = network_section(raw["network"])
+        self.kind = kind_of(net)
+        self.spec = {"network": net, "sweep": sweep_section(raw["sweep"], sweepable(net)),
                      "run": run_section(raw["run"])}
-        net = self.spec["network"]
-        self.model = MODELS[net["model"]](tau=net["tau"], **net["model_params"])
+        self.model = None if self.kind == "brunel" else \
+            MODELS[net["model"]](tau=net["tau"], **net["model_params"])
+        if self.kind != "single" and self.spec["run"]["state"]:
+            raise ValueError("run.state: a sweep of a network of populations cannot keep its "
+                             "final state yet (its spikes in flight): leave state out")
         self.mode = self.spec["sweep"]["mode"]
         values = self.spec["sweep"]["values"]
         lengths = {name: axis_length(name, values[name]) for name in self.spec["sweep"]["order"]}
@@ -147,13 +154,30 @@ class Sweep:
             raise ValueError(f"[run] {exc}") from None
 
     def _instance_table(self):
-        """The InstanceTable of every instance, validated once; errors name the key."""
+        """The InstanceTable (PopulationTable) of every instance, validated once; errors name
+        the key."""
         cols = {name: values for name, values in self.columns(0, self.size).items()
                 if values is not None}
         try:
+            if self.kind != "single":
+                swept = {name: cols[name] for name in ("seed", "ic_seed") + self.swept
+                         if name in cols}
+                return PopulationTable(self._base_populations(cols), **swept)
             return InstanceTable(self._base_network(cols), **cols)
         except InstanceError as exc:
             raise ValueError(self._locate(exc, cols)) from None
+
+    def _base_populations(self, cols):
+        """The network of populations of instance 0."""
+        net = self.spec["network"]
+        value = {name: values[0].item() for name, values in cols.items()}
+        kw = dict(value, connectivity=net["connectivity"])
+        try:
+            if self.kind == "brunel":
+                return populations.brunel(**kw)
+            return populations.balanced(self.model, **kw)
+        except ValueError as exc:
+            raise InstanceError.naming(0, exc, cols) from None
 
     def _base_network(self, cols):
         """The network of instance 0: what the instances share (model, connectivity)."""
@@ -185,7 +209,7 @@ class Sweep:
             swept = {name: axis[idx] for name, axis in self.axes.items()}
         net = self.spec["network"]
         out = {}
-        for name in SWEEPABLE:
+        for name in sweepable(net):
             if name in swept:
                 out[name] = swept[name]
             elif net.get(name) is not None:
@@ -193,6 +217,8 @@ class Sweep:
                 out[name] = np.full(idx.size, net[name], dtype=dtype)
             else:
                 out[name] = None
+        if self.kind != "single":
+            return out
         balanced = out["j0"] is not None or out["target_rate"] is not None
         drop = ("drive", "coupling") if balanced else ("j0", "target_rate")
         for name in drop:
@@ -235,7 +261,7 @@ class Sweep:
         return f"batch {b} (instances {lo}..{hi - 1}; {', '.join(parts)})"
 
     def network(self, i):
-        """The Network of instance ``i``."""
+        """The Network (PopulationNetwork) of instance ``i``."""
         return self.instances.network(i)
 
     def run_kwargs(self):
@@ -269,7 +295,8 @@ class Sweep:
 
     def __repr__(self):
         axes = " x ".join(f"{name}[{axis.size}]" for name, axis in self.axes.items()) or "one point"
-        return (f"Sweep({self.size} instances: {axes}, {self.spec['network']['model']}, "
+        what = self.spec["network"]["model"] if self.kind == "single" else self.kind
+        return (f"Sweep({self.size} instances: {axes}, {what}, "
                 f"{self.n_batches} batches of {self.batch_size})")
 
 

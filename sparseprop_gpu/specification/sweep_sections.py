@@ -14,7 +14,38 @@ from .models import MODELS
 NETWORK_KEYS = ("model", "model_params", "tau", "n", "k", "j0", "target_rate", "drive", "coupling", "seed",
                 "ic_seed", "connectivity")
 SWEEPABLE = ("n", "k", "tau", "j0", "target_rate", "drive", "coupling", "seed", "ic_seed")
-INTEGER = ("n", "k", "seed", "ic_seed")
+INTEGER = ("n", "k", "seed", "ic_seed", "n_e", "n_i")
+KINDS = ("single", "brunel", "balanced")
+"""``[network] network = ...``: one population (the keys above; the default, not written in the
+normal form) or a network of populations from ``sp.brunel`` or ``sp.balanced``."""
+POPULATION_KEYS = {
+    "brunel": ("network", "n_e", "g", "eta", "j", "delay", "t_ref", "epsilon", "gamma", "tau",
+               "theta", "v_reset", "seed", "ic_seed", "connectivity"),
+    "balanced": ("network", "model", "model_params", "tau", "n_e", "n_i", "k", "j_ee", "j_ie",
+                 "j_ei", "j_ii", "ext_e", "ext_i", "nu", "delay", "t_ref", "seed", "ic_seed",
+                 "connectivity")}
+POPULATION_SWEEPABLE = {
+    "brunel": POPULATION_KEYS["brunel"][1:-1],
+    "balanced": POPULATION_KEYS["balanced"][4:-1]}
+"""The keys a sweep of a network of populations may sweep: the constructor's parameters (its
+model's tau is fixed for ``balanced``) and the seeds."""
+
+
+def kind_of(network):
+    """The network kind of a [network] section (``KINDS``)."""
+    return network.get("network", "single")
+
+
+def network_keys(network):
+    """The keys of a [network] section's normal form."""
+    kind = kind_of(network)
+    return NETWORK_KEYS if kind == "single" else POPULATION_KEYS[kind]
+
+
+def sweepable(network):
+    """The keys a sweep of this [network] may sweep."""
+    kind = kind_of(network)
+    return SWEEPABLE if kind == "single" else POPULATION_SWEEPABLE[kind]
 RUN_KEYS = ("t_end", "n_spikes", "warmup", "record", "per_neuron", "backend", "batch_size",
             "buffer_spikes", "key", "state")
 RUN_DEFAULTS = {"t_end": None, "n_spikes": None, "warmup": 0.0, "record": "summary",
@@ -35,6 +66,11 @@ def _unknown(section, given, allowed):
 
 
 def network_section(section):
+    section = dict(section)
+    kind = section.pop("network", "single")
+    validate.choice("network.network", kind, KINDS)
+    if kind != "single":
+        return _population_section(kind, section)
     _unknown("network", section, NETWORK_KEYS)
     out = {**NETWORK_DEFAULTS, **section}
     if "model" not in section:
@@ -55,6 +91,34 @@ def network_section(section):
             continue
         out[name] = _scalar(f"network.{name}", name, value)
     return {name: out[name] for name in NETWORK_KEYS}
+
+
+def _population_section(kind, section):
+    """The normal form of a [network] of populations: every key of ``POPULATION_KEYS[kind]``,
+    the constructor's default where not given."""
+    from . import populations
+    keys = POPULATION_KEYS[kind]
+    _unknown("network", section, keys[1:])
+    defaults = {name: p.default for name, p in
+                inspect.signature(getattr(populations, kind)).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    out = {"network": kind, **{name: defaults.get(name) for name in keys[1:]}, **section}
+    if kind == "balanced":
+        for name in ("model", "n_e", "n_i", "k"):
+            if name not in section:
+                raise ValueError(f"network.{name} is missing (network = 'balanced')")
+        if out["model"] not in ("lif", "qif"):
+            raise ValueError(f"network.model must be 'lif' or 'qif' for network = 'balanced'; "
+                             f"got {out['model']!r}")
+        out["model_params"] = _model_params(out["model"], out["model_params"] or {})
+        out["tau"] = 0.01 if out["tau"] is None else out["tau"]
+    validate.choice("network.connectivity", out["connectivity"], CONNECTIVITY)
+    for name in POPULATION_SWEEPABLE[kind]:
+        if out[name] is not None:
+            out[name] = _scalar(f"network.{name}", name, out[name])
+    if kind == "balanced":
+        out["tau"] = _scalar("network.tau", "tau", out["tau"])
+    return {name: out[name] for name in keys}
 
 
 def _model_params(model, params):
@@ -79,11 +143,11 @@ def _scalar(where, name, value):
     return validate.real(where, value)
 
 
-def sweep_section(section):
+def sweep_section(section, allowed=SWEEPABLE):
     section = dict(section)
     mode = section.pop("mode", "grid")
     validate.choice("sweep.mode", mode, SWEEP_MODES)
-    _unknown("sweep", section, SWEEPABLE + ("mode",))
+    _unknown("sweep", section, allowed + ("mode",))
     values = {name: _normal_form(name, value) for name, value in section.items()}
     # the order of the keys is the order of the instances; JSON written with sorted keys
     # would lose it, so it is kept as a list

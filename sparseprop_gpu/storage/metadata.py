@@ -8,7 +8,7 @@ import numpy as np
 
 from .._version import __version__
 from ..specification.sweep import Sweep
-from ..specification.sweep_sections import NETWORK_KEYS, RUN_KEYS
+from ..specification.sweep_sections import RUN_KEYS, network_keys
 from .layout import FORMAT, MARKERS
 from .location import normalise
 
@@ -55,7 +55,7 @@ def stored(meta):
 def expanded(meta):
     """The inverse of ``stored``: the specification's null keys back, and the sizes."""
     given = meta["spec"]
-    spec = {"network": {key: given["network"].get(key) for key in NETWORK_KEYS},
+    spec = {"network": {key: given["network"].get(key) for key in network_keys(given["network"])},
             "sweep": given["sweep"],
             "run": {key: given["run"].get(key) for key in RUN_KEYS}}
     sweep = Sweep.from_spec(spec)
