@@ -251,7 +251,8 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
 @register_jitable
 def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode, target_table,
                      lookup, synapses, segments, par, neuron, lookup_base, heap, geom, n, k, seed,
-                     pops, pop_start, pop_par, block_par, block_k, segment_base, bitmap, drawn,
+                     pops, pop_start, pop_par, block_par, block_k, block_lookup, segment_base,
+                     bitmap, drawn,
                      candidates, gathered, clock, counts, isi, refractory_end, fifo_key,
                      fifo_sender, fifo_serial, fifo_ring, emitted, buf_times, buf_senders,
                      rec_cap, status, n_rec, n_proc, t_end, warmup, keep, max_spikes):
@@ -266,9 +267,10 @@ def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode
     and ``n_proc[m]``.
     """
     if blocked:
-        s, r, p = advance_blocked(model, key_kind, par[m], heap[m], geom[m], n[m], pops[m],
-                                  pop_start[m], pop_par[m], block_par[m], block_k[m], conn_mode,
-                                  seed[m], synapses, segments, segment_base[m], bitmap[m],
+        s, r, p = advance_blocked(tabulated, model, key_kind, par[m], heap[m], geom[m], n[m],
+                                  pops[m], pop_start[m], pop_par[m], block_par[m], block_k[m],
+                                  lookup, block_lookup[m], conn_mode, seed[m], synapses,
+                                  segments, segment_base[m], bitmap[m],
                                   drawn[m], candidates[m], gathered[m], clock[m], t_end, warmup,
                                   counts[m], isi[m], refractory_end[m], fifo_key[m],
                                   fifo_sender[m], fifo_serial[m], fifo_ring[m], emitted[m], keep,

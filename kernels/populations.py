@@ -21,9 +21,11 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
-from .bookkeeping import (add_compensated, take_statistics, BUFFER_FULL, CASCADE, DELAY_FULL,
-                          PAUSED, REACHED_T_END)  # noqa: F401  (DELAY_FULL: the host reads it here)
+# DELAY_FULL is this loop's own status; the host reads it from here
+from .bookkeeping import (add_compensated, take_statistics, BUFFER_FULL, CASCADE,  # noqa: F401
+                          DELAY_FULL, OUT_OF_TABLE, PAUSED, REACHED_T_END)
 from .connectivity import bernoulli_targets, block_key, draw_distinct, STORED
+from .lookup import input_map, mapped_remaining, remaining_by_lookups
 from .models import (constants, elapsed, key_after_input, rebase_step, spike_now, KEY_EXP_TIME,
                      KEY_TIME, P_REBASE_AT)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
@@ -80,12 +82,15 @@ def population_of(pop_start, j):
 
 
 @register_jitable
-def deliver(model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops, pop_start, pop_par,
-            block_par, block_k, conn_mode, seed, synapses, segments, segment_base, bitmap,
-            drawn, candidates, gathered, shift, t, refractory, excite, refractory_end):
+def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops, pop_start,
+            pop_par, block_par, block_k, lookup, block_lookup, conn_mode, seed, synapses,
+            segments, segment_base, bitmap, drawn, candidates, gathered, shift, t, refractory,
+            excite, refractory_end):
     """Apply the spike of ``j`` (population a) to its targets in population b at ``shift``
     (time ``t``): stored rows of ``synapses``, or drawn on the fly (fixed out-degree or
-    Bernoulli)."""
+    Bernoulli). A ``TABLE`` model reads block ab's lookup table (population b's drive, with
+    the input map of J_ab) at ``block_lookup[ab]``. Returns False, leaving the queue invalid,
+    where an input left a lookup table without a tail."""
     ab = a * pops + b
     if conn_mode == STORED:
         at = segment_base + j * pops + b
@@ -104,7 +109,7 @@ def deliver(model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops, pop_st
         else:                                        # fixed out-degree, or none
             k = block_k[ab]
             if k == 0:
-                return
+                return True
             draw_distinct(block_key(seed, ab, local), span, skip, k, pop_start[b], bitmap, drawn,
                           candidates)
         lo = 0
@@ -115,13 +120,23 @@ def deliver(model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops, pop_st
     omega = pop_par[b, Q_OMEGA]
     tpp = pop_par[b, Q_TPP]
     free = pop_par[b, Q_FREE]
+    base = block_lookup[ab]
+    imap = input_map(lookup, base, kick)
     for c in range(k):
         i = row[lo + c]
         before = gathered[c]
         if refractory and below_free(key_kind, before, shift, free) and \
                 t < refractory_end[np.uint64(i)]:
             continue
-        if key_kind == KEY_EXP_TIME:
+        if tabulated:                   # remaining phase through the block's table
+            rem = (before - shift) / tpp
+            left = mapped_remaining(lookup, imap, rem)
+            if left < 0.0:
+                left = remaining_by_lookups(lookup, base, rem, kick)
+                if left != left:
+                    return False
+            after = shift + left * tpp
+        elif key_kind == KEY_EXP_TIME:
             after = before - kick * shift
         else:
             after = key_after_input(model, KEY_TIME, before, shift, mp, omega, kick, tpp)
@@ -129,6 +144,7 @@ def deliver(model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops, pop_st
             after = spike_now(after, shift)
         if not pq_set_in_group(heap, level1, bits, i, before, after):
             pq_update(heap, geom, i, after)
+    return True
 
 
 @register_jitable
@@ -161,16 +177,20 @@ def rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor):
 
 
 @register_jitable
-def advance_blocked(model, key_kind, par, heap, geom, n, pops, pop_start, pop_par, block_par,
-                    block_k, conn_mode, seed, synapses, segments, segment_base, bitmap, drawn,
-                    candidates, gathered, clock, t_end, warmup, counts, isi, refractory_end,
-                    fifo_key, fifo_sender, fifo_serial, fifo_ring, emitted, keep, buf_times,
-                    buf_senders, rec_cap, max_spikes):
+def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_start, pop_par,
+                    block_par, block_k, lookup, block_lookup, conn_mode, seed, synapses,
+                    segments, segment_base, bitmap, drawn, candidates, gathered, clock, t_end,
+                    warmup, counts, isi, refractory_end, fifo_key, fifo_sender, fifo_serial,
+                    fifo_ring, emitted, keep, buf_times, buf_senders, rec_cap, max_spikes):
     """``engine.advance`` for a network of populations: the same stop conditions, statuses
     and outputs, plus ``DELAY_FULL``.
 
     Parameters (besides ``engine.advance``'s)
     -----------------------------------------
+    tabulated : bool
+        ``model == TABLE`` (the time key; a compile-time constant).
+    block_lookup : int64[pops**2]
+        Where each block's lookup table starts in ``lookup`` (table models).
     pops : int
         Populations.
     pop_start : int64[pops + 1]; pop_par : float64[pops, N_POP]
@@ -217,10 +237,12 @@ def advance_blocked(model, key_kind, par, heap, geom, n, pops, pop_start, pop_pa
             sender = fifo_sender[fifo_ring[due, R_BASE] + head]
             fifo_ring[due, R_HEAD] = head + 1 if head + 1 < fifo_ring[due, R_CAPACITY] else 0
             fifo_ring[due, R_COUNT] -= 1
-            deliver(model, key_kind, mp, heap, geom, level1, bits, sender, due // pops,
-                    due % pops, pops, pop_start, pop_par, block_par, block_k, conn_mode, seed,
-                    synapses, segments, segment_base, bitmap, drawn, candidates, gathered,
-                    due_key, t, refractory, excite, refractory_end)
+            if not deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, sender,
+                           due // pops, due % pops, pops, pop_start, pop_par, block_par,
+                           block_k, lookup, block_lookup, conn_mode, seed, synapses, segments,
+                           segment_base, bitmap, drawn, candidates, gathered, due_key, t,
+                           refractory, excite, refractory_end):
+                return OUT_OF_TABLE, n_rec, n_proc
             continue
         t = clock[0] + (clock[1] + elapsed(key_kind, shift, mp))
         if t > t_end:
@@ -250,11 +272,12 @@ def advance_blocked(model, key_kind, par, heap, geom, n, pops, pop_start, pop_pa
                 fifo_sender[at] = j
                 fifo_serial[at] = emitted[0]
                 fifo_ring[ab, R_COUNT] += 1
-            else:
-                deliver(model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops,
-                        pop_start, pop_par, block_par, block_k, conn_mode, seed, synapses,
-                        segments, segment_base, bitmap, drawn, candidates, gathered, shift, t,
-                        refractory, excite, refractory_end)
+            elif not deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b,
+                             pops, pop_start, pop_par, block_par, block_k, lookup, block_lookup,
+                             conn_mode, seed, synapses, segments, segment_base, bitmap, drawn,
+                             candidates, gathered, shift, t, refractory, excite,
+                             refractory_end):
+                return OUT_OF_TABLE, n_rec, n_proc
         pq_update(heap, geom, j, later(key_kind, shift, pop_par[a, Q_RESET]))
         if refractory:
             refractory_end[np.uint64(j)] = t + pop_par[a, Q_T_REF]

@@ -173,3 +173,22 @@ def test_the_command_line_runs_brunel():
 def test_a_stored_network_too_large_is_refused_before_drawing_it():
     with pytest.raises(ValueError, match="connectivity = 'stored'"):
         sp.brunel(n_e=10**8, epsilon=0.1)
+
+
+def test_eif_populations_equal_the_oracle():
+    from sparseprop_gpu import reference
+    eif = sp.EIF(tau=0.01, tol=1e-12)
+    pops = [P("E", 60, 0.5, 0.002), P("I", 15, 0.8, 0.001, 0.008)]
+    prj = [J("E", "E", 0.02, 1.5e-3, k=6), J("E", "I", 0.03, 0.0, k=6),
+           J("I", "E", -0.15, 1e-3, k=6), J("I", "I", -0.1, 0.0, p=0.3)]
+    net = sp.PopulationNetwork(eif, pops, prj, seed=2)
+    rec = sp.simulate(net, n_spikes=600)
+    indptr, targets, coupling, delay = net.out_lists()
+    oracle_pops = [reference.Population(m, net.initial_phases[net.pop_start[a]:
+                                                              net.pop_start[a + 1]], p.drive,
+                                        p.t_ref)
+                   for a, (m, p) in enumerate(zip(net.population_models(), net.populations))]
+    times, senders, _ = reference.simulate_populations(oracle_pops, indptr, targets, coupling,
+                                                       delay, n_spikes=600)
+    np.testing.assert_array_equal(senders, rec.senders)
+    np.testing.assert_allclose(times, rec.times, rtol=0, atol=1e-11)

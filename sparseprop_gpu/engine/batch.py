@@ -105,9 +105,11 @@ class Batch:
                  buffer_spikes=config.SUMMARY_BUFFER, fan_bits=config.FAN_BITS, neurons=None,
                  lookups=None, blocks=None):
         m = len(phases)
-        if model_id == km.TABLE and (lookups is None or len(lookups) != m):
-            raise ValueError("a TABLE model needs one lookup table per instance (lookups)")
         self.blocked = blocks is not None
+        if self.blocked and model_id == km.TABLE:       # one table per block, all in a row
+            lookups = [table for b in blocks for table in b.tables]
+        elif model_id == km.TABLE and (lookups is None or len(lookups) != m):
+            raise ValueError("a TABLE model needs one lookup table per instance (lookups)")
         if self.blocked:
             ks = [b.widest for b in blocks]
             target_table = None
@@ -122,7 +124,7 @@ class Batch:
         ns = np.array([p.shape[0] for p in phases], np.int64)
         ks = np.asarray(ks, np.int64).reshape(m)
         geoms = [pqueue.tree_geometry(int(n), fan_bits) for n in ns]
-        lookup, lookup_base = _shared_lookups(lookups, m)
+        lookup, lookup_base = _shared_lookups(lookups, len(lookups) if lookups else m)
         n_max, k_max = int(ns.max()), max(int(ks.max()), 1)
         if target_table is not None:
             target_table = np.ascontiguousarray(target_table, np.int32)
@@ -148,7 +150,10 @@ class Batch:
         if self.blocked:
             self._set_blocks(blocks, synapses, segments, segment_base)
         self.lookup[...] = lookup
-        self.lookup_base[...] = lookup_base
+        if self.blocked and model_id == km.TABLE:
+            self.block_lookup[...] = lookup_base.reshape(self.block_lookup.shape)
+        else:
+            self.lookup_base[...] = lookup_base
         self.par[...] = pars
         self.n[...], self.k[...] = ns, ks
         self.seed[...] = np.asarray(seeds, np.int64).reshape(m)
@@ -185,7 +190,7 @@ class Batch:
         """The compiled event loop this batch runs: ``layout.VARIANTS``'s
         ``(tabulated, featured, blocked)``."""
         if self.blocked:
-            return False, False, True
+            return self.tabulated, False, True
         return self.tabulated, self.featured, False
 
     @property

@@ -60,6 +60,8 @@ ARGUMENTS = (
     Argument("block_par", np.float64, ("blocks", kp.N_BLOCK), INSTANCE,
              "per-block constants (B_*): coupling, delay"),
     Argument("block_k", np.int64, ("blocks",), INSTANCE, "per-block out-degree on the fly"),
+    Argument("block_lookup", np.int64, ("blocks",), INSTANCE,
+             "where each block's lookup table starts (table models)"),
     Argument("segment_base", np.int64, (), INSTANCE, "where the instance's segments start"),
     Argument("bitmap", np.uint64, ("bitmap",), INSTANCE, "scratch: distinct targets"),
     Argument("drawn", np.int32, ("drawn",), INSTANCE, "scratch: the targets drawn on the fly"),
@@ -100,10 +102,10 @@ IN_FLIGHT = ("fifo_key", "fifo_sender", "fifo_serial", "fifo_ring", "emitted")
 """A network of populations' spikes in flight and the next emission serial."""
 
 VARIANTS = ((False, False, False), (False, True, False), (True, False, False),
-            (True, True, False), (False, False, True))
+            (True, True, False), (False, False, True), (True, False, True))
 """The compiled event loops, as ``(tabulated, featured, blocked)``: closed-form or table models,
-with or without refractory periods and excitation, and the loop of populations (closed forms;
-its features tested at run time)."""
+with or without refractory periods and excitation, and the loops of populations (closed forms
+or tables; their features tested at run time)."""
 
 Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows "
                             "refractory_rows buffer table_rows table_cols lookup synapses "

@@ -15,11 +15,11 @@ from ..compiled import bernoulli_degrees, bernoulli_draws, distinct_draws
 from ..kernels import models as km, populations as kp
 from ..options import CONNECTIVITY, RULES
 from . import memory
-from .models import LIF, QIF, NeuronModel, check_refractory
+from .models import LIF, NeuronModel, check_refractory
 from .network import SEED_MAX
 
 Blocks = namedtuple("Blocks", "pop_start pop_par block_par block_k capacities synapses segments "
-                              "widest")
+                              "widest tables")
 Blocks.__doc__ = """One instance's network of populations, for the engine (``kernels.populations``).
 
 pop_start : int64 (P + 1,); pop_par : float64 (P, N_POP); block_par : float64 (P*P, N_BLOCK)
@@ -32,6 +32,9 @@ synapses : int32 (S,), segments : int64 (n P + 1,), or None on the fly
     segments[j P + b + 1]]``. Instances holding the same array objects share one copy.
 widest : int
     The most targets one spike reaches in one block.
+tables : list of P*P float64 arrays, or None
+    Table models: each block's lookup table (the target population's drive, with the input
+    map of the block's J; ``kernels.lookup``), the same array objects for equal ones.
 """
 
 Population = namedtuple("Population", "name n drive t_ref tau", defaults=(0.0, None))
@@ -82,7 +85,7 @@ class PopulationNetwork:
     Parameters
     ----------
     model : NeuronModel
-        ``LIF`` or ``QIF``; each population may set its own tau.
+        ``LIF``, ``QIF``, ``EIF`` or a ``TableModel``; each population may set its own tau.
     populations : sequence of Population
         Neurons are numbered population after population, in this order.
     projections : sequence of Projection
@@ -106,9 +109,9 @@ class PopulationNetwork:
 
     def __init__(self, model, populations, projections, *, seed=0, ic_seed=None,
                  connectivity="auto", initial_phases=None, max_rate=None):
-        if not isinstance(model, (LIF, QIF)):
-            raise ValueError(f"model must be sp.LIF(...) or sp.QIF(...) for a network of "
-                             f"populations (table models such as EIF: not yet); got {model!r}")
+        if not isinstance(model, NeuronModel):
+            raise ValueError(f"model must be a NeuronModel such as sp.LIF(...), sp.QIF(...) or "
+                             f"sp.EIF(...); got {model!r}")
         self.model = model
         self.populations = self._check_populations(populations)
         self.names = tuple(p.name for p in self.populations)
@@ -361,6 +364,13 @@ class PopulationNetwork:
                     block_par[ab, kp.B_LOG_Q] = math.log1p(-value) if value < 1.0 else -math.inf
             if d > 0.0:
                 capacities[ab] = self.fifo_slots(a, d)
+        tables = None
+        if self.model.kernel_id == km.TABLE:       # one per block: the target's drive and J
+            empty = models[0]._table_set((self.populations[0].drive,), None)[0]
+            tables = [empty] * (pops * pops)
+            for (a, b), (_, _, j, _) in self.projections.items():
+                tables[a * pops + b] = models[b]._table_set((self.populations[b].drive,),
+                                                            float(j))[0]
         if self.connectivity == "stored":
             synapses, segments = self.synapse_lists()
             widest = int(np.diff(segments).max(initial=1))
@@ -370,7 +380,7 @@ class PopulationNetwork:
                 self._widest_bernoulli(a, b) for (a, b), (rule, _, _, _)
                 in self.projections.items() if rule == "p"])
         return Blocks(self.pop_start, pop_par, block_par, block_k, capacities, synapses,
-                      segments, max(widest, 1))
+                      segments, max(widest, 1), tables)
 
     def _widest_bernoulli(self, a, b):
         """The largest out-degree of Bernoulli block ab (one counting pass over its stream):
