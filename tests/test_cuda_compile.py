@@ -1,5 +1,6 @@
-"""The real CUDA kernels (closed-form and table models) compile for sm_90 (H100/H200)
-on a machine with no GPU.
+"""The real CUDA kernels (closed-form and table models, with and without refractory periods
+and excitation, and the loop of populations) compile for sm_90 (H100/H200) on a machine with
+no GPU.
 
 ``numba.cuda.compile_ptx`` turns the cuda backend's kernel into PTX without a driver,
 and ``ptxas -arch=sm_90 -v`` (from the ``numba-cuda[cu12]`` wheels) assembles it and
@@ -59,24 +60,41 @@ from sparseprop_gpu.engine import cuda as backend, layout
 from sparseprop_gpu.runs.simulate import engine_state
 
 out = {"numba_cuda": __import__("importlib.metadata").metadata.version("numba-cuda")}
+launch = {"t_end": 1.0, "warmup": 0.0, "keep": True, "max_spikes": 1}
+
+
+def compile_variant(variant, batch, name):
+    # the launch's arguments, from the engine's one declaration (engine.layout)
+    args = layout.arguments(batch.arrays(), batch.constants(), launch)
+    signature = (types.int64[::1],) + tuple(numba.typeof(a) for a in args)
+    assert batch.variant == variant, (batch.variant, variant)
+    launched = backend.KERNELS[variant]
+    ptx, restype = cuda.compile_ptx(launched.py_func, signature, device=False, cc=(9, 0))
+    with open(f"{sys.argv[1]}/{name}.ptx", "w") as f:
+        f.write(ptx)
+    out[name] = {"chars": len(ptx), "restype": str(restype),
+                 "signature": [str(t) for t in signature]}
+
+
+assert set(backend.KERNELS) == set(layout.VARIANTS), sorted(backend.KERNELS)
 for (tabulated, featured), model in (((False, False), sp.LIF(tau=0.01)),
                                      ((True, False), sp.EIF(tau=0.01)),
                                      ((False, True), sp.LIF(tau=0.01)),
                                      ((True, True), sp.EIF(tau=0.01))):
     net = sp.Network(model=model, n=200, k=20, j0=1.0, target_rate=1.0, seed=1,
-                     connectivity="on_the_fly")
-    batch = engine_state(net, key="phase", buffer_spikes=64)
-    # the launch's arguments, from the engine's one declaration (engine.layout)
-    launch = {"t_end": 1.0, "warmup": 0.0, "keep": True, "max_spikes": 1}
-    args = layout.arguments(batch.arrays(), batch.constants(), launch)
-    signature = (types.int64[::1],) + tuple(numba.typeof(a) for a in args)
-    launched = backend.KERNELS[tabulated, featured]
-    ptx, restype = cuda.compile_ptx(launched.py_func, signature, device=False, cc=(9, 0))
+                     connectivity="on_the_fly", t_ref=0.002 if featured else 0.0)
     name = ("tables" if tabulated else "closed_form") + ("_featured" if featured else "")
-    with open(f"{sys.argv[1]}/{name}.ptx", "w") as f:
-        f.write(ptx)
-    out[name] = {"chars": len(ptx), "restype": str(restype),
-                 "signature": [str(t) for t in signature]}
+    compile_variant((tabulated, featured, False), engine_state(net, key="phase",
+                                                               buffer_spikes=64), name)
+
+# the loop of populations (blocked): delays, refractory periods, excitation, stored blocks
+P, J = sp.Population, sp.Projection
+populations = sp.PopulationNetwork(
+    sp.LIF(tau=0.01), [P("E", 160, 2.0, 0.002), P("I", 40, 2.5, 0.0)],
+    [J("E", "E", 0.02, 0.0015, k=16), J("E", "I", 0.03, 0.0, indegree=16),
+     J("I", "E", -0.12, 0.001, p=0.3), J("I", "I", -0.1, 0.0, k=8)], seed=2)
+compile_variant((False, False, True), engine_state(populations, key="exp", buffer_spikes=64),
+                "populations")
 print(json.dumps(out))
 """
 
@@ -156,7 +174,8 @@ def test_kernel_compiles_for_sm90_without_spills(tmp_path):
 
     lines = [f"CUDA kernels for {ARCH} (numba-cuda {info['numba_cuda']}, ptxas {ptxas})"]
     spilled = {}
-    for name in ("closed_form", "tables", "closed_form_featured", "tables_featured"):
+    for name in ("closed_form", "tables", "closed_form_featured", "tables_featured",
+                 "populations"):
         cubin = tmp_path / f"{name}.cubin"
         assembled = subprocess.run([ptxas, f"-arch={ARCH}", "-v", str(tmp_path / f"{name}.ptx"),
                                     "-o", str(cubin)], capture_output=True, text=True,
