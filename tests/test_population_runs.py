@@ -192,3 +192,20 @@ def test_eif_populations_equal_the_oracle():
                                                        delay, n_spikes=600)
     np.testing.assert_array_equal(senders, rec.senders)
     np.testing.assert_allclose(times, rec.times, rtol=0, atol=1e-11)
+
+
+def test_results_and_stores_keep_each_population_s_summaries(tmp_path):
+    sweep = sp.Sweep({"network": "brunel", "j": 0.2, "seed": 3}, {"n_e": [120, 160]},
+                     {"t_end": 0.1, "batch_size": 2, "backend": "cpu"})
+    sp.run_sweep(sweep, tmp_path / "s.zarr", in_process=True, progress=False)
+    ds = sp.open_results(tmp_path / "s.zarr")
+    assert "rate" not in ds                      # summary only: the stored means
+    summary = analysis.population_summaries(ds)
+    for m, n_e in enumerate((120, 160)):        # each instance its own population sizes
+        rec = sp.simulate(ds.sp.network(m), t_end=0.1)
+        rates = rec.rates()
+        assert ds["rate_mean_E"].values[m] == pytest.approx(rates[:n_e].mean())
+        assert ds["rate_mean_I"].values[m] == pytest.approx(rates[n_e:].mean())
+        assert summary["I"]["rate"][m] == ds["rate_mean_I"].values[m]
+    ens = sp.run_ensemble(sp.Ensemble.from_sweep(sweep, 0, 2), t_end=0.1, backend="cpu")
+    np.testing.assert_array_equal(ens["rate_mean_E"].values, ds["rate_mean_E"].values)

@@ -41,13 +41,23 @@ def population_summaries(source, window=None):
         ``{name: {"rate": ..., "cv_isi": ..., "fano": ...}}``: the mean over the population's
         neurons of each neuron's rate (Hz), ISI CV (neurons with two intervals or more) and
         Fano factor of counts in windows (NaN without ``window``); scalars for a record,
-        (instance,) arrays for an ensemble.
+        (instance,) arrays for an ensemble. A result or store that kept no per-neuron arrays
+        gives its stored ``rate_mean_<name>`` and ``cv_isi_mean_<name>`` (the same means).
     """
+    populations = populations_of(source)
+    stored = [f"{what}_{name}" for name, _, _ in populations for what in ("rate_mean",
+                                                                           "cv_isi_mean")]
+    if _is_dataset(source) and window is None and "rate" not in source and \
+            all(name in source for name in stored):
+        nan = np.full(source.sizes["instance"], np.nan)
+        return {name: {"rate": np.asarray(source[f"rate_mean_{name}"].values),
+                       "cv_isi": np.asarray(source[f"cv_isi_mean_{name}"].values), "fano": nan}
+                for name, _, _ in populations}
     neuron_rates = np.asarray(rates(source))
     neuron_cv = np.asarray(cv_isi(source))
     neuron_fano = None if window is None else np.asarray(fano_factor(source, window))
     out = {}
-    for name, start, n in populations_of(source):
+    for name, start, n in populations:
         part = slice(start, start + n)
         with warnings.catch_warnings():           # all-NaN slices: NaN, as documented
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -235,14 +235,17 @@ def record_ensemble(ensemble, t_end=None, n_spikes=None, warmup=None, record=Non
     width = ensemble.n_max
     meta = {**ensemble.network.describe(), "key": key, "record": record, "backend": backend,
             "t_end": continuation.finite(t_end)}
-    final = None if not state or ensemble.table.blocked else {"keys": _pad(run.carried["keys"], width, np.nan),
-                                    "clock": run.carried["clock"],
-                                    "last_spike": _pad(np.where(np.isnan(run.carried["keys"]),
-                                                                np.nan, run.isi[..., 0]),
-                                                       width, np.nan)}
+    final = None
+    if state and not ensemble.table.blocked:    # populations: their spikes in flight, not yet
+        final = {"keys": _pad(run.carried["keys"], width, np.nan),
+                 "clock": run.carried["clock"],
+                 "last_spike": _pad(np.where(np.isnan(run.carried["keys"]), np.nan,
+                                             run.isi[..., 0]), width, np.nan)}
     return EnsembleRecord(ensemble.parameters(), _pad(run.counts, width),
                           _pad(run.isi[..., 1], width), _pad(run.isi[..., 2], width), warmup,
-                          run.t_stop, spikes, meta, engine_seconds=run.seconds, state=final)
+                          run.t_stop, spikes, meta, engine_seconds=run.seconds, state=final,
+                          populations=ensemble.table.population_starts()
+                          if ensemble.table.blocked else None)
 
 
 def _check_memory(ensemble, n_spikes, keep, backend, batch_size, buffer_spikes):

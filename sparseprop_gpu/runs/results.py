@@ -11,7 +11,8 @@ import numpy as np
 
 from .continuation import STATE
 from .record import cv_from_moments, rates_from_counts
-from .summaries import NEURON_DTYPES, SUMMARIES, per_neuron, summaries
+from .summaries import (NEURON_DTYPES, SUMMARIES, per_neuron, population_summary_names,
+                        summaries)
 
 
 class EnsembleRecord:
@@ -39,10 +40,13 @@ class EnsembleRecord:
     state : dict, optional
         Where each instance stopped (``runs.continuation.STATE``, each (M, n_max), ``clock``
         (M, 2)), to continue the runs from.
+    populations : (names, starts), optional
+        A network of populations: the population names and (M, P + 1) each instance's
+        first neuron of each (and its n).
     """
 
     def __init__(self, parameters, counts, isi_sum, isi_sumsq, t_start, t_stop, spikes, meta,
-                 engine_seconds=float("nan"), state=None):
+                 engine_seconds=float("nan"), state=None, populations=None):
         self.parameters = parameters
         self.counts, self.isi_sum, self.isi_sumsq = counts, isi_sum, isi_sumsq
         self.t_start, self.t_stop = t_start, t_stop
@@ -53,6 +57,7 @@ class EnsembleRecord:
         self.meta = meta
         self.engine_seconds = engine_seconds
         self.state = state
+        self.populations = populations
 
     def __len__(self):
         return self.counts.shape[0]
@@ -101,7 +106,8 @@ def to_dataset(record):
         coords["spike_start"] = ("instance", record.offsets[:-1])
     meta = {"kind": "ensemble", **record.meta, "warmup": record.t_start,
             "instances": len(record), "engine_seconds": record.engine_seconds}
-    order = [name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES,
+    populations = population_summary_names(record.populations[0] if record.populations else ())
+    order = [name for name in (*SUMMARIES, *populations, "n_recorded", *NEURON_DTYPES,
                                *(f"state_{name}" for name in STATE), "spike_time",
                                "spike_sender") if name in variables]
     return xr.Dataset({name: variables[name] for name in order}, coords=coords,

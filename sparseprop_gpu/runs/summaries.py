@@ -19,6 +19,16 @@ def missing(dtype):
     return -1 if np.dtype(dtype).kind in "iu" else np.nan
 
 
+POPULATION_SUMMARIES = ("rate_mean", "cv_isi_mean")
+"""What results and stores keep per population of a network of populations, as
+``{summary}_{population name}`` (float64): the mean over its neurons."""
+
+
+def population_summary_names(names):
+    """The summary variables of populations ``names``, in the order results keep them."""
+    return [f"{what}_{name}" for name in names for what in POPULATION_SUMMARIES]
+
+
 def summaries(result):
     """Per-instance summaries of an EnsembleRecord.
 
@@ -30,24 +40,36 @@ def summaries(result):
     -------
     dict
         One (instance,) array per name of ``SUMMARIES``, each instance's computed from its own
-        neurons only (so independent of the batch it ran in).
+        neurons only (so independent of the batch it ran in); for a network of populations
+        also ``population_summary_names`` (neurons numbered population after population).
     """
     size = len(result)
     out = {name: np.empty(size, dtype) for name, dtype in SUMMARIES.items()}
+    names, starts = result.populations or ((), None)
+    out.update({name: np.empty(size) for name in population_summary_names(names)})
     ns = result.parameters["n"]
     for m in range(size):
         n = int(ns[m])
         counts = result.counts[m, :n]
         rates = rates_from_counts(counts, result.t_start, result.t_stop[m])
         cv = cv_from_moments(counts, result.isi_sum[m, :n], result.isi_sumsq[m, :n])
-        valid = cv[~np.isnan(cv)]
         out["rate_mean"][m] = rates.mean()
         out["rate_std"][m] = rates.std()
-        out["cv_isi_mean"][m] = valid.mean() if valid.size else np.nan
+        out["cv_isi_mean"][m] = _defined_mean(cv)
         out["spike_count"][m] = counts.sum()
         out["silent_fraction"][m] = np.count_nonzero(counts == 0) / n
         out["t_stop"][m] = result.t_stop[m]
+        for a, name in enumerate(names):
+            part = slice(starts[m, a], starts[m, a + 1])
+            out[f"rate_mean_{name}"][m] = rates[part].mean()
+            out[f"cv_isi_mean_{name}"][m] = _defined_mean(cv[part])
     return out
+
+
+def _defined_mean(values):
+    """The mean of the values that are not NaN (NaN if none is)."""
+    valid = values[~np.isnan(values)]
+    return valid.mean() if valid.size else np.nan
 
 
 def per_neuron(result, names, n_max):

@@ -301,6 +301,12 @@ class PopulationTable:
         """The shortest free period of any neuron of any instance (s)."""
         return min(net.shortest_period() for net in self._networks)
 
+    def population_starts(self):
+        """(names, starts (M, P + 1)): the populations and each instance's first neuron of
+        each (they do not depend on the seeds)."""
+        starts = np.stack([net.pop_start for net in self._networks])[self.row]
+        return self.base.names, starts
+
     def fifo_total(self):
         """The most FIFO slots any instance needs (they do not depend on the seeds)."""
         return max(net.fifo_total() for net in self._networks)

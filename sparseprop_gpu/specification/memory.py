@@ -129,7 +129,7 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
                        + 8 * candidate_scratch(k_max))
                     + 4 * n_max + 24 * n_max + 12 * buffer + 8 * 8
                     + 8 * (2 + (pops + 1) + kp.N_POP * pops
-                           + (kp.N_BLOCK + 1 + kp.N_RING) * pops * pops + 1)
+                           + (kp.N_BLOCK + 2 + kp.N_RING) * pops * pops + 1)
                     + (8 + 4 + 8) * fifo)
     shared = (4 * (stored_shape[0] * stored_shape[1] if stored else 1) + 8 * lookup
               + 4 * synapses + 8 * segments)

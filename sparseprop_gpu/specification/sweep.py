@@ -272,6 +272,11 @@ class Sweep:
                 "state": bool(run["state"])}
 
     @property
+    def population_names(self):
+        """The populations of a sweep of networks of populations (() for one population)."""
+        return () if self.kind == "single" else self.instances.base.names
+
+    @property
     def per_neuron(self):
         return tuple(self.spec["run"]["per_neuron"])
 

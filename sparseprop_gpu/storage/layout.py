@@ -4,7 +4,7 @@ The format, and why it is so, is described in ``docs/design.md`` §4.2 and §5.9
 """
 import numpy as np
 
-from ..runs.summaries import PARAMETERS, SUMMARIES
+from ..runs.summaries import PARAMETERS, SUMMARIES, population_summary_names
 
 FORMAT = 2
 INTEGER_PARAMETERS = ("n", "k", "seed", "ic_seed", "n_e", "n_i")
@@ -28,7 +28,7 @@ def dtype(quantity):
     return SUMMARIES.get(quantity, np.float64)
 
 
-def layout(parameters, record):
+def layout(parameters, record, populations=()):
     """The rows of the packed arrays.
 
     Parameters
@@ -37,6 +37,9 @@ def layout(parameters, record):
         The per-instance parameters of the sweep (only their names count).
     record : {"summary", "spikes"}
         The sweep's record; with spikes, ``n_recorded`` is a row.
+    populations : sequence of str
+        The populations of a network of populations: their summaries are rows too
+        (``runs.summaries.population_summary_names``).
 
     Returns
     -------
@@ -45,6 +48,7 @@ def layout(parameters, record):
         ``n_recorded``, split by dtype.
     """
     names = [*(q for q in PARAMETERS if q in parameters), *SUMMARIES,
+             *population_summary_names(populations),
              *(("n_recorded",) if record == "spikes" else ())]
     return {name: [q for q in names if dtype(q) == kind] for name, kind in PACKED.items()}
 

@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from ..runs.summaries import NEURON_DTYPES, PARAMETERS, SUMMARIES
+from ..runs.summaries import NEURON_DTYPES, PARAMETERS, SUMMARIES, population_summary_names
 from ..runs.accessor import register
 from .layout import MARKERS, PACKED, STATE_ARRAYS
 from . import integrity
@@ -62,8 +62,9 @@ def open_results(path, partial=False, verify="sizes"):
         _check(path, meta, full=True)
         raise
     ds[MARKERS] = ("batch", done.astype(np.uint8))
-    ds = ds[[name for name in (*SUMMARIES, "n_recorded", *NEURON_DTYPES, *STATE_ARRAYS, MARKERS)
-             if name in ds]]
+    populations = population_summary_names(Sweep.from_spec(meta["spec"]).population_names)
+    ds = ds[[name for name in (*SUMMARIES, *populations, "n_recorded", *NEURON_DTYPES,
+                               *STATE_ARRAYS, MARKERS) if name in ds]]
     ds = ds.assign_coords(done=("instance", instance_done))
     if meta["record"] == "spikes":
         spikes = spike_variables(zarr.open_group(path, mode="r"), n_recorded,

@@ -129,7 +129,8 @@ def create(path, sweep, token=None):
 
 def create_arrays(group, sweep):
     m, bs = sweep.size, sweep.batch_size
-    for name, quantities in layout(sweep.parameters(0, 1), sweep.record).items():
+    for name, quantities in layout(sweep.parameters(0, 1), sweep.record,
+                                   sweep.population_names).items():
         dtype = PACKED[name]
         group.create_array(name, shape=(len(quantities), m), chunks=(len(quantities), bs),
                            dtype=dtype, fill_value=missing(dtype),
