@@ -209,3 +209,20 @@ def test_results_and_stores_keep_each_population_s_summaries(tmp_path):
         assert summary["I"]["rate"][m] == ds["rate_mean_I"].values[m]
     ens = sp.run_ensemble(sp.Ensemble.from_sweep(sweep, 0, 2), t_end=0.1, backend="cpu")
     np.testing.assert_array_equal(ens["rate_mean_E"].values, ds["rate_mean_E"].values)
+
+
+@pytest.mark.parametrize("connectivity", ["stored", "on_the_fly"])
+def test_the_memory_estimate_is_a_population_batch_s_arrays(connectivity):
+    from sparseprop_gpu.runs.execute import batch_of
+    from sparseprop_gpu.specification import memory
+    from sparseprop_gpu.specification.instances import table_of
+    pops = [P("E", 50, 2.0, 0.002), P("I", 20, 2.5)]
+    prj = [J("E", "E", 0.02, 1e-3, k=5), J("I", "E", -0.1, 2e-3, p=0.2)]
+    net = sp.PopulationNetwork(sp.LIF(tau=0.01), pops, prj, connectivity=connectivity)
+    batch = batch_of(table_of(net), [0], "time", 64)
+    actual = sum(array.nbytes for array in batch.arrays().values())
+    synapses = batch.synapses.shape[0]
+    scratch_only = (1, 1) if connectivity == "stored" else None   # no (n, k) table, no draws
+    assert memory.engine_bytes(1, 70, batch.gathered.shape[1], 64, scratch_only, 1, pops=2,
+                               fifo=net.fifo_total(), refractory_rows=70, synapses=synapses,
+                               segments=batch.segments.shape[0]) == actual
