@@ -226,3 +226,18 @@ def test_the_memory_estimate_is_a_population_batch_s_arrays(connectivity):
     assert memory.engine_bytes(1, 70, batch.gathered.shape[1], 64, scratch_only, 1, pops=2,
                                fifo=net.fifo_total(), refractory_rows=70, synapses=synapses,
                                segments=batch.segments.shape[0]) == actual
+
+
+def test_t_ref_is_a_sweep_key_and_old_specifications_are_unchanged(tmp_path):
+    sweep = sp.Sweep({"model": "lif", "n": 60, "k": 6, "drive": 1.5, "coupling": 0.05},
+                     {"t_ref": [0.0, 0.003]}, {"t_end": 0.1, "backend": "cpu"})
+    sp.run_sweep(sweep, tmp_path / "s.zarr", in_process=True, progress=False)
+    ds = sp.open_results(tmp_path / "s.zarr")
+    assert list(ds["t_ref"].values) == [0.0, 0.003]
+    alone = sp.simulate(ds.sp.network(1), t_end=0.1)
+    assert ds.sp.network(1).t_ref == 0.003
+    assert int(ds["spike_count"].values[1]) == int(alone.counts.sum())
+    from sparseprop_gpu.storage.metadata import stored
+    plain = sp.Sweep({"model": "lif", "n": 60, "k": 6, "j0": 1.0, "target_rate": 1.0}, {},
+                     {"t_end": 0.1})
+    assert "t_ref" not in stored({"spec": plain.spec, "ready": True})["spec"]["network"]

@@ -12,8 +12,11 @@ from ..options import BACKENDS, CONNECTIVITY, KEYS, PER_NEURON, RECORD, SWEEP_MO
 from .models import MODELS
 
 NETWORK_KEYS = ("model", "model_params", "tau", "n", "k", "j0", "target_rate", "drive", "coupling", "seed",
-                "ic_seed", "connectivity")
-SWEEPABLE = ("n", "k", "tau", "j0", "target_rate", "drive", "coupling", "seed", "ic_seed")
+                "ic_seed", "connectivity", "t_ref")
+SWEEPABLE = ("n", "k", "tau", "j0", "target_rate", "drive", "coupling", "seed", "ic_seed", "t_ref")
+"""A [network] key left out is null in the normal form, and a stored specification drops its null
+keys (``storage.metadata.stored``): ``t_ref``, added in 0.4, leaves the specifications of stores
+written before as they were."""
 INTEGER = ("n", "k", "seed", "ic_seed", "n_e", "n_i")
 KINDS = ("single", "brunel", "balanced")
 """``[network] network = ...``: one population (the keys above; the default, not written in the
