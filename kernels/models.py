@@ -79,7 +79,9 @@ def ptc(model, phi, omega, kick):
     """
     if model == LIF:
         return -omega * math.log(math.exp(-phi / omega) - kick)
-    return 2.0 * math.atan(math.tan(0.5 * phi) + kick)
+    # QIF phases lie in [-pi, pi): a key one rounding below reset (a neuron whose refractory
+    # period ends at this input) must not wrap round tan's period to threshold
+    return 2.0 * math.atan(math.tan(0.5 * max(phi, -math.pi)) + kick)
 
 
 @register_jitable

@@ -38,7 +38,8 @@ Q_FREE = 2        # the reset in key terms: time key (phi_th - phi_reset) tpp (s
 Q_RESET = 3       # the key after a spike: Q_FREE plus the refractory period (t_ref added,
                   # or the factor exp(t_ref / tau))
 Q_T_REF = 4       # refractory period (s)
-N_POP = 5
+Q_REF_STEP = 5    # the refractory period in key terms: t_ref (added) or exp(t_ref / tau)
+N_POP = 6
 
 # per-block constants, one row per block ab (``block_par``)
 B_KICK = 0        # time key: J / I_b (LIF), J / sqrt(I_b) (QIF); exp-time key: J / (I_b - 1)
@@ -66,7 +67,8 @@ def later(key_kind, key, step):
 @register_jitable
 def below_free(key_kind, key, shift, free):
     """Whether a neuron's phase is below reset at ``shift`` (``Q_FREE`` of its population):
-    refractory, or taken there by inhibition (``refractory_end`` tells them apart)."""
+    refractory, or taken there by inhibition (``refractory_end`` tells them apart). One
+    comparison of the key already loaded, so most targets need no second load."""
     if key_kind == KEY_EXP_TIME:
         return key > shift * free
     return key - shift > free
@@ -84,11 +86,12 @@ def population_of(pop_start, j):
 @register_jitable
 def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops, pop_start,
             pop_par, block_par, block_k, lookup, block_lookup, conn_mode, seed, synapses,
-            segments, segment_base, bitmap, drawn, candidates, gathered, shift, t, refractory,
+            segments, segment_base, bitmap, drawn, candidates, gathered, shift, refractory,
             excite, refractory_end):
-    """Apply the spike of ``j`` (population a) to its targets in population b at ``shift``
-    (time ``t``): stored rows of ``synapses``, or drawn on the fly (fixed out-degree or
-    Bernoulli). A ``TABLE`` model reads block ab's lookup table (population b's drive, with
+    """Apply the spike of ``j`` (population a) to its targets in population b at ``shift``:
+    stored rows of ``synapses``, or drawn on the fly (fixed out-degree or Bernoulli). A target
+    is refractory while ``shift`` is before its ``refractory_end`` (a key, rebased with the
+    queue, so that an input due exactly at the end compares equal to it as §2.12 says). A ``TABLE`` model reads block ab's lookup table (population b's drive, with
     the input map of J_ab) at ``block_lookup[ab]``. Returns False, leaving the queue invalid,
     where an input left a lookup table without a tail."""
     ab = a * pops + b
@@ -121,12 +124,12 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, p
     tpp = pop_par[b, Q_TPP]
     free = pop_par[b, Q_FREE]
     base = block_lookup[ab]
-    imap = input_map(lookup, base, kick)
+    imap = input_map(lookup, base, kick) if tabulated else (1.0, 0.0, 0.0, 0.0, 0.0)
     for c in range(k):
         i = row[lo + c]
         before = gathered[c]
         if refractory and below_free(key_kind, before, shift, free) and \
-                t < refractory_end[np.uint64(i)]:
+                shift < refractory_end[np.uint64(i)]:
             continue
         if tabulated:                   # remaining phase through the block's table
             rem = (before - shift) / tpp
@@ -240,7 +243,7 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
             if not deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, sender,
                            due // pops, due % pops, pops, pop_start, pop_par, block_par,
                            block_k, lookup, block_lookup, conn_mode, seed, synapses, segments,
-                           segment_base, bitmap, drawn, candidates, gathered, due_key, t,
+                           segment_base, bitmap, drawn, candidates, gathered, due_key,
                            refractory, excite, refractory_end):
                 return OUT_OF_TABLE, n_rec, n_proc
             continue
@@ -275,18 +278,20 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
             elif not deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b,
                              pops, pop_start, pop_par, block_par, block_k, lookup, block_lookup,
                              conn_mode, seed, synapses, segments, segment_base, bitmap, drawn,
-                             candidates, gathered, shift, t, refractory, excite,
-                             refractory_end):
+                             candidates, gathered, shift, refractory, excite, refractory_end):
                 return OUT_OF_TABLE, n_rec, n_proc
         pq_update(heap, geom, j, later(key_kind, shift, pop_par[a, Q_RESET]))
         if refractory:
-            refractory_end[np.uint64(j)] = t + pop_par[a, Q_T_REF]
+            refractory_end[np.uint64(j)] = later(key_kind, shift, pop_par[a, Q_REF_STEP])
         emitted[0] += 1
 
         if heap[root] > rebase_at:
             dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
             pq_rebase(heap, geom, key_shift, factor)
             rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor)
+            if refractory:
+                for i in range(n):
+                    refractory_end[i] = (refractory_end[i] - key_shift) * factor
             add_compensated(clock, dt)
 
         n_proc += 1

@@ -45,6 +45,11 @@ THREADS_PER_BLOCK = 64
 sweeps it)."""
 
 # ---- specification
+EXP_KEY_MAX_DELAY = 400.0
+"""The longest delay (in units of tau) the exp-time key takes: it holds an arrival as G e^(D / tau)
+with G up to 2^64 I/(I - 1) e^(t_ref / tau), which overflows float64 near D = 665 tau; "auto"
+takes the time key for longer delays."""
+
 MAX_RATE_HZ = 1000.0
 """The rate (Hz) that sizes the FIFOs of spikes in flight of a population without a refractory
 period (``PopulationNetwork.fifo_slots``; with t_ref > 0, 1 / t_ref bounds it exactly). 1 kHz

@@ -95,6 +95,13 @@ populations = sp.PopulationNetwork(
      J("I", "E", -0.12, 0.001, p=0.3), J("I", "I", -0.1, 0.0, k=8)], seed=2)
 compile_variant((False, False, True), engine_state(populations, key="exp", buffer_spikes=64),
                 "populations")
+# and of table models (EIF: one lookup table per block), on the time key
+tables = sp.PopulationNetwork(
+    sp.EIF(tau=0.01), [P("E", 160, 1.5, 0.002), P("I", 40, 2.0, 0.0)],
+    [J("E", "E", 0.02, 0.0015, k=16), J("E", "I", 0.03, 0.0, indegree=16),
+     J("I", "E", -0.12, 0.001, p=0.3), J("I", "I", -0.1, 0.0, k=8)], seed=2)
+compile_variant((True, False, True), engine_state(tables, key="time", buffer_spikes=64),
+                "populations_tables")
 print(json.dumps(out))
 """
 
@@ -175,7 +182,7 @@ def test_kernel_compiles_for_sm90_without_spills(tmp_path):
     lines = [f"CUDA kernels for {ARCH} (numba-cuda {info['numba_cuda']}, ptxas {ptxas})"]
     spilled = {}
     for name in ("closed_form", "tables", "closed_form_featured", "tables_featured",
-                 "populations"):
+                 "populations", "populations_tables"):
         cubin = tmp_path / f"{name}.cubin"
         assembled = subprocess.run([ptxas, f"-arch={ARCH}", "-v", str(tmp_path / f"{name}.ptx"),
                                     "-o", str(cubin)], capture_output=True, text=True,

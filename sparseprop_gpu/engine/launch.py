@@ -68,7 +68,7 @@ def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
             raise ValueError(f"instance {m}: a zero-delay cascade that does not end: more than "
                              f"n = {runner.batch.n[m]} spikes at "
                              f"t = {float(runner.sync().time(m))!r} "
-                             "s; add a refractory period (t_ref > 0)")
+                             "s; add a refractory period (t_ref > 0) or a delay")
         if np.any(status == kp.DELAY_FULL):
             m = int(active[np.argmax(status == kp.DELAY_FULL)])
             batch = runner.sync()

@@ -118,7 +118,9 @@ class PopulationNetwork:
         sizes = np.array([p.n for p in self.populations], np.int64)
         self.pop_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.n = validate.integer("n (all populations)", int(self.pop_start[-1]), 2, 2**31 - 1)
-        self.projections = self._check_projections(projections)
+        self.given_projections = tuple(Projection(*p) if not isinstance(p, Projection) else p
+                                       for p in projections)
+        self.projections = self._check_projections(self.given_projections)
         self.seed = validate.integer("seed", seed, 0, SEED_MAX)
         self.ic_seed = self.seed if ic_seed is None else validate.integer("ic_seed", ic_seed, 0,
                                                                           SEED_MAX)
@@ -128,6 +130,9 @@ class PopulationNetwork:
         self.connectivity = self._check_connectivity(connectivity)
         self.tau = self._taus()
         self.t_ref = max(p.t_ref for p in self.populations)
+        memory.check(f"delay and max_rate: {self.fifo_total()} slots for the spikes in flight",
+                     20 * self.fifo_total(), "shorter delays, a smaller max_rate (Hz), or a "
+                     "refractory period (t_ref bounds the spikes in flight)")
         self._phases = None if initial_phases is None else self._check_phases(initial_phases)
         self._stored = None
         self.parametrisation = None
@@ -339,9 +344,11 @@ class PopulationNetwork:
             pop_par[a, kp.Q_T_REF] = p.t_ref
             if key_kind == km.KEY_EXP_TIME:
                 free = p.drive / (p.drive - 1.0)
-                pop_par[a, kp.Q_FREE], pop_par[a, kp.Q_RESET] = free, free * math.exp(
-                    p.t_ref / p.tau)
+                pop_par[a, kp.Q_REF_STEP] = math.exp(p.t_ref / p.tau)
+                pop_par[a, kp.Q_FREE] = free
+                pop_par[a, kp.Q_RESET] = free * pop_par[a, kp.Q_REF_STEP]
             else:
+                pop_par[a, kp.Q_REF_STEP] = p.t_ref
                 pop_par[a, kp.Q_FREE] = span * tpp
                 pop_par[a, kp.Q_RESET] = span * tpp + p.t_ref
         block_par = np.zeros((pops * pops, kp.N_BLOCK))
@@ -391,6 +398,10 @@ class PopulationNetwork:
                                     self.populations[b].n, a == b, p)
         return int(degrees.max(initial=0))
 
+    def longest_delay(self):
+        """The longest delay of any block (s)."""
+        return max([0.0] + [d for _, _, _, d in self.projections.values()])
+
     def fifo_total(self):
         """FIFO slots of every delayed block together (at least 1)."""
         return max(1, sum(self.fifo_slots(a, d) for (a, _), (_, _, _, d)
@@ -436,7 +447,12 @@ class PopulationNetwork:
 
 def rebuild(base, params, seed, ic_seed):
     """The network ``base`` with its parametrisation's ``params`` changed (a dict of some of
-    ``base.parametrisation``'s keys) and the given seeds; ``base`` itself if nothing changes."""
+    ``base.parametrisation``'s keys; none for a network not made by a constructor) and the
+    given seeds."""
+    if base.parametrisation is None:
+        return PopulationNetwork(base.model, base.populations, base.given_projections,
+                                 seed=seed, ic_seed=ic_seed, connectivity=base.connectivity,
+                                 max_rate=base.max_rate)
     described = dict(base.parametrisation)
     name = described.pop("name")
     described.update(params)
@@ -476,7 +492,10 @@ def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, epsil
     """
     n_e = validate.integer("n_e", n_e, 2, 2**31 - 1)
     gamma = validate.real("gamma (N_I / N_E)", gamma, 0.0, math.inf, low_open=True)
-    n_i = max(int(round(gamma * n_e)), 1)
+    n_i = int(round(gamma * n_e))
+    if n_i < 2:
+        raise ValueError(f"n_e: N_I = round(gamma n_e) = {n_i} with gamma = {gamma:g}; model A "
+                         f"needs at least 2 inhibitory neurons (n_e >= {math.ceil(1.5 / gamma)})")
     epsilon = validate.real("epsilon (connection probability)", epsilon, 0.0, 1.0, low_open=True)
     g = validate.real("g (relative inhibition)", g, 0.0, math.inf, low_open=True)
     j = validate.real("j (EPSP, mV; the inhibitory coupling is -g j)", j, 0.0, math.inf,
@@ -517,7 +536,8 @@ def balanced(model, n_e, n_i, k, *, j_ee=1.0, j_ie=1.0, j_ei=2.0, j_ii=1.8, ext_
     model : NeuronModel
         LIF or QIF.
     n_e, n_i, k : int
-        Population sizes and in-degree K from each population (K <= N_I, K < N_E).
+        Population sizes and in-degree K from each population (K < N_I, K < N_E: no
+        autapses).
     nu : float
         The rate scale (Hz) of the external drive.
     delay, t_ref : float

@@ -74,6 +74,14 @@ def resolve_key(key, network):
     """The key name a run of ``network`` uses for ``key`` (one of ``options.KEYS``)."""
     model = network.model
     exp_possible = model.exp_key and not isinstance(network.tau, np.ndarray)
+    if exp_possible and isinstance(network, PopulationNetwork) and \
+            network.longest_delay() > config.EXP_KEY_MAX_DELAY * network.tau:
+        if key == "exp":
+            raise ValueError(f"key: 'exp' holds a delay as the factor e^(D / tau), which "
+                             f"overflows for D > {config.EXP_KEY_MAX_DELAY:g} tau = "
+                             f"{config.EXP_KEY_MAX_DELAY * network.tau:g} s; this network's "
+                             f"longest delay is {network.longest_delay():g} s: use key='time'")
+        exp_possible = False
     if key == "auto":
         return "exp" if exp_possible else "time" if network.heterogeneous else "phase"
     if network.heterogeneous and not (key == "time" or key == "exp" and exp_possible):
