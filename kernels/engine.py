@@ -22,8 +22,8 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
-from .bookkeeping import (add_compensated, take_statistics, BUFFER_FULL, CASCADE, OUT_OF_TABLE,
-                          PAUSED, REACHED_T_END)
+from .bookkeeping import (add_compensated, count_burst, record_spike, take_statistics, CASCADE,
+                          OUT_OF_TABLE, PAUSED, REACHED_T_END)
 from .connectivity import draw_targets, ON_THE_FLY, STORED
 from .models import (below_reset, constants, elapsed, key_after_input, key_after_reset,
                      rebase_step, shift_of, spike_now, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
@@ -164,7 +164,6 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
     root = pq_root(geom)
     mp = constants(par)
     rebase_at = mp[P_REBASE_AT]
-    capacity = buf_times.shape[0]
     level1 = geom[3]
     bits = geom[1]
     refractory = featured and mp[P_T_REF] > 0.0
@@ -183,10 +182,7 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
             take_statistics(buf_times, buf_senders, fill, counts, isi)
             return REACHED_T_END, n_rec, n_proc
         if excite:                      # spikes at one instant: bounded (docs/design.md §2.13)
-            if t != t_last:
-                t_last = t
-                burst = 0
-            burst += 1
+            t_last, burst = count_burst(t, t_last, burst)
             if burst > n:
                 return CASCADE, n_rec, n_proc
 
@@ -233,16 +229,10 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
             add_compensated(clock, dt)
 
         n_proc += 1
-        if t >= warmup:
-            buf_times[fill] = t
-            buf_senders[fill] = j
-            fill += 1
-            n_rec += 1
-            if fill == capacity or n_rec == rec_cap:
-                take_statistics(buf_times, buf_senders, fill, counts, isi)
-                if keep or n_rec == rec_cap:
-                    return BUFFER_FULL, n_rec, n_proc
-                fill = 0
+        fill, n_rec, stop = record_spike(t, j, warmup, buf_times, buf_senders, fill, n_rec,
+                                         rec_cap, keep, counts, isi)
+        if stop >= 0:
+            return stop, n_rec, n_proc
         if n_proc == max_spikes:
             take_statistics(buf_times, buf_senders, fill, counts, isi)
             return PAUSED, n_rec, n_proc

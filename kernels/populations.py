@@ -22,8 +22,8 @@ import numpy as np
 from numba.extending import register_jitable
 
 # DELAY_FULL is this loop's own status; the host reads it from here
-from .bookkeeping import (add_compensated, take_statistics, BUFFER_FULL, CASCADE,  # noqa: F401
-                          DELAY_FULL, OUT_OF_TABLE, PAUSED, REACHED_T_END)
+from .bookkeeping import (add_compensated, count_burst, record_spike, take_statistics,  # noqa: F401
+                          CASCADE, DELAY_FULL, OUT_OF_TABLE, PAUSED, REACHED_T_END)
 from .connectivity import bernoulli_targets, block_key, draw_distinct, STORED
 from .lookup import input_map, mapped_remaining, remaining_by_lookups
 from .models import (constants, elapsed, key_after_input, rebase_step, spike_now, KEY_EXP_TIME,
@@ -212,7 +212,6 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
     root = pq_root(geom)
     mp = constants(par)
     rebase_at = mp[P_REBASE_AT]
-    capacity = buf_times.shape[0]
     level1 = geom[3]
     bits = geom[1]
     blocks = pops * pops
@@ -252,10 +251,7 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
             take_statistics(buf_times, buf_senders, fill, counts, isi)
             return REACHED_T_END, n_rec, n_proc
         if excite:                      # spikes at one instant: bounded (docs/design.md §2.13)
-            if t != t_last:
-                t_last = t
-                burst = 0
-            burst += 1
+            t_last, burst = count_burst(t, t_last, burst)
             if burst > n:
                 return CASCADE, n_rec, n_proc
         a = population_of(pop_start, j)
@@ -295,16 +291,10 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
             add_compensated(clock, dt)
 
         n_proc += 1
-        if t >= warmup:
-            buf_times[fill] = t
-            buf_senders[fill] = j
-            fill += 1
-            n_rec += 1
-            if fill == capacity or n_rec == rec_cap:
-                take_statistics(buf_times, buf_senders, fill, counts, isi)
-                if keep or n_rec == rec_cap:
-                    return BUFFER_FULL, n_rec, n_proc
-                fill = 0
+        fill, n_rec, stop = record_spike(t, j, warmup, buf_times, buf_senders, fill, n_rec,
+                                         rec_cap, keep, counts, isi)
+        if stop >= 0:
+            return stop, n_rec, n_proc
         if n_proc == max_spikes:
             take_statistics(buf_times, buf_senders, fill, counts, isi)
             return PAUSED, n_rec, n_proc

@@ -87,21 +87,18 @@ for (tabulated, featured), model in (((False, False), sp.LIF(tau=0.01)),
     compile_variant((tabulated, featured, False), engine_state(net, key="phase",
                                                                buffer_spikes=64), name)
 
-# the loop of populations (blocked): delays, refractory periods, excitation, stored blocks
+# the loops of populations (blocked): delays, refractory periods, excitation, stored blocks;
+# LIF on the exp-time key, and a table model (EIF: one lookup table per block) on the time key
 P, J = sp.Population, sp.Projection
-populations = sp.PopulationNetwork(
-    sp.LIF(tau=0.01), [P("E", 160, 2.0, 0.002), P("I", 40, 2.5, 0.0)],
-    [J("E", "E", 0.02, 0.0015, k=16), J("E", "I", 0.03, 0.0, indegree=16),
-     J("I", "E", -0.12, 0.001, p=0.3), J("I", "I", -0.1, 0.0, k=8)], seed=2)
-compile_variant((False, False, True), engine_state(populations, key="exp", buffer_spikes=64),
-                "populations")
-# and of table models (EIF: one lookup table per block), on the time key
-tables = sp.PopulationNetwork(
-    sp.EIF(tau=0.01), [P("E", 160, 1.5, 0.002), P("I", 40, 2.0, 0.0)],
-    [J("E", "E", 0.02, 0.0015, k=16), J("E", "I", 0.03, 0.0, indegree=16),
-     J("I", "E", -0.12, 0.001, p=0.3), J("I", "I", -0.1, 0.0, k=8)], seed=2)
-compile_variant((True, False, True), engine_state(tables, key="time", buffer_spikes=64),
-                "populations_tables")
+for tabulated, model, drives, key, name in (
+        (False, sp.LIF(tau=0.01), (2.0, 2.5), "exp", "populations"),
+        (True, sp.EIF(tau=0.01), (1.5, 2.0), "time", "populations_tables")):
+    net = sp.PopulationNetwork(
+        model, [P("E", 160, drives[0], 0.002), P("I", 40, drives[1], 0.0)],
+        [J("E", "E", 0.02, 0.0015, k=16), J("E", "I", 0.03, 0.0, indegree=16),
+         J("I", "E", -0.12, 0.001, p=0.3), J("I", "I", -0.1, 0.0, k=8)], seed=2)
+    compile_variant((tabulated, False, True), engine_state(net, key=key, buffer_spikes=64),
+                    name)
 print(json.dumps(out))
 """
 

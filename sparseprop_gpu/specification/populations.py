@@ -181,21 +181,18 @@ class PopulationNetwork:
             n_a, n_b = self.populations[a].n, self.populations[b].n
             coupling = validate.real(f"{what}: coupling", proj.coupling)
             delay = validate.real(f"{what}: delay (s)", proj.delay, 0.0, math.inf)
-            if rule == "k":
-                most = n_b - (a == b)
-                value = validate.integer(f"{what}: k (targets per {proj.source} neuron in "
-                                         f"{proj.target} of {n_b} neurons"
-                                         + (", itself excluded" if a == b else "") + ")",
-                                         proj.k, 1, max(most, 1))
-            elif rule == "indegree":
-                most = n_a - (a == b)
-                value = validate.integer(f"{what}: indegree (sources per {proj.target} neuron "
-                                         f"in {proj.source} of {n_a} neurons"
-                                         + (", itself excluded" if a == b else "") + ")",
-                                         proj.indegree, 1, max(most, 1))
-            else:
+            if rule == "p":
                 most = n_b - (a == b)
                 value = validate.real(f"{what}: p", proj.p, 0.0, 1.0, low_open=True)
+            else:                         # k targets in b, or indegree sources in a
+                each, other, n_other = ((proj.source, proj.target, n_b) if rule == "k" else
+                                        (proj.target, proj.source, n_a))
+                most = n_other - (a == b)
+                kind = "targets" if rule == "k" else "sources"
+                value = validate.integer(f"{what}: {rule} ({kind} per {each} neuron in {other} "
+                                         f"of {n_other} neurons"
+                                         + (", itself excluded" if a == b else "") + ")",
+                                         getattr(proj, rule), 1, max(most, 1))
             if most < 1:
                 raise ValueError(f"{what}: a population of one neuron cannot connect to itself")
             out[(a, b)] = (rule, value, coupling, delay)
