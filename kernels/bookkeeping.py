@@ -42,24 +42,6 @@ def take_statistics(times, senders, count, counts, isi):
 
 
 @register_jitable
-def record_spike(t, j, warmup, buf_times, buf_senders, fill, n_rec, rec_cap, keep, counts, isi):
-    """Buffer the spike of ``j`` at ``t`` if it is recorded (``t >= warmup``); a full buffer
-    goes into the statistics. Returns ``(fill, n_rec, stop)``: ``stop`` is ``BUFFER_FULL``
-    when the call must return now (the buffer is kept, or ``rec_cap`` is reached), else -1."""
-    if t >= warmup:
-        buf_times[fill] = t
-        buf_senders[fill] = j
-        fill += 1
-        n_rec += 1
-        if fill == buf_times.shape[0] or n_rec == rec_cap:
-            take_statistics(buf_times, buf_senders, fill, counts, isi)
-            if keep or n_rec == rec_cap:
-                return fill, n_rec, BUFFER_FULL
-            fill = 0
-    return fill, n_rec, -1
-
-
-@register_jitable
 def count_burst(t, t_last, burst):
     """``(t_last, burst)`` after a spike at ``t``: the spikes at one computed time, counted
     again from 1 at a new time (more than n of them is a ``CASCADE``)."""

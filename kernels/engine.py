@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
-from .bookkeeping import (add_compensated, count_burst, record_spike, take_statistics, CASCADE,
+from .bookkeeping import (add_compensated, count_burst, take_statistics, BUFFER_FULL, CASCADE,
                           OUT_OF_TABLE, PAUSED, REACHED_T_END)
 from .connectivity import draw_targets, ON_THE_FLY, STORED
 from .models import (below_reset, constants, elapsed, key_after_input, key_after_reset,
@@ -229,10 +229,16 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
             add_compensated(clock, dt)
 
         n_proc += 1
-        fill, n_rec, stop = record_spike(t, j, warmup, buf_times, buf_senders, fill, n_rec,
-                                         rec_cap, keep, counts, isi)
-        if stop >= 0:
-            return stop, n_rec, n_proc
+        if t >= warmup:                 # written out in both loops: as a function the
+            buf_times[fill] = t         # compiler did not inline, 10-15 % at N = 1e3 (§5.16)
+            buf_senders[fill] = j
+            fill += 1
+            n_rec += 1
+            if fill == buf_times.shape[0] or n_rec == rec_cap:
+                take_statistics(buf_times, buf_senders, fill, counts, isi)
+                if keep or n_rec == rec_cap:
+                    return BUFFER_FULL, n_rec, n_proc
+                fill = 0
         if n_proc == max_spikes:
             take_statistics(buf_times, buf_senders, fill, counts, isi)
             return PAUSED, n_rec, n_proc
