@@ -118,7 +118,7 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, p
         lo = 0
         row = drawn
     for c in range(k):                  # independent loads first: they overlap in memory
-        gathered[c] = heap[np.uint64(row[lo + c])]
+        gathered[c] = heap[np.uint64(row[np.uint64(lo + c)])]
     kick = block_par[ab, B_KICK]
     omega = pop_par[b, Q_OMEGA]
     tpp = pop_par[b, Q_TPP]
@@ -126,7 +126,7 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, p
     base = block_lookup[ab]
     imap = input_map(lookup, base, kick) if tabulated else (1.0, 0.0, 0.0, 0.0, 0.0)
     for c in range(k):
-        i = row[lo + c]
+        i = row[np.uint64(lo + c)]
         before = gathered[c]
         if refractory and below_free(key_kind, before, shift, free) and \
                 shift < refractory_end[np.uint64(i)]:
