@@ -6,7 +6,9 @@ Run on the GPU machine (see device_check.sh; nothing to download there):
 
 The full run takes about 1-2 minutes (most of it compiling); each phase has a limit.
 
-Networks (--model lif, qif or eif; lif by default): inhibitory, balanced state (tau = 10 ms, j0 = 1, target rate 1 Hz, as in
+Networks (--model lif, qif, eif or ei; lif by default; ei: the E/I network of
+benchmarks/populations.py, delays and refractoriness, through the population kernel): inhibitory,
+balanced state (tau = 10 ms, j0 = 1, target rate 1 Hz, as in
 engine_scaling.py), each instance m with its own on-the-fly topology and initial state
 from seed m, no warm-up. Every run stops each instance after the same number of spikes
 (``n_spikes``), so the work of a run is known in advance: M * n_spikes * K synaptic events.
@@ -56,8 +58,10 @@ BYTES_PER_EVENT = {
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=("lif", "qif", "eif"), default="lif",
-                        help="neuron model (eif: the table kernel, input map)")
+    parser.add_argument("--model", choices=("lif", "qif", "eif", "ei"), default="lif",
+                        help="neuron model (eif: the table kernel, input map; ei: an E/I LIF "
+                             "network of two populations with delays and refractoriness, the "
+                             "population kernel)")
     parser.add_argument("--simulate", action="store_true",
                         help="run on the CUDA simulator (NUMBA_ENABLE_CUDASIM=1) at tiny sizes")
     parser.add_argument("--sizes", type=str, default=None,
@@ -139,6 +143,15 @@ def phase(name, fn, *args, limit=None, **kw):
 
 def network():
     from sparseprop_gpu.specification.models import MODELS
+    if ARGS.model == "ei":      # as benchmarks/populations.py: 0.8 K into E, 0.2 K into I
+        n_e, k_e = int(0.8 * ARGS.n), int(round(0.8 * ARGS.k))
+        j_e = 1.0 / ARGS.k ** 0.5
+        pops = [sp.Population("E", n_e, 2.0, 0.002), sp.Population("I", ARGS.n - n_e, 2.0, 0.002)]
+        return sp.PopulationNetwork(
+            sp.LIF(tau=0.02), pops,
+            [sp.Projection(s, t, j_e if s == "E" else -6.0 * j_e, 0.0015,
+                           k=k_e if t == "E" else ARGS.k - k_e) for s in "EI" for t in "EI"],
+            seed=0, connectivity="on_the_fly")
     return sp.Network(model=MODELS[ARGS.model](tau=0.01), n=ARGS.n, k=ARGS.k, j0=1.0,
                       target_rate=1.0, seed=0, connectivity="on_the_fly")
 
@@ -345,8 +358,9 @@ def main():
         print("GPU phases skipped:", info["cuda"])
 
     print()
-    print(f"Inhibitory {ARGS.model.upper()}, balanced state, N = {ARGS.n}, K = {ARGS.k}, "
-          "on-the-fly topology "
+    what = ("E/I LIF, two populations, delay 1.5 ms, t_ref 2 ms" if ARGS.model == "ei" else
+            f"Inhibitory {ARGS.model.upper()}, balanced state")
+    print(f"{what}, N = {ARGS.n}, K = {ARGS.k}, on-the-fly topology "
           f"per instance (seed = instance index), record='summary', no warm-up.")
     print(f"GPU: {info['cuda']}; CPU: {cpu_threads} numba threads on {os.cpu_count()} cores.")
     print("engine = launch loop (kernel launches + outcome copies, synchronised); wall = the "

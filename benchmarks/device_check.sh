@@ -5,4 +5,7 @@ timeout 240 python3 benchmarks/device_check.py ${OUT:+--json "$OUT/device_check.
 # the table models' kernel (EIF through its input map): the small size only
 timeout 150 python3 benchmarks/device_check.py --model eif --sizes 1024 --block-sizes '' \
     ${OUT:+--json "$OUT/device_check_eif.json"} "$@" || rc=$?
+# the population kernel (E/I, delays, refractoriness): the small size only
+timeout 120 python3 benchmarks/device_check.py --model ei --sizes 1024 --block-sizes '' \
+    ${OUT:+--json "$OUT/device_check_ei.json"} "$@" || rc=$?
 exit ${rc:-0}
