@@ -466,8 +466,8 @@ def main():
             print(f"           first parting: {cause}")
 
     if nest is not None and not args.no_poisson:
-        print(f"\n3. Brunel's own model in NEST only (Poisson input nu_ext = eta nu_thr, no "
-              f"constant drive; the paper's states), same size and window")
+        print("\n3. Brunel's own model in NEST only (Poisson input nu_ext = eta nu_thr, no "
+              "constant drive; the paper's states), same size and window")
         print(f"  {'state':<8} {'pop':>3} {'NEST Hz':>9} {'SE':>6} {'CV NEST':>8}")
         for state, (g, eta) in STATES.items():
             # eta <= 1 (SI slow): the structure is eta's, the initial voltages those of eta 2

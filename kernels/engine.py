@@ -24,7 +24,7 @@ from numba.extending import register_jitable
 
 from .bookkeeping import (add_compensated, count_burst, take_statistics, BUFFER_FULL, CASCADE,
                           OUT_OF_TABLE, PAUSED, REACHED_T_END)
-from .connectivity import draw_targets, ON_THE_FLY, STORED
+from .connectivity import draw_targets, ON_THE_FLY, STORED  # noqa: F401 (for the host)
 from .models import (below_reset, constants, elapsed, key_after_input, key_after_reset,
                      rebase_step, shift_of, spike_now, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
                      N_EXP_RESET, N_KICK, N_OMEGA, N_LOOKUP_BASE, N_TPP, P_KICK, P_OMEGA,

@@ -8,7 +8,6 @@ cascade, a full FIFO of spikes in flight).
 The simulator runs each CUDA thread as a Python thread: tiny networks (N = 30-40), a few
 hundred spikes, through a 64-spike buffer (drained and relaunched several times).
 """
-import pytest
 
 from conftest import under_simulator
 
