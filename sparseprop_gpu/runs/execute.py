@@ -70,7 +70,7 @@ def execute(table, t_end, n_spikes, warmup, key, keep, backend="cpu", batch_size
         found, reached_end, took = run_launches(runner(backend, batch, parallel), t_end,
                                                 n_spikes[members], warmup, keep, progress)
         seconds += took
-        finals.append({name: values.copy() for name, values in batch.carried().items()})
+        finals.append(batch.carried())       # this batch's own arrays: joined below, once
         for row, m in enumerate(members):
             t_stop[m] = stop_time(reached_end[row], t_end, found[row][0], batch.isi[row, :, 0],
                                   keep)

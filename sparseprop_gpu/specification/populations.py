@@ -135,6 +135,7 @@ class PopulationNetwork:
                      "refractory period (t_ref bounds the spikes in flight)")
         self._phases = None if initial_phases is None else self._check_phases(initial_phases)
         self._stored = None
+        self._blocks = {}
         self.parametrisation = None
 
     # ---------------------------------------------------------------- checks
@@ -329,7 +330,13 @@ class PopulationNetwork:
     # ---------------------------------------------------------------- engine
     def engine_blocks(self, key_kind):
         """The engine's ``Blocks`` for this network on ``key_kind`` (KEY_TIME or
-        KEY_EXP_TIME)."""
+        KEY_EXP_TIME); made once per key (a checkpointed run asks at every segment, and a
+        Bernoulli block drawn on the fly costs a counting pass over its stream)."""
+        if key_kind not in self._blocks:
+            self._blocks[key_kind] = self._engine_blocks(key_kind)
+        return self._blocks[key_kind]
+
+    def _engine_blocks(self, key_kind):
         pops = len(self.populations)
         models = self.population_models()
         span = self.model.phase_threshold - self.model.phase_reset
