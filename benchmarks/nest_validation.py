@@ -40,15 +40,14 @@ Checks:
    C_E (1000 in the paper), so N_E is smaller than the paper's 10 000 by default and epsilon
    = C_E / N_E larger (``--n-e``, ``--c-e``).
 
-One difference of semantics shows: inputs arriving at one instant. NEST's iaf_psc_delta_ps
-sums them before the threshold test (its SliceRingBuffer accumulates spikes of equal stamp
-and offset); ours applies them one by one in the order of their spikes, an input to or past
-threshold leaving the neuron at threshold (the excess dropped) and a later one of the same
-instant able to take it back below (docs/design.md section 2.12). With excitation and equal
-delays such ties are common (input-triggered spikes of several neurons happen at one instant
-and reach common targets together), so excitatory networks part at the first tie with mixed
-signs near threshold. At the first parting the script replays that neuron by hand under both
-rules from our spikes (``replay``, ``why_parted``) to say which rule each tool followed.
+Inputs arriving at one instant: both tools sum them before the threshold test (NEST's
+iaf_psc_delta_ps: its SliceRingBuffer accumulates spikes of equal stamp and offset; ours since
+0.5, docs/design.md section 2.12). With excitation and equal delays such ties are common
+(input-triggered spikes of several neurons happen at one instant and reach common targets
+together); before 0.5 ours applied them one by one and E/I networks parted from NEST's at the
+first tie with mixed signs near threshold. Chaotic networks still part in time (a rounding
+difference grows); at the first parting the script replays that neuron by hand from our spikes
+(``replay``, ``why_parted``) to say which tool's spike follows the rule.
 """
 import argparse
 import math
@@ -222,12 +221,10 @@ def compare_spikes(ours, theirs, n, t_end_ms, margin_ms=1e-6):
             None if parted == math.inf else parted, same_order, first)
 
 
-def replay(net, neuron, times, senders, t_stop, summed):
+def replay(net, neuron, times, senders, t_stop):
     """Spike times (s) of one neuron of ``net`` driven by the spikes (``times`` s, ``senders``)
-    of the rest, up to ``t_stop``, by hand: inputs at one instant either summed before the
-    threshold test (NEST's iaf_psc_delta_ps: its ring buffer accumulates simultaneous spikes)
-    or, ``summed`` False, applied one by one in the order of their spikes, each capped at the
-    threshold, the neuron spiking after the last (ours, docs/design.md §2.12)."""
+    of the rest, up to ``t_stop``, by hand: the inputs of one instant summed before the
+    threshold test (both tools' rule)."""
     indptr, targets, coupling, delay = net.out_lists()
     into = np.nonzero(targets == neuron)[0]
     source = np.searchsorted(indptr, into, side="right") - 1
@@ -269,11 +266,7 @@ def replay(net, neuron, times, senders, t_stop, summed):
             j += 1
         drift(arrivals[i])
         if now >= free_from:
-            if summed:
-                v += weights[i:j].sum()
-            else:
-                for w in weights[i:j]:
-                    v = min(v + w, 1.0)
+            v += weights[i:j].sum()
             if v >= 1.0:
                 out.append(now)
                 free_from, v = now + t_ref, 0.0
@@ -283,22 +276,19 @@ def replay(net, neuron, times, senders, t_stop, summed):
 
 
 def why_parted(net, ours, theirs, t_part_ms):
-    """A sentence on the first neuron whose trains part: replayed by hand under both rules for
-    simultaneous inputs (``replay``) from our spikes before the parting."""
+    """A sentence on the first neuron whose trains part: replayed by hand (``replay``) from
+    our spikes before the parting."""
     a, b = trains(*ours[:2], net.n), trains(*theirs[:2], net.n)
     i = int(np.argmin([parting(x, y)[0] for x, y in zip(a, b)]))
     t_stop = (t_part_ms + 0.5) * 1e-3
     seconds = ours[0] * 1e-3
-    rules = {}
-    for name, summed in (("summed", True), ("one by one", False)):
-        rules[name] = replay(net, i, seconds, ours[1], t_stop, summed) * 1e3
+    by_hand = replay(net, i, seconds, ours[1], t_stop) * 1e3
     def first(train):                                                  # noqa: E306
         train = train[train <= t_part_ms + 0.5]
         return ", ".join(f"{t:.6f}" for t in train[:3]) or "none"
     return (f"neuron {i} ({net.names[int(np.searchsorted(net.pop_start, i, 'right') - 1)]}): "
-            f"ours {first(a[i])}, NEST {first(b[i])}; replayed by hand with inputs at one "
-            f"instant summed (NEST's rule): {first(rules['summed'])}; one by one, capped at "
-            f"threshold (ours): {first(rules['one by one'])} (ms)")
+            f"ours {first(a[i])}, NEST {first(b[i])}; replayed by hand from our spikes: "
+            f"{first(by_hand)} (ms)")
 
 
 def statistics(times, senders, net, t_from_ms, t_to_ms, windows=10):
@@ -440,12 +430,12 @@ def main():
             spec = nest_model(net, args.resolution)
             mine = trains(*ours[:2], net.n)[0]
             mine = mine[mine < 50.0]
-            again = replay(net, 0, ours[0] * 1e-3, ours[1], 0.05, summed=False) * 1e3
+            again = replay(net, 0, ours[0] * 1e-3, ours[1], 0.05) * 1e3
             same = again.size == mine.size and np.allclose(again, mine, rtol=0, atol=1e-9)
             print(f"           mapping: I_e {spec['params'][0][2]['I_e']:.6g} pA, weights "
                   f"{np.unique(np.round(spec['weights'], 12))} mV, V_m in "
                   f"[{spec['v_m'].min():.3f}, {spec['v_m'].max():.3f}] mV; neuron 0 replayed "
-                  f"by hand (ours' rule) to 50 ms: {again.size} spikes, "
+                  f"by hand to 50 ms: {again.size} spikes, "
                   f"{'the same as ours' if same else 'NOT the same as ours'}")
             continue
         theirs = run_nest(nest, net, t_end, args.resolution, args.threads)

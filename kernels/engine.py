@@ -16,6 +16,9 @@ isi : float64[n, 3], per neuron: time of the last such spike (s), sum of the
     touches one or two cache lines for its statistics, not three
 refractory_end : float64[n], per neuron: the end of its refractory period (s; with
     t_ref > 0 only, one element else)
+past_key : float64[n], per neuron: its exact key where inputs took it past threshold at this
+    instant (the queue holds the instant's key), +inf else (with excitation only, one
+    element else; ``models.hold_past``)
 """
 import math
 
@@ -26,9 +29,9 @@ from .bookkeeping import (add_compensated, count_burst, take_statistics, BUFFER_
                           OUT_OF_TABLE, PAUSED, REACHED_T_END)
 from .connectivity import draw_targets, ON_THE_FLY, STORED  # noqa: F401 (for the host)
 from .models import (below_reset, constants, elapsed, key_after_input, key_after_reset,
-                     rebase_step, shift_of, spike_now, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
+                     excited_key, hold_past, rebase_step, shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
                      N_EXP_RESET, N_KICK, N_OMEGA, N_LOOKUP_BASE, N_TPP, P_KICK, P_OMEGA,
-                     P_REBASE_AT, P_T_REF)
+                     P_REBASE_AT, P_T_REF, SATURATED)
 from .populations import advance_blocked
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 from .lookup import input_map, mapped_remaining, remaining_by_lookups
@@ -56,13 +59,14 @@ def ignores_input(key_kind, key, shift, mp, neuron, i, t, refractory_end):
 
 @register_jitable
 def tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathered, k, key_kind,
-                     neuron, shift, key_min, mp, refractory, t, refractory_end):
+                     neuron, shift, key_min, mp, refractory, t, refractory_end, past_key):
     """Deliver one input to each of the ``k`` targets of a ``TABLE`` model's spike.
 
     Every neuron takes the same voltage jump ``kick`` = J. With the phase key all
     neurons read the instance's lookup table at ``lookup_base``; with the time key each
-    reads the one ``N_LOOKUP_BASE`` after it (its drive's). Refractory targets are skipped
-    and excited ones clamped as in ``advance``. Returns False, leaving the queue invalid,
+    reads the one ``N_LOOKUP_BASE`` after it (its drive's). Refractory targets are skipped as
+    in ``advance``; an input to or past V_spike saturates its target (``SATURATED``, held in
+    ``past_key``), which takes no more inputs. Returns False, leaving the queue invalid,
     when an input leaves a lookup table without a tail.
     """
     kick = mp[P_KICK]
@@ -70,10 +74,15 @@ def tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathere
     imap = input_map(lookup, lookup_base, kick)
     for c in range(k):
         i = row[c]
-        before = gathered[c]
-        if refractory and ignores_input(key_kind, before, shift, mp, neuron, i, t,
+        queued = gathered[c]
+        if refractory and ignores_input(key_kind, queued, shift, mp, neuron, i, t,
                                         refractory_end):
             continue
+        before = queued
+        if excite and queued == key_min:             # its exact key, if past threshold
+            before = min(queued, past_key[np.uint64(i)])
+            if before == SATURATED:
+                continue
         if key_kind == KEY_TIME:                     # remaining phase, as in key_after_input
             own = np.uint64(i)
             base = lookup_base + np.int64(neuron[own, N_LOOKUP_BASE])
@@ -91,8 +100,10 @@ def tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathere
                 return False
         after = shift + after * tpp
         if excite:
-            after = spike_now(after, key_min)
-        if not pq_set_in_group(heap, level1, bits, i, before, after):
+            after, past = hold_past(before, SATURATED if after <= shift else after, key_min)
+            if past == past:
+                past_key[np.uint64(i)] = past
+        if not pq_set_in_group(heap, level1, bits, i, queued, after):
             pq_update(heap, geom, i, after)
     return True
 
@@ -100,7 +111,7 @@ def tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathere
 @register_jitable
 def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_base, heap, geom, n,
             k, conn_mode, seed, target_table, bitmap, drawn, candidates, gathered,
-            clock, t_end, warmup, counts, isi, refractory_end,
+            clock, t_end, warmup, counts, isi, refractory_end, past_key,
             keep, buf_times, buf_senders, rec_cap, max_spikes):
     """Process network spikes until a stop condition; see the module docstring.
 
@@ -144,6 +155,8 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
         ``t >= warmup`` only (s).
     refractory_end : float64[n] (t_ref > 0; any length else)
         When each neuron's refractory period ends (s; 0 at the start).
+    past_key : float64[n] (J > 0; any length else)
+        Exact keys of the neurons past threshold (+inf at the start; the module docstring).
     keep : bool
         True: ``buf_times``/``buf_senders`` receive every recorded spike of this
         call, which stops when they are full. False: they are scratch, reused
@@ -196,14 +209,17 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
         if tabulated:                   # its own loop: the closed forms' stays as lean
             if not tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathered,
                                     k, key_kind, neuron, shift, key_min, mp, refractory, t,
-                                    refractory_end):
+                                    refractory_end, past_key):
                 return OUT_OF_TABLE, n_rec, n_proc
         for c in range(0 if tabulated else k):
             i = row[c]
-            before = gathered[c]
-            if refractory and ignores_input(key_kind, before, shift, mp, neuron, i, t,
+            queued = gathered[c]
+            if refractory and ignores_input(key_kind, queued, shift, mp, neuron, i, t,
                                             refractory_end):
                 continue
+            before = queued
+            if excite and queued == key_min:         # its exact key, if past threshold
+                before = min(queued, past_key[np.uint64(i)])
             if key_kind == KEY_TIME:
                 own = np.uint64(i)
                 after = key_after_input(model, key_kind, before, shift, mp, neuron[own, N_OMEGA],
@@ -215,17 +231,31 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
                 after = key_after_input(model, key_kind, before, shift, mp, mp[P_OMEGA],
                                         mp[P_KICK], 1.0)
             if excite:
-                after = spike_now(after, key_min)
-            if not pq_set_in_group(heap, level1, bits, i, before, after):
+                if key_kind == KEY_TIME:             # LIF past threshold on the phase and time keys
+                    own = np.uint64(i)
+                    after = excited_key(model, key_kind, before, after, shift, neuron[own, N_OMEGA],
+                                        neuron[own, N_KICK], neuron[own, N_TPP])
+                else:
+                    after = excited_key(model, key_kind, before, after, shift, mp[P_OMEGA],
+                                        mp[P_KICK], 1.0)
+                after, past = hold_past(before, after, key_min)
+                if past == past:
+                    past_key[np.uint64(i)] = past
+            if not pq_set_in_group(heap, level1, bits, i, queued, after):
                 pq_update(heap, geom, i, after)
         pq_update(heap, geom, j, key_after_reset(key_kind, shift, mp,
                                                  reset_factor(key_kind, neuron, j)))
         if refractory:
             refractory_end[np.uint64(j)] = t + mp[P_T_REF]
+        if excite:
+            past_key[np.uint64(j)] = math.inf
 
         if heap[root] > rebase_at:
             dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
             pq_rebase(heap, geom, key_shift, factor)
+            if excite:
+                for i in range(n):
+                    past_key[i] = (past_key[i] - key_shift) * factor
             add_compensated(clock, dt)
 
         n_proc += 1
@@ -249,7 +279,7 @@ def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode
                      lookup, synapses, segments, par, neuron, lookup_base, heap, geom, n, k, seed,
                      pops, pop_start, pop_par, block_par, block_k, block_lookup, segment_base,
                      bitmap, drawn,
-                     candidates, gathered, clock, counts, isi, refractory_end, fifo_key,
+                     candidates, gathered, clock, counts, isi, refractory_end, past_key, fifo_key,
                      fifo_sender, fifo_serial, fifo_ring, emitted, buf_times, buf_senders,
                      rec_cap, status, n_rec, n_proc, t_end, warmup, keep, max_spikes):
     """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array; with
@@ -268,14 +298,15 @@ def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode
                                   lookup, block_lookup[m], conn_mode, seed[m], synapses,
                                   segments, segment_base[m], bitmap[m],
                                   drawn[m], candidates[m], gathered[m], clock[m], t_end, warmup,
-                                  counts[m], isi[m], refractory_end[m], fifo_key[m],
+                                  counts[m], isi[m], refractory_end[m], past_key[m], fifo_key[m],
                                   fifo_sender[m], fifo_serial[m], fifo_ring[m], emitted[m], keep,
                                   buf_times[m], buf_senders[m], rec_cap[m], max_spikes)
     else:
         s, r, p = advance(tabulated, featured, model, key_kind, par[m], neuron[m], lookup,
                           lookup_base[m], heap[m], geom[m], n[m], k[m], conn_mode, seed[m],
                           target_table, bitmap[m], drawn[m], candidates[m], gathered[m],
-                          clock[m], t_end, warmup, counts[m], isi[m], refractory_end[m], keep,
+                          clock[m], t_end, warmup, counts[m], isi[m], refractory_end[m],
+                          past_key[m], keep,
                           buf_times[m], buf_senders[m], rec_cap[m], max_spikes)
     status[m] = s
     n_rec[m] = r

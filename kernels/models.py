@@ -148,12 +148,53 @@ def below_reset(key_kind, key, shift, mp, tpp):
 
 
 @register_jitable
-def spike_now(key, key_min):
-    """An input's new ``key``, or ``key_min`` (the key of the spike being processed) where
-    the input took the neuron to or past threshold: it spikes at this instant, and the
-    next iteration takes it without advancing the shift. Also where the curve gave NaN
-    (LIF phase key: V + J >= I, far past threshold)."""
-    return key if key > key_min else key_min
+def excited_key(model, key_kind, before, after, shift, omega, kick, tpp):
+    """An input's new key ``after`` (``key_after_input``'s from the exact key ``before``) where
+    inputs may take a neuron past threshold (docs/design.md §2.12: the inputs of one instant
+    sum; ``shift``: the instant's).
+
+    Past threshold the exact key is below ``shift`` by the neuron's lead on threshold. The exp
+    keys are linear in V and hold it as they are. LIF on the phase and time keys: the curve
+    ends at V = I, so past threshold the key continues linearly in V, the tangent of the key at
+    threshold, ``shift - tau_k (V - 1) / (I - 1)`` with tau_k = ``tpp * omega`` (tau in key
+    units); an input to or from there goes through u = (I - V) / (I - 1). QIF never passes
+    threshold; table models saturate apart (``SATURATED``)."""
+    if model != LIF or key_kind == KEY_EXP or key_kind == KEY_EXP_TIME:
+        return after
+    if before >= shift and after >= shift:       # False for a NaN (V + J >= I)
+        return after
+    span = tpp * omega
+    if before >= shift:
+        u = math.exp((before - shift) / span)
+    else:
+        u = 1.0 + (before - shift) / span
+    u -= kick * math.exp(1.0 / omega)            # J / (I - 1) = (J / I) exp(1 / omega)
+    if u >= 1.0:
+        return shift + span * math.log(u)
+    return shift - span * (1.0 - u)
+
+
+SATURATED = -math.inf
+"""The exact key of a table model's neuron that an input took to or past V_spike, where its
+phase ends: it spikes at that instant whatever else arrives then (docs/design.md §2.12)."""
+
+
+@register_jitable
+def hold_past(before, after, key_min):
+    """Where an input took a neuron's exact key from ``before`` to ``after``: ``(the key to
+    queue, the neuron's new ``past_key`` or NaN for no change)``.
+
+    Past threshold (``after`` below ``key_min``, the key of the spike or delivery being
+    processed) the neuron spikes at this instant: the queue holds ``key_min`` (neurons past
+    threshold spike in index order, as at threshold) and ``past_key`` the exact key, which
+    the next input of this instant starts from (``min(queued, past_key)`` where the queued key
+    is ``key_min``); +inf once it is not past threshold. Scalars only: an array handed to a
+    helper costs a reference count per call on the CPU."""
+    if after < key_min:
+        return key_min, after
+    if before < key_min:
+        return after, math.inf
+    return after, math.nan
 
 
 @register_jitable

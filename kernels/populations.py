@@ -13,8 +13,9 @@ delay, so each FIFO is in arrival order, and the next delivery is the earliest o
 heads (O(1) per spike for any number of spikes in flight). A delivery redraws or reads the
 sender's targets then: in flight a spike costs 20 bytes, not K inputs.
 
-At one instant deliveries come before spikes, in emission order (``fifo_serial``), and spikes
-in increasing neuron index, as in ``sparseprop_gpu.reference.simulate_populations``.
+At one instant deliveries come before spikes, in emission order (``fifo_serial``), and sum
+(``models.hold_past``); then the neurons at or past threshold spike in increasing index, as in
+``sparseprop_gpu.reference.simulate_populations``.
 """
 import math
 
@@ -26,8 +27,8 @@ from .bookkeeping import (add_compensated, count_burst, take_statistics, BUFFER_
                           CASCADE, DELAY_FULL, OUT_OF_TABLE, PAUSED, REACHED_T_END)
 from .connectivity import bernoulli_targets, block_key, draw_distinct, STORED
 from .lookup import input_map, mapped_remaining, remaining_by_lookups
-from .models import (constants, elapsed, key_after_input, rebase_step, spike_now, KEY_EXP_TIME,
-                     KEY_TIME, P_REBASE_AT)
+from .models import (constants, elapsed, excited_key, hold_past, key_after_input,
+                     rebase_step, KEY_EXP_TIME, KEY_TIME, P_REBASE_AT, SATURATED)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 
 # per-population constants, one row per population (``pop_par``)
@@ -87,12 +88,13 @@ def population_of(pop_start, j):
 def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, pops, pop_start,
             pop_par, block_par, block_k, lookup, block_lookup, conn_mode, seed, synapses,
             segments, segment_base, bitmap, drawn, candidates, gathered, shift, refractory,
-            excite, refractory_end):
+            excite, refractory_end, past_key):
     """Apply the spike of ``j`` (population a) to its targets in population b at ``shift``:
     stored rows of ``synapses``, or drawn on the fly (fixed out-degree or Bernoulli). A target
     is refractory while ``shift`` is before its ``refractory_end`` (a key, rebased with the
-    queue, so that an input due exactly at the end compares equal to it as §2.12 says). A ``TABLE`` model reads block ab's lookup table (population b's drive, with
-    the input map of J_ab) at ``block_lookup[ab]``. Returns False, leaving the queue invalid,
+    queue, so that an input due exactly at the end compares equal to it as §2.12 says); inputs
+    past threshold are held as in ``models.hold_past``. A ``TABLE`` model reads block ab's
+    lookup table (population b's drive, with the input map of J_ab) at ``block_lookup[ab]``. Returns False, leaving the queue invalid,
     where an input left a lookup table without a tail."""
     ab = a * pops + b
     if conn_mode == STORED:
@@ -127,10 +129,15 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, p
     imap = input_map(lookup, base, kick) if tabulated else (1.0, 0.0, 0.0, 0.0, 0.0)
     for c in range(k):
         i = row[np.uint64(lo + c)]
-        before = gathered[c]
-        if refractory and below_free(key_kind, before, shift, free) and \
+        queued = gathered[c]
+        if refractory and below_free(key_kind, queued, shift, free) and \
                 shift < refractory_end[np.uint64(i)]:
             continue
+        before = queued
+        if excite and queued == shift:               # its exact key, if past threshold
+            before = min(queued, past_key[np.uint64(i)])
+            if before == SATURATED:
+                continue
         if tabulated:                   # remaining phase through the block's table
             rem = (before - shift) / tpp
             left = mapped_remaining(lookup, imap, rem)
@@ -139,13 +146,19 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, p
                 if left != left:
                     return False
             after = shift + left * tpp
+            if excite and after <= shift:
+                after = SATURATED
         elif key_kind == KEY_EXP_TIME:
             after = before - kick * shift
         else:
             after = key_after_input(model, KEY_TIME, before, shift, mp, omega, kick, tpp)
+            if excite:
+                after = excited_key(model, KEY_TIME, before, after, shift, omega, kick, tpp)
         if excite:
-            after = spike_now(after, shift)
-        if not pq_set_in_group(heap, level1, bits, i, before, after):
+            after, past = hold_past(before, after, shift)
+            if past == past:
+                past_key[np.uint64(i)] = past
+        if not pq_set_in_group(heap, level1, bits, i, queued, after):
             pq_update(heap, geom, i, after)
     return True
 
@@ -183,7 +196,8 @@ def rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor):
 def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_start, pop_par,
                     block_par, block_k, lookup, block_lookup, conn_mode, seed, synapses,
                     segments, segment_base, bitmap, drawn, candidates, gathered, clock, t_end,
-                    warmup, counts, isi, refractory_end, fifo_key, fifo_sender, fifo_serial,
+                    warmup, counts, isi, refractory_end, past_key, fifo_key, fifo_sender,
+                    fifo_serial,
                     fifo_ring, emitted, keep, buf_times, buf_senders, rec_cap, max_spikes):
     """``engine.advance`` for a network of populations: the same stop conditions, statuses
     and outputs, plus ``DELAY_FULL``.
@@ -243,7 +257,7 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
                            due // pops, due % pops, pops, pop_start, pop_par, block_par,
                            block_k, lookup, block_lookup, conn_mode, seed, synapses, segments,
                            segment_base, bitmap, drawn, candidates, gathered, due_key,
-                           refractory, excite, refractory_end):
+                           refractory, excite, refractory_end, past_key):
                 return OUT_OF_TABLE, n_rec, n_proc
             continue
         t = clock[0] + (clock[1] + elapsed(key_kind, shift, mp))
@@ -274,20 +288,24 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
             elif not deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b,
                              pops, pop_start, pop_par, block_par, block_k, lookup, block_lookup,
                              conn_mode, seed, synapses, segments, segment_base, bitmap, drawn,
-                             candidates, gathered, shift, refractory, excite, refractory_end):
+                             candidates, gathered, shift, refractory, excite, refractory_end,
+                             past_key):
                 return OUT_OF_TABLE, n_rec, n_proc
         pq_update(heap, geom, j, later(key_kind, shift, pop_par[a, Q_RESET]))
         if refractory:
             refractory_end[np.uint64(j)] = later(key_kind, shift, pop_par[a, Q_REF_STEP])
+        if excite:
+            past_key[np.uint64(j)] = math.inf
         emitted[0] += 1
 
         if heap[root] > rebase_at:
             dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
             pq_rebase(heap, geom, key_shift, factor)
             rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor)
-            if refractory:
-                for i in range(n):
-                    refractory_end[i] = (refractory_end[i] - key_shift) * factor
+            for i in range(n if refractory else 0):
+                refractory_end[i] = (refractory_end[i] - key_shift) * factor
+            for i in range(n if excite else 0):
+                past_key[i] = (past_key[i] - key_shift) * factor
             add_compensated(clock, dt)
 
         n_proc += 1

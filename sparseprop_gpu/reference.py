@@ -27,8 +27,12 @@ inter-spike intervals).
   forms (``tests/test_reference.py``): the period to 2e-16 (relative), the phase
   transition curves to 1e-15 (phase units).
 
-An input that takes a neuron to or past threshold gives the threshold phase (LIF: V + J >= 1;
-table models: V + J >= v_spike; QIF never passes it for a finite input).
+Inputs may take a neuron past threshold; the inputs of one instant sum before it spikes
+(docs/design.md §2.12). LIF past threshold: the phase continues linearly in V, phi = 1 +
+omega (V - 1) / (I - 1) (the tangent of phi(V) at threshold), so every V > 1 has a phase.
+Table models: V + J >= v_spike, or a phase that rounds to 1, is the phase +inf (saturated:
+it takes no more inputs and spikes at that instant). QIF never passes threshold for a
+finite input. The neurons at or past threshold spike at once, in increasing index.
 
 ``simulate_populations`` is the oracle of populations, excitation, synaptic delays and
 refractory periods (docs/design.md §2.12): the same phase transition curves and tables, a
@@ -90,6 +94,15 @@ def _next_spiker(phi, phi_th, seconds_per_phase):
             best = delay
             first = i
     return first, best
+
+
+@njit(cache=True)
+def _first_at_threshold(phi, phi_th):
+    """The lowest index at or past threshold."""
+    for i in range(phi.shape[0]):
+        if phi[i] >= phi_th:
+            return i
+    return -1
 
 
 @njit(cache=True)
@@ -183,19 +196,27 @@ def _voltage_at(tab, base, s):
 
 @njit(cache=True)
 def _phase_jump(model, phi, drive, coupling, omega, tab, base):
-    """Phase after an input ``coupling`` at phase ``phi`` (the threshold phase where it takes
-    the neuron to or past threshold); table models read the oracle's block at ``base`` of
-    ``tab`` (``oracle_table``), the closed forms ``drive`` and ``omega``."""
-    if model == LIF:
-        rest = math.exp(-phi / omega) - coupling / drive
-        if rest <= 0.0:                  # V + J >= I: far past threshold
-            return 1.0
-        return min(-omega * math.log(rest), 1.0)
+    """Phase after an input ``coupling`` at phase ``phi``, which may be past threshold (the
+    module docstring says how); table models read the oracle's block at ``base`` of ``tab``
+    (``oracle_table``), the closed forms ``drive`` and ``omega``."""
+    if phi == math.inf:                  # a table model's neuron at or past v_spike
+        return phi
+    if model == LIF:                     # in rest = (I - V) / I, linear in V
+        at_threshold = math.exp(-1.0 / omega)
+        if phi <= 1.0:
+            rest = math.exp(-phi / omega)
+        else:
+            rest = at_threshold * (1.0 - (phi - 1.0) / omega)
+        rest -= coupling / drive
+        if rest >= at_threshold:
+            return -omega * math.log(rest)
+        return 1.0 + omega * (1.0 - rest / at_threshold)
     if model == QIF:
         return 2.0 * math.atan(math.tan(0.5 * phi) + coupling / math.sqrt(drive))
     s_r = tab[base + H_S_R]
     v = _voltage_at(tab, base, s_r * (1.0 - phi)) + coupling
-    return 1.0 - _time_to_spike(tab, base, v) / s_r
+    out = 1.0 - _time_to_spike(tab, base, v) / s_r
+    return math.inf if out >= 1.0 else out
 
 
 @njit(cache=True)
@@ -214,6 +235,9 @@ def _run(model, drive, coupling, omega, seconds_per_phase, same, phi_reset, phi_
             dt = (phi_th - phi[j]) * seconds_per_phase[0]
         else:
             j, dt = _next_spiker(phi, phi_th, seconds_per_phase)
+        if dt <= 0.0:                       # at or past threshold: the lowest index spikes now
+            dt = 0.0
+            j = _first_at_threshold(phi, phi_th)
         t_new = t + dt                      # Neumaier-compensated clock
         if abs(t) >= abs(dt):
             t_comp += (t - t_new) + dt
@@ -224,7 +248,7 @@ def _run(model, drive, coupling, omega, seconds_per_phase, same, phi_reset, phi_
         if now > t_end:
             break
         if same:
-            step = phi_th - phi[j]
+            step = max(phi_th - phi[j], 0.0)
             for i in range(n):
                 phi[i] += step
         else:
@@ -577,7 +601,7 @@ def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, 
                                      base[i])
                 if phi[i] != phi[i]:
                     return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
-        while True:                         # 3. spikes, the lowest index at threshold first
+        while True:                         # 3. spikes, the lowest index at or past threshold first
             j = -1
             for i in range(n):
                 if phi[i] >= phi_th[i] and not refractory[i]:
@@ -668,16 +692,16 @@ def simulate_populations(populations, indptr, targets, coupling, delay, t_end=No
       until t_spike + t_ref (free period t_ref + T).
     * A spike of j at t delivers ``coupling[s]`` to ``targets[s]`` at t + ``delay[s]`` for
       each synapse s of its out-list: phi -> PTC(phi, J), unless the target is refractory
-      then. An input to or past threshold (LIF: V + J >= 1; table models: V + J >= v_spike
-      or a phase rounding to 1; QIF: never for finite J) leaves the phase at threshold (the
-      excess dropped): the target spikes at that instant.
+      then. An input may take the phase past threshold (the module docstring says how it
+      is held): the inputs of one instant sum, as in NEST's precise models.
     * At one instant, in this order: ends of refractory periods; the deliveries due, in the
       order of their spikes' emission (earlier spikes first, equal times in the order the
       spikes were processed), one spike's in out-list order; then the spikes: the lowest
-      index at threshold spikes first, its zero-delay deliveries are applied at once in
-      out-list order, then the next lowest index at threshold, and so on. A neuron brought
-      to threshold by an input thus spikes after the deliveries pending at that instant,
-      which may also take it back below threshold.
+      index at or past threshold spikes first, its zero-delay deliveries are applied at once
+      in out-list order, then again the lowest index at or past threshold, and so on. A
+      neuron taken to or past
+      threshold by an input thus spikes after all the deliveries due at that instant, which
+      sum (an inhibitory one may take it back below threshold: then it does not spike).
     * More than N spikes at one instant (a zero-delay cascade that does not end) is an error.
     * Times are normalised compensated pairs (t + d and t + t_ref by two-sum), so that equal
       sums are equal; a recorded time is the pair's leading float.

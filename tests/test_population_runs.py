@@ -224,7 +224,8 @@ def test_the_memory_estimate_is_a_population_batch_s_arrays(connectivity):
     synapses = batch.synapses.shape[0]
     scratch_only = (1, 1) if connectivity == "stored" else None   # no (n, k) table, no draws
     assert memory.engine_bytes(1, 70, batch.gathered.shape[1], 64, scratch_only, 1, pops=2,
-                               fifo=net.fifo_total(), refractory_rows=70, synapses=synapses,
+                               fifo=net.fifo_total(), refractory_rows=70, excite_rows=70,
+                               synapses=synapses,
                                segments=batch.segments.shape[0]) == actual
 
 

@@ -71,6 +71,13 @@ def _shared_lookups(lookups, m):
     return (np.concatenate(parts) if parts else np.zeros(1)), base
 
 
+def _excites(pars, blocks):
+    """Whether some instance has excitatory coupling (a neuron can be past threshold)."""
+    if blocks is not None:
+        return any(np.any(b.block_par[:, kp.B_KICK] > 0.0) for b in blocks)
+    return bool(np.any(np.asarray(pars).reshape(-1, km.N_PAR)[:, km.P_KICK] > 0.0))
+
+
 class Batch:
     """Engine state of M instances.
 
@@ -135,6 +142,7 @@ class Batch:
             candidates=2 if stored else candidate_scratch(k_max),
             neuron_rows=n_max if neurons is not None else 1,
             refractory_rows=n_max if np.any(pars[:, km.P_T_REF] > 0.0) else 1,
+            excite_rows=n_max if _excites(pars, blocks) else 1,
             buffer=buffer_spikes,
             table_rows=target_table.shape[0] if target_table is not None else 1,
             table_cols=target_table.shape[1] if target_table is not None else 1,
@@ -142,6 +150,7 @@ class Batch:
             pops=pops, pop_bounds=pops + 1, blocks=pops * pops,
             fifo=max(int(b.capacities.sum()) for b in blocks) or 1 if self.blocked else 1)
         self.__dict__.update(layout.allocate(sizes))
+        self.past_key[...] = np.inf
         self.model, self.key_kind = int(model_id), int(key_kind)
         self.conn_mode = engine.STORED if stored else engine.ON_THE_FLY
         if target_table is not None:
@@ -222,13 +231,13 @@ class Batch:
     def carried(self):
         """The state a run carries on from (``layout.CARRIED``), by name, each (M, ...) and
         padded to the largest n: ``keys`` (the queue's keys; NaN beyond an instance's n), and
-        views of ``clock``, ``counts``, ``isi`` and ``refractory_end`` (one element per
-        instance without a refractory period), and for a network of populations the spikes
-        in flight (``layout.IN_FLIGHT``)."""
+        views of ``clock``, ``counts``, ``isi``, ``refractory_end`` and ``past_key`` (one
+        element per instance without a refractory period, or without excitation), and for a
+        network of populations the spikes in flight (``layout.IN_FLIGHT``)."""
         n_max = self.counts.shape[1]
         keys = np.where(np.arange(n_max) < self.n[:, None], self.heap[:, :n_max], np.nan)
         out = {"keys": keys, "clock": self.clock, "counts": self.counts, "isi": self.isi,
-               "refractory_end": self.refractory_end}
+               "refractory_end": self.refractory_end, "past_key": self.past_key}
         if self.blocked:
             out.update({name: getattr(self, name) for name in layout.IN_FLIGHT})
         return out
@@ -238,7 +247,8 @@ class Batch:
         them): the next launch continues those runs bitwise as if they had never stopped.
 
         ``refractory_end`` is needed where an instance has a refractory period, and the
-        spikes in flight (``layout.IN_FLIGHT``) for a network of populations."""
+        spikes in flight (``layout.IN_FLIGHT``) for a network of populations; ``past_key``,
+        where given (states saved before 0.5 have none: no neuron was past threshold)."""
         needed = (("refractory_end",) if self.refractory_end.shape[1] > 1 else ()) + \
             (layout.IN_FLIGHT if self.blocked else ())
         for name in needed:
@@ -256,6 +266,8 @@ class Batch:
                 raise ValueError(f"the state's {name} has shape {value.shape}, this run's "
                                  f"{target.shape}: continue a run with the network it ran")
             target[...] = value
+        if "past_key" in more and self.past_key.shape[1] > 1:
+            self.past_key[...] = np.asarray(more["past_key"])[:, :self.past_key.shape[1]]
         for m, n in enumerate(self.n):
             self.heap[m, :n] = keys[m, :n]
         build_queues(self.heap, self.geom, self.n)

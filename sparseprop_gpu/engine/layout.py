@@ -73,6 +73,9 @@ ARGUMENTS = (
              "per neuron: last spike (s), sum of ISIs (s), sum of squares (s^2)"),
     Argument("refractory_end", np.float64, ("refractory_rows",), INSTANCE,
              "end of each neuron's refractory period (s; one element without t_ref)"),
+    Argument("past_key", np.float64, ("excite_rows",), INSTANCE,
+             "exact key of each neuron past threshold at this instant, +inf for the others "
+             "(one element without excitation)"),
     Argument("fifo_key", np.float64, ("fifo",), INSTANCE, "spikes in flight: arrival keys"),
     Argument("fifo_sender", np.int32, ("fifo",), INSTANCE, "spikes in flight: senders"),
     Argument("fifo_serial", np.int64, ("fifo",), INSTANCE, "spikes in flight: emission serials"),
@@ -96,7 +99,7 @@ ARRAYS = tuple(a.name for a in ARGUMENTS if a.role in (SHARED, INSTANCE))
 CARRIED = ("heap", "clock", "counts", "isi")
 """The INSTANCE arrays that carry a run from one launch to the next: the queue's keys (its
 minima follow from them), the time origin and the statistics, and where a run has them
-``refractory_end`` and the spikes in flight (``IN_FLIGHT``). A run continues from them
+``refractory_end``, ``past_key`` and the spikes in flight (``IN_FLIGHT``). A run continues from them
 exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
 IN_FLIGHT = ("fifo_key", "fifo_sender", "fifo_serial", "fifo_ring", "emitted")
 """A network of populations' spikes in flight and the next emission serial."""
@@ -108,13 +111,13 @@ with or without refractory periods and excitation, and the loops of populations 
 or tables; their features tested at run time)."""
 
 Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows "
-                            "refractory_rows buffer table_rows table_cols lookup synapses "
+                            "refractory_rows excite_rows buffer table_rows table_cols lookup synapses "
                             "segments pops pop_bounds blocks fifo")
 Sizes.__doc__ = "The lengths the shapes of ``ARGUMENTS`` name, for one batch (``m`` instances)."
 
 
 def _check_order():
-    if not set(CARRIED + IN_FLIGHT + ("refractory_end",)) <= set(PER_INSTANCE):
+    if not set(CARRIED + IN_FLIGHT + ("refractory_end", "past_key")) <= set(PER_INSTANCE):
         raise ImportError("engine.layout.CARRIED names an array that is not per instance")
 
     declared = tuple(inspect.signature(engine.advance_instance).parameters)[4:]

@@ -13,9 +13,10 @@ from ..specification.settings import UNLIMITED
 
 STATE = ("keys", "clock", "last_spike")
 """A record's final state, beside its counts and ISI sums; its files name them ``state_*``."""
-MORE_STATE = ("refractory_end",) + IN_FLIGHT
-"""What a record's state also holds where its run had it (since 0.4): each neuron's end of
-refractoriness (t_ref > 0), the spikes in flight of a network of populations."""
+MORE_STATE = ("refractory_end", "past_key") + IN_FLIGHT
+"""What a record's state also holds where its run had it: each neuron's end of refractoriness
+(t_ref > 0; since 0.4), the exact keys of neurons past threshold (excitation; since 0.5), the
+spikes in flight of a network of populations (since 0.4)."""
 
 IGNORED = ("connectivity", "j0", "target_rate")
 """Network description entries a continuation need not repeat: stored and on-the-fly targets
@@ -30,6 +31,8 @@ def final_state(carried, m, n):
            "last_spike": carried["isi"][m, :n, 0].copy()}
     if carried["refractory_end"].shape[1] > 1:             # some instance has t_ref > 0
         out["refractory_end"] = carried["refractory_end"][m, :n].copy()
+    if carried["past_key"].shape[1] > 1:                   # some instance has excitation
+        out["past_key"] = carried["past_key"][m, :n].copy()
     out.update({name: carried[name][m].copy() for name in IN_FLIGHT if name in carried})
     return out
 

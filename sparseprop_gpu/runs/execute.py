@@ -84,7 +84,8 @@ def execute(table, t_end, n_spikes, warmup, key, keep, backend="cpu", batch_size
 
 PER_NEURON = ("keys", "counts", "isi")
 """The carried arrays padded to the largest n (the others to their widest batch's width:
-``refractory_end`` has one element per instance where no instance has a refractory period)."""
+``refractory_end`` and ``past_key`` have one element per instance where no instance has a
+refractory period, or excitation)."""
 
 
 def _joined(parts, width, fill):

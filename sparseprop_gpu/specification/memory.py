@@ -96,8 +96,8 @@ def target_table_bytes(n, k):
 
 
 def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, lookup=1,
-                 fan_bits=config.FAN_BITS, refractory_rows=1, pops=1, fifo=1, synapses=1,
-                 segments=1):
+                 fan_bits=config.FAN_BITS, refractory_rows=1, excite_rows=1, pops=1, fifo=1,
+                 synapses=1, segments=1):
     """Bytes of a batch's engine state (every SHARED and INSTANCE argument).
 
     Parameters
@@ -112,8 +112,9 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
         Rows of per-neuron constants (n_max on the time keys, else 1).
     lookup : int
         Length of the shared lookup tables (float64).
-    refractory_rows : int
-        Length of the ends of refractoriness (n_max with a refractory period, else 1).
+    refractory_rows, excite_rows : int
+        Length of the ends of refractoriness (n_max with a refractory period, else 1) and
+        of the exact keys past threshold (n_max with excitation, else 1).
     pops, fifo : int
         Populations, and FIFO slots for spikes in flight per instance (1 and 1 without).
     synapses, segments : int
@@ -122,7 +123,7 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
     stored = stored_shape is not None
     heap = tree_geometry(int(n_max), fan_bits)[1]
     geom = tree_geometry(int(n_max), fan_bits)[0].shape[0]
-    per_instance = (8 * (km.N_PAR + km.N_NEURON * neuron_rows + refractory_rows + heap + geom
+    per_instance = (8 * (km.N_PAR + km.N_NEURON * neuron_rows + refractory_rows + excite_rows + heap + geom
                          + k_max + 2)
                     + (8 + 4 + 16) * (1 if stored else 0)
                     + (0 if stored else 8 * bitmap_words(n_max) + 4 * k_max
