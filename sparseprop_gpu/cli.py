@@ -1,4 +1,5 @@
-"""The ``sparseprop`` command: ``simulate`` one network, ``sweep`` many, ``info`` about this installation."""
+"""The ``sparseprop`` command: ``simulate`` one network, ``sweep`` many, ``bench`` the engine on
+this machine, ``info`` about this installation."""
 import argparse
 import importlib
 import os
@@ -168,6 +169,39 @@ def _info(args):
     return 0
 
 
+BENCH_SIZES = (1_000, 10_000)
+"""Default sizes of ``sparseprop bench`` (the reference network fires at about 3.4 Hz)."""
+
+
+def _bench(args):
+    from . import bench
+    sizes = args.n or list(BENCH_SIZES)
+    if not 1 <= args.k <= 2**31 - 2:
+        raise ValueError(f"-k must be an integer in [1, {2**31 - 2}]; got {args.k}")
+    low = max(2, args.k + 1)
+    bad = [n for n in sizes if not low <= n <= 2**31 - 1]
+    if bad:
+        raise ValueError(f"-n must be an integer in [{low}, {2**31 - 1}] (at least 2 and more "
+                         f"than -k = {args.k}); got {bad[0]}")
+    if not args.t_end > 0 or args.t_end == float("inf"):
+        raise ValueError(f"--t-end must be a finite number of simulated seconds > 0; got "
+                         f"{args.t_end:g}")
+    if not args.repeat >= 1:
+        raise ValueError(f"--repeat must be an integer >= 1; got {args.repeat}")
+    print(f"sparseprop-gpu {__version__}; {bench.machine()}")
+    print(f"inhibitory LIF network, K = {args.k}, tau = 10 ms, j0 = 1, target rate 1 Hz, "
+          f"seed 1 (bench.reference_network); CPU backend, one instance, one thread; best of "
+          f"{args.repeat} runs of --t-end {args.t_end:g} s, compilation untimed")
+    print(f"{'N':>9} {'sim s':>7} {'spikes':>10} {'rate Hz':>8} {'wall s':>8} "
+          f"{'us/spike':>9} {'wall s/sim s':>13} {'spikes/s':>10}")
+    for n in sizes:
+        row = bench.measure(bench.reference_network(n, args.k), args.t_end, args.repeat)
+        print(f"{row['n']:>9} {row['t_sim']:>7.3g} {row['spikes']:>10} {row['rate_hz']:>8.3g} "
+              f"{row['wall_s']:>8.3g} {row['us_per_spike']:>9.3g} "
+              f"{row['wall_per_sim_s']:>13.3g} {row['spikes_per_s']:>10.3g}", flush=True)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="sparseprop", description=__doc__)
     parser.add_argument("--version", action="version", version=f"sparseprop-gpu {__version__}")
@@ -244,6 +278,21 @@ def build_parser():
                        "ISI CV histograms, a raster with spikes) next to the store as "
                        "<store>_<figure>.png; needs matplotlib")
     sweep.set_defaults(func=_sweep)
+
+    ben = sub.add_parser("bench", help="time the engine on the reference network here",
+                         description="Time our engine (CPU backend, one thread) on the "
+                         "reference inhibitory LIF network (K = 100, tau = 10 ms, j0 = 1, "
+                         "target rate 1 Hz) and print microseconds of wall time per network "
+                         "spike, wall seconds per simulated second and spikes per second. "
+                         "benchmarks/peers.py runs the same networks in NEST and Brian2.")
+    ben.add_argument("-n", type=int, nargs="+", action="extend", metavar="N",
+                     help="network sizes, each > K (repeatable; default 1000 10000)")
+    ben.add_argument("-k", type=int, default=100, help="out-degree (default 100)")
+    ben.add_argument("--t-end", type=float, default=10.0,
+                     help="simulated seconds of each run, > 0 (default 10)")
+    ben.add_argument("--repeat", type=int, default=3,
+                     help="timed runs per size, the fastest kept (default 3)")
+    ben.set_defaults(func=_bench)
 
     info = sub.add_parser("info", help="versions, backends, whether a GPU is usable")
     info.set_defaults(func=_info)

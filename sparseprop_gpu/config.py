@@ -64,6 +64,14 @@ targets on the fly above: stored is faster while the table fits in cache (1e4: 3
 MAX_DRIVES = 16
 """Distinct drives (one lookup table each) of a table model's network with per-neuron drive."""
 
+# ---- summaries
+FANO_WINDOW = 0.1
+"""Counting window (s) of the per-population Fano factor that results and stores keep
+(``fano_mean_<population>``, ``runs.summaries``): 100 ms is the window conventional for the
+spike-count variability of cortical-like rates (a few to tens of Hz: about one spike per window),
+short enough that a run of a few seconds gives tens of windows. A run whose window is shorter
+than two of them has NaN."""
+
 # ---- sweep store
 NEURON_CHUNK_BYTES = 1 << 24
 """Per-neuron arrays of a sweep store: chunks of a batch's rows and at most this many bytes."""

@@ -209,6 +209,8 @@ def test_results_and_stores_keep_each_population_s_summaries(tmp_path):
         assert summary["I"]["rate"][m] == ds["rate_mean_I"].values[m]
     ens = sp.run_ensemble(sp.Ensemble.from_sweep(sweep, 0, 2), t_end=0.1, backend="cpu")
     np.testing.assert_array_equal(ens["rate_mean_E"].values, ds["rate_mean_E"].values)
+    assert np.isnan(ds["fano_mean_E"].values).all()          # no spikes recorded: no Fano
+    assert np.isnan(summary["E"]["fano"]).all()
 
 
 @pytest.mark.parametrize("connectivity", ["stored", "on_the_fly"])
@@ -242,3 +244,98 @@ def test_t_ref_is_a_sweep_key_and_old_specifications_are_unchanged(tmp_path):
     plain = sp.Sweep({"model": "lif", "n": 60, "k": 6, "j0": 1.0, "target_rate": 1.0}, {},
                      {"t_end": 0.1})
     assert "t_ref" not in stored({"spec": plain.spec, "ready": True})["spec"]["network"]
+
+
+def _loop_fano(times, senders, n, t_start, t_stop, window):
+    """The windowed Fano factor the slow way: an (n, W) table of counts."""
+    n_win = int(np.floor((t_stop - t_start) / window * (1 + 1e-12)))
+    counts = np.zeros((n, max(n_win, 0)))
+    for t, s in zip(times, senders):
+        w = int(np.floor((t - t_start) / window))
+        if 0 <= w < n_win:
+            counts[s, w] += 1
+    if n_win < 2:
+        return np.full(n, np.nan)
+    mean = counts.mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mean > 0, counts.var(axis=1, ddof=1) / mean, np.nan)
+
+
+def test_the_windowed_fano_factor_is_the_table_of_counts_s():
+    from sparseprop_gpu.runs.record import fano_factors
+    rng = np.random.default_rng(7)
+    n = 12
+    times = np.sort(rng.uniform(-0.05, 0.47, 400))
+    senders = rng.integers(0, n - 2, times.size)             # the last two neurons silent
+    times[:3] = [0.0, 0.1, 0.4]                              # on window edges, in the last one
+    senders[:3] = 0
+    for t_start, t_stop, window in ((0.0, 0.47, 0.1), (0.02, 0.4, 0.05), (0.0, 0.15, 0.1),
+                                    (0.1, 0.1, 0.1)):
+        got = fano_factors(times, senders, n, t_start, t_stop, window)
+        np.testing.assert_allclose(got, _loop_fano(times, senders, n, t_start, t_stop, window),
+                                   rtol=1e-12)
+        assert np.isnan(got[-2:]).all()
+    assert np.isnan(fano_factors(times, senders, n, 0.0, 0.15, 0.1)).all()   # one window
+    rec = sp.simulate(small_brunel(), t_end=0.3)                             # analysis uses it
+    np.testing.assert_array_equal(analysis.fano_factor(rec, 0.05),
+                                  fano_factors(rec.times, rec.senders, rec.n, rec.t_start,
+                                               rec.t_stop, 0.05))
+
+
+def test_ensembles_keep_each_population_s_fano_factor():
+    from sparseprop_gpu.config import FANO_WINDOW
+    net = small_brunel()
+    ensemble = sp.Ensemble(net, seeds=[3, 4], g=[6.0, 5.0])
+    ds = sp.run_ensemble(ensemble, t_end=0.3, record="spikes", backend="cpu", batch_size=2)
+    summary = analysis.population_summaries(ds)
+    windowed = analysis.population_summaries(ds, window=FANO_WINDOW)
+    for m in range(2):
+        alone = sp.simulate(ensemble.table.network(m), t_end=0.3)
+        fano = analysis.fano_factor(alone, FANO_WINDOW)
+        for name, part in (("E", slice(0, 160)), ("I", slice(160, 200))):
+            assert np.isfinite(ds[f"fano_mean_{name}"].values[m])
+            assert ds[f"fano_mean_{name}"].values[m] == pytest.approx(np.nanmean(fano[part]),
+                                                                      rel=1e-12)
+            assert summary[name]["fano"][m] == ds[f"fano_mean_{name}"].values[m]
+            assert windowed[name]["fano"][m] == pytest.approx(summary[name]["fano"][m],
+                                                              rel=1e-12)
+    plain = sp.run_ensemble(ensemble, t_end=0.3, backend="cpu")       # no spikes: NaN
+    assert np.isnan(plain["fano_mean_E"].values).all()
+    assert np.isnan(plain["fano_mean_I"].values).all()
+    assert np.isnan(analysis.population_summaries(plain)["E"]["fano"]).all()
+    short = sp.run_ensemble(ensemble, t_end=0.15, record="spikes", backend="cpu")
+    assert np.isnan(short["fano_mean_E"].values).all()               # one window
+
+
+def test_sweep_stores_keep_each_population_s_fano_factor(tmp_path, monkeypatch):
+    from sparseprop_gpu.config import FANO_WINDOW
+    from sparseprop_gpu.storage import writing
+    sweep = sp.Sweep({"network": "brunel", "j": 0.2, "seed": 3}, {"n_e": [120, 160]},
+                     {"t_end": 0.3, "batch_size": 2, "backend": "cpu", "record": "spikes"})
+    sp.run_sweep(sweep, tmp_path / "s.zarr", in_process=True, progress=False)
+    ds = sp.open_results(tmp_path / "s.zarr")
+    summary = analysis.population_summaries(ds)
+    for m, n_e in enumerate((120, 160)):
+        alone = sp.simulate(ds.sp.network(m), t_end=0.3)
+        fano = analysis.fano_factor(alone, FANO_WINDOW)
+        for name, part in (("E", slice(0, n_e)), ("I", slice(n_e, None))):
+            stored = ds[f"fano_mean_{name}"].values[m]
+            assert np.isfinite(stored)
+            assert stored == pytest.approx(np.nanmean(fano[part]), rel=1e-12)
+            assert summary[name]["fano"][m] == stored
+    ens = sp.run_ensemble(sp.Ensemble.from_sweep(sweep, 0, 2), t_end=0.3, record="spikes",
+                          backend="cpu")
+    np.testing.assert_array_equal(ens["fano_mean_I"].values, ds["fano_mean_I"].values)
+
+    old_layout = writing.layout                  # a store written before fano_mean_* opens
+
+    def without_fano(*args):
+        return {name: [q for q in rows if not q.startswith("fano_mean_")]
+                for name, rows in old_layout(*args).items()}
+    monkeypatch.setattr(writing, "layout", without_fano)
+    sp.run_sweep(sweep, tmp_path / "old.zarr", in_process=True, progress=False)
+    monkeypatch.undo()
+    old = sp.open_results(tmp_path / "old.zarr")
+    assert "fano_mean_E" not in old and "rate_mean_E" in old
+    np.testing.assert_array_equal(old["rate_mean_E"].values, ds["rate_mean_E"].values)
+    assert np.isnan(analysis.population_summaries(old)["E"]["fano"]).all()

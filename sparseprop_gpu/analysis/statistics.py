@@ -116,30 +116,17 @@ def fano_factor(source, window, population=False):
     window = float(window)
     if not window > 0:
         raise ValueError(f"window must be > 0 (s); got {window}")
+    from ..runs.record import window_count, windowed_fano     # the one computation of it
     m, width = len(data), data.n_max
-    with np.errstate(invalid="ignore"):
-        n_win = np.floor(data.duration / window * (1 + 1e-12))
-    n_win = np.where(np.isfinite(n_win) & (n_win > 0), n_win, 0).astype(np.int64)
+    n_win = window_count(data.duration, window)
     inst = data.instance_of_spike()
     w = np.floor((data.times - data.t_start[inst]) / window).astype(np.int64)
     inside = (w >= 0) & (w < n_win[inst])
-    w_max = int(n_win.max()) if m else 0
     if population:
-        unit = inst[inside]
-        units = m
+        ff = windowed_fano(inst[inside], w[inside], n_win)
     else:
-        unit = inst[inside] * width + data.senders[inside]
-        units = m * width
-    keys, c = np.unique(unit * max(w_max, 1) + w[inside], return_counts=True)
-    owner = keys // max(w_max, 1)
-    s1 = np.bincount(owner, c, minlength=units)
-    s2 = np.bincount(owner, c.astype(np.float64) ** 2, minlength=units)
-    nw = (n_win if population else np.repeat(n_win, width)).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / nw
-        var = (s2 - s1 * mean) / (nw - 1)
-        ff = np.maximum(var, 0.0) / mean
-    ff[(nw < 2) | (mean == 0) | ~np.isfinite(mean)] = np.nan
+        ff = windowed_fano(inst[inside] * width + data.senders[inside], w[inside],
+                           np.repeat(n_win, width))
     if population:
         return as_output(data, ff, extra_dims=(), name="fano_factor")
     ff = np.where(data.neurons, ff.reshape(m, width), np.nan)

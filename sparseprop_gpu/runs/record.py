@@ -33,6 +33,79 @@ def rates_from_counts(counts, t_start, t_stop):
         return np.where(duration > 0, np.asarray(counts) / duration, np.nan)
 
 
+def window_count(duration, window):
+    """W = floor(duration / window), the whole counting windows of ``window`` s in windows of
+    ``duration`` s (element-wise; 0 where the duration is not finite or not positive). A
+    relative 1e-12 keeps a duration of exactly W windows at W despite rounding."""
+    with np.errstate(invalid="ignore"):
+        w = np.floor(np.asarray(duration, np.float64) / window * (1 + 1e-12))
+    return np.where(np.isfinite(w) & (w > 0), w, 0).astype(np.int64)
+
+
+def windowed_fano(unit, w, n_win):
+    """Fano factor of the spike counts of each unit in its windows: the one computation behind
+    ``fano_factors`` and ``analysis.fano_factor``.
+
+    Parameters
+    ----------
+    unit : ndarray of int, (spikes,)
+        The unit (a neuron, an instance...) of each spike, in ``[0, len(n_win))``.
+    w : ndarray of int, (spikes,)
+        Its window, in ``[0, n_win[unit])`` (the spikes outside every window left out).
+    n_win : ndarray of int, (units,)
+        Each unit's number of windows.
+
+    Returns
+    -------
+    ndarray of float64, (units,)
+        var / mean of each unit's W counts (windows without spikes count as zeros), the
+        variance with ddof=1; NaN with fewer than two windows or a mean count of 0. Memory
+        O(spikes + units), whatever the number of windows.
+    """
+    units = len(n_win)
+    stride = max(int(n_win.max()), 1) if units else 1
+    keys, c = np.unique(np.asarray(unit, np.int64) * stride + w, return_counts=True)
+    owner = keys // stride
+    s1 = np.bincount(owner, c, minlength=units)
+    s2 = np.bincount(owner, c.astype(np.float64) ** 2, minlength=units)
+    nw = np.asarray(n_win, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s1 / nw
+        var = (s2 - s1 * mean) / (nw - 1)
+        ff = np.maximum(var, 0.0) / mean
+    ff[(nw < 2) | (mean == 0) | ~np.isfinite(mean)] = np.nan
+    return ff
+
+
+def fano_factors(times, senders, n, t_start, t_stop, window):
+    """Per-neuron Fano factor of one network's spike counts in consecutive windows.
+
+    The windows are ``[t_start + w * window, t_start + (w + 1) * window)``, ``w = 0 .. W - 1``,
+    ``W = floor((t_stop - t_start) / window)`` (``window_count``: a trailing partial window is
+    dropped, as are spikes outside the windows); F = var (ddof=1) / mean of the W counts
+    (``windowed_fano``).
+
+    Parameters
+    ----------
+    times, senders : ndarray (spikes,)
+        The spikes (s) and their neurons, in ``[0, n)``.
+    n : int
+    t_start, t_stop, window : float
+        The analysis window and the counting window (s).
+
+    Returns
+    -------
+    ndarray of float64, (n,)
+        NaN for a silent neuron (in the windows) and for all with fewer than two windows.
+    """
+    n_win = int(window_count(t_stop - t_start, window))
+    times = np.asarray(times, np.float64)
+    w = np.floor((times - t_start) / window).astype(np.int64)
+    inside = (w >= 0) & (w < n_win)
+    return windowed_fano(np.asarray(senders)[inside], w[inside],
+                         np.full(int(n), n_win, np.int64))
+
+
 def stop_time(reached_end, t_end, times, last_spikes, keep):
     """End of an instance's analysis window (s): ``t_end``, or the last recorded spike when
     it stopped after ``n_spikes`` (``times``: its spikes; ``last_spikes``: its neurons' last

@@ -1,7 +1,8 @@
 """Per-instance summaries and padded per-neuron statistics of an ``EnsembleRecord``."""
 import numpy as np
 
-from .record import cv_from_moments, rates_from_counts
+from ..config import FANO_WINDOW
+from .record import cv_from_moments, fano_factors, rates_from_counts
 
 PARAMETERS = ("n", "k", "seed", "ic_seed", "tau", "drive", "coupling", "j0", "target_rate", "t_ref",
               "n_e", "n_i", "g", "eta", "j", "delay", "epsilon", "gamma", "theta", "v_reset",
@@ -19,9 +20,14 @@ def missing(dtype):
     return -1 if np.dtype(dtype).kind in "iu" else np.nan
 
 
-POPULATION_SUMMARIES = ("rate_mean", "cv_isi_mean")
+POPULATION_SUMMARIES = ("rate_mean", "cv_isi_mean", "fano_mean")
 """What results and stores keep per population of a network of populations, as
-``{summary}_{population name}`` (float64): the mean over its neurons."""
+``{summary}_{population name}`` (float64): the mean over its neurons of their rates (Hz), ISI
+CVs (neurons with two intervals or more) and Fano factors of spike counts in windows of
+``config.FANO_WINDOW`` s (``record.fano_factors``; neurons with a defined one). The Fano factor
+needs the spikes: it is NaN in a run that did not record them (``record="summary"``), and
+where no neuron of the population has one (silent, or fewer than two windows). Stores written
+before it have no ``fano_mean_*``."""
 
 
 def population_summary_names(names):
@@ -41,13 +47,15 @@ def summaries(result):
     dict
         One (instance,) array per name of ``SUMMARIES``, each instance's computed from its own
         neurons only (so independent of the batch it ran in); for a network of populations
-        also ``population_summary_names`` (neurons numbered population after population).
+        also ``population_summary_names`` (neurons numbered population after population;
+        ``fano_mean_*`` from the recorded spikes, NaN when the run kept none).
     """
     size = len(result)
     out = {name: np.empty(size, dtype) for name, dtype in SUMMARIES.items()}
     names, starts = result.populations or ((), None)
     out.update({name: np.empty(size) for name in population_summary_names(names)})
     ns = result.parameters["n"]
+    spikes = bool(names) and result.meta.get("record") == "spikes"
     for m in range(size):
         n = int(ns[m])
         counts = result.counts[m, :n]
@@ -63,6 +71,13 @@ def summaries(result):
             part = slice(starts[m, a], starts[m, a + 1])
             out[f"rate_mean_{name}"][m] = rates[part].mean()
             out[f"cv_isi_mean_{name}"][m] = _defined_mean(cv[part])
+        if names:
+            fano = (fano_factors(result.times[result.offsets[m]:result.offsets[m + 1]],
+                                 result.senders[result.offsets[m]:result.offsets[m + 1]], n,
+                                 result.t_start, result.t_stop[m], FANO_WINDOW) if spikes
+                    else np.full(n, np.nan))
+            for a, name in enumerate(names):
+                out[f"fano_mean_{name}"][m] = _defined_mean(fano[starts[m, a]:starts[m, a + 1]])
     return out
 
 

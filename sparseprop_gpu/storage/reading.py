@@ -21,7 +21,10 @@ def open_results(path, partial=False, verify="sizes"):
     (n, k, seed, ic_seed, drive, coupling, j0, target_rate) are coordinates, so
     ``ds.rate_mean.groupby("j0").mean()`` works. Summaries: rate_mean, rate_std (Hz, across
     neurons), cv_isi_mean (over neurons with two or more intervals), spike_count,
-    silent_fraction, t_stop; per-neuron arrays where the sweep asked for them; the spikes,
+    silent_fraction, t_stop; of a network of populations also rate_mean_<pop>,
+    cv_isi_mean_<pop> and fano_mean_<pop> (``runs.summaries.POPULATION_SUMMARIES``; the last
+    NaN without recorded spikes, absent from stores written before it); per-neuron arrays
+    where the sweep asked for them; the spikes,
     flat and read lazily, as ``spike_time`` and ``spike_sender``. The same shape as
     ``run_ensemble``'s result, and the same ``ds.sp`` (``runs.accessor``): ``ds.sp.spikes(i)``,
     ``ds.sp.record(i)``, the specification, and ``ds.sp.grid(name)``, a variable on the grid
