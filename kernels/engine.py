@@ -28,8 +28,8 @@ from numba.extending import register_jitable
 from .bookkeeping import (add_compensated, count_burst, take_statistics, BUFFER_FULL, CASCADE,
                           OUT_OF_TABLE, PAUSED, REACHED_T_END)
 from .connectivity import draw_targets, ON_THE_FLY, STORED  # noqa: F401 (for the host)
-from .models import (below_reset, constants, elapsed, key_after_input, key_after_reset,
-                     excited_key, hold_past, rebase_step, shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
+from .models import (below_reset, constants, elapsed, excited_key, hold_past, key_after_input,
+                     key_after_reset, rebase_step, shift_of, KEY_EXP_TIME, KEY_TIME, N_EXP_KICK,
                      N_EXP_RESET, N_KICK, N_OMEGA, N_LOOKUP_BASE, N_TPP, P_KICK, P_OMEGA,
                      P_REBASE_AT, P_T_REF, SATURATED)
 from .populations import advance_blocked

@@ -94,8 +94,9 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, p
     is refractory while ``shift`` is before its ``refractory_end`` (a key, rebased with the
     queue, so that an input due exactly at the end compares equal to it as §2.12 says); inputs
     past threshold are held as in ``models.hold_past``. A ``TABLE`` model reads block ab's
-    lookup table (population b's drive, with the input map of J_ab) at ``block_lookup[ab]``. Returns False, leaving the queue invalid,
-    where an input left a lookup table without a tail."""
+    lookup table (population b's drive, with the input map of J_ab) at ``block_lookup[ab]``.
+    Returns False, leaving the queue invalid, where an input left a lookup table without a
+    tail."""
     ab = a * pops + b
     if conn_mode == STORED:
         at = segment_base + j * pops + b

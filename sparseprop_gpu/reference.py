@@ -699,9 +699,9 @@ def simulate_populations(populations, indptr, targets, coupling, delay, t_end=No
       spikes were processed), one spike's in out-list order; then the spikes: the lowest
       index at or past threshold spikes first, its zero-delay deliveries are applied at once
       in out-list order, then again the lowest index at or past threshold, and so on. A
-      neuron taken to or past
-      threshold by an input thus spikes after all the deliveries due at that instant, which
-      sum (an inhibitory one may take it back below threshold: then it does not spike).
+      neuron taken to or past threshold by an input thus spikes after all the deliveries
+      due at that instant, which sum (an inhibitory one may take it back below threshold:
+      then it does not spike).
     * More than N spikes at one instant (a zero-delay cascade that does not end) is an error.
     * Times are normalised compensated pairs (t + d and t + t_ref by two-sum), so that equal
       sums are equal; a recorded time is the pair's leading float.

@@ -116,7 +116,7 @@ def fano_factor(source, window, population=False):
     window = float(window)
     if not window > 0:
         raise ValueError(f"window must be > 0 (s); got {window}")
-    from ..runs.record import window_count, windowed_fano     # the one computation of it
+    from ..runs.record import window_count, windowed_fano     # as cv_isi does, at use
     m, width = len(data), data.n_max
     n_win = window_count(data.duration, window)
     inst = data.instance_of_spike()

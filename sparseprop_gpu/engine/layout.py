@@ -99,8 +99,8 @@ ARRAYS = tuple(a.name for a in ARGUMENTS if a.role in (SHARED, INSTANCE))
 CARRIED = ("heap", "clock", "counts", "isi")
 """The INSTANCE arrays that carry a run from one launch to the next: the queue's keys (its
 minima follow from them), the time origin and the statistics, and where a run has them
-``refractory_end``, ``past_key`` and the spikes in flight (``IN_FLIGHT``). A run continues from them
-exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
+``refractory_end``, ``past_key`` and the spikes in flight (``IN_FLIGHT``). A run continues from
+them exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
 IN_FLIGHT = ("fifo_key", "fifo_sender", "fifo_serial", "fifo_ring", "emitted")
 """A network of populations' spikes in flight and the next emission serial."""
 

@@ -71,13 +71,13 @@ def summaries(result):
             part = slice(starts[m, a], starts[m, a + 1])
             out[f"rate_mean_{name}"][m] = rates[part].mean()
             out[f"cv_isi_mean_{name}"][m] = _defined_mean(cv[part])
-        if names:
-            fano = (fano_factors(result.times[result.offsets[m]:result.offsets[m + 1]],
-                                 result.senders[result.offsets[m]:result.offsets[m + 1]], n,
-                                 result.t_start, result.t_stop[m], FANO_WINDOW) if spikes
-                    else np.full(n, np.nan))
-            for a, name in enumerate(names):
-                out[f"fano_mean_{name}"][m] = _defined_mean(fano[starts[m, a]:starts[m, a + 1]])
+        if spikes:
+            own = slice(result.offsets[m], result.offsets[m + 1])
+            fano = fano_factors(result.times[own], result.senders[own], n, result.t_start,
+                                result.t_stop[m], FANO_WINDOW)
+        for a, name in enumerate(names):
+            out[f"fano_mean_{name}"][m] = (_defined_mean(fano[starts[m, a]:starts[m, a + 1]])
+                                           if spikes else np.nan)
     return out
 
 

@@ -123,8 +123,8 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
     stored = stored_shape is not None
     heap = tree_geometry(int(n_max), fan_bits)[1]
     geom = tree_geometry(int(n_max), fan_bits)[0].shape[0]
-    per_instance = (8 * (km.N_PAR + km.N_NEURON * neuron_rows + refractory_rows + excite_rows + heap + geom
-                         + k_max + 2)
+    per_instance = (8 * (km.N_PAR + km.N_NEURON * neuron_rows + refractory_rows + excite_rows
+                         + heap + geom + k_max + 2)
                     + (8 + 4 + 16) * (1 if stored else 0)
                     + (0 if stored else 8 * bitmap_words(n_max) + 4 * k_max
                        + 8 * candidate_scratch(k_max))
