@@ -280,8 +280,9 @@ def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode
                      pops, pop_start, pop_par, block_par, block_k, block_lookup, segment_base,
                      bitmap, drawn,
                      candidates, gathered, clock, counts, isi, refractory_end, past_key, fifo_key,
-                     fifo_sender, fifo_serial, fifo_ring, emitted, buf_times, buf_senders,
-                     rec_cap, status, n_rec, n_proc, t_end, warmup, keep, max_spikes):
+                     fifo_sender, fifo_serial, fifo_ring, emitted, noise_seed, ext_time, ext_key,
+                     ext_count, stim_time, stim_target, stim_kick, stim_next, stim_key, buf_times,
+                     buf_senders, rec_cap, status, n_rec, n_proc, t_end, warmup, keep, max_spikes):
     """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array; with
     ``blocked`` (a compile-time constant, like ``tabulated`` and ``featured``) a network of
     populations, through ``populations.advance_blocked``.
@@ -299,8 +300,11 @@ def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode
                                   segments, segment_base[m], bitmap[m],
                                   drawn[m], candidates[m], gathered[m], clock[m], t_end, warmup,
                                   counts[m], isi[m], refractory_end[m], past_key[m], fifo_key[m],
-                                  fifo_sender[m], fifo_serial[m], fifo_ring[m], emitted[m], keep,
-                                  buf_times[m], buf_senders[m], rec_cap[m], max_spikes)
+                                  fifo_sender[m], fifo_serial[m], fifo_ring[m], emitted[m],
+                                  noise_seed[m], ext_time[m], ext_key[m], ext_count[m],
+                                  stim_time[m], stim_target[m], stim_kick[m], stim_next[m],
+                                  stim_key[m], keep, buf_times[m], buf_senders[m], rec_cap[m],
+                                  max_spikes)
     else:
         s, r, p = advance(tabulated, featured, model, key_kind, par[m], neuron[m], lookup,
                           lookup_base[m], heap[m], geom[m], n[m], k[m], conn_mode, seed[m],

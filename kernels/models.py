@@ -103,6 +103,16 @@ def elapsed(key_kind, shift, mp):
 
 
 @register_jitable
+def key_at(key_kind, seconds, mp):
+    """The global shift ``seconds`` (s) after the current time origin: ``elapsed``'s inverse."""
+    if key_kind == KEY_EXP or key_kind == KEY_EXP_TIME:
+        return math.exp(seconds / mp[P_TAU])
+    if key_kind == KEY_TIME:
+        return seconds
+    return seconds / mp[P_TPP]
+
+
+@register_jitable
 def key_after_input(model, key_kind, key, shift, mp, omega, kick, tpp):
     """A target's new key after one input arriving at global shift ``shift``.
 

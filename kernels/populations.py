@@ -13,7 +13,11 @@ delay, so each FIFO is in arrival order, and the next delivery is the earliest o
 heads (O(1) per spike for any number of spikes in flight). A delivery redraws or reads the
 sender's targets then: in flight a spike costs 20 bytes, not K inputs.
 
-At one instant deliveries come before spikes, in emission order (``fifo_serial``), and sum
+External input (``kernels.inputs``: Poisson events per population, stimulus events) is one
+more candidate for the next event: one draw and one target's update each.
+
+At one instant deliveries come first, in emission order (``fifo_serial``), then external
+events (the stimulus's, then the Poisson events by population), all summing
 (``models.hold_past``); then the neurons at or past threshold spike in increasing index, as in
 ``sparseprop_gpu.reference.simulate_populations``.
 """
@@ -26,8 +30,10 @@ from numba.extending import register_jitable
 from .bookkeeping import (add_compensated, count_burst, take_statistics, BUFFER_FULL,  # noqa: F401
                           CASCADE, DELAY_FULL, OUT_OF_TABLE, PAUSED, REACHED_T_END)
 from .connectivity import bernoulli_targets, block_key, draw_distinct, STORED
+from .inputs import (next_input, poisson_gap, poisson_key, poisson_target, prime_inputs,
+                     rebase_inputs)
 from .lookup import input_map, mapped_remaining, remaining_by_lookups
-from .models import (constants, elapsed, excited_key, hold_past, key_after_input,
+from .models import (constants, elapsed, excited_key, hold_past, key_after_input, key_at,
                      rebase_step, KEY_EXP_TIME, KEY_TIME, P_REBASE_AT, SATURATED)
 from .pqueue import pq_argmin, pq_rebase, pq_root, pq_set_in_group, pq_update
 
@@ -40,9 +46,13 @@ Q_RESET = 3       # the key after a spike: Q_FREE plus the refractory period (t_
                   # or the factor exp(t_ref / tau))
 Q_T_REF = 4       # refractory period (s)
 Q_REF_STEP = 5    # the refractory period in key terms: t_ref (added) or exp(t_ref / tau)
-N_POP = 6
+Q_EXT_RATE = 6    # the merged rate of the population's Poisson input (Hz); 0: none
+Q_EXT_KICK = 7    # one Poisson input's kick (as B_KICK)
+Q_EXT_TOP = 8     # the largest kick of any external input (Poisson or stimulus); > 0: excitation
+N_POP = 9
 
-# per-block constants, one row per block ab (``block_par``)
+# per-block constants, one row per block ab (``block_par``); a table model's ``block_lookup``
+# has P more entries, the tables of the external inputs into each population (``P * P + b``)
 B_KICK = 0        # time key: J / I_b (LIF), J / sqrt(I_b) (QIF); exp-time key: J / (I_b - 1)
 B_DELAY = 1       # the delay in key terms: D (s, added) or exp(D / tau) (a factor)
 B_SECONDS = 2     # the delay (s); 0: delivered at the spike
@@ -90,13 +100,9 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, p
             segments, segment_base, bitmap, drawn, candidates, gathered, shift, refractory,
             excite, refractory_end, past_key):
     """Apply the spike of ``j`` (population a) to its targets in population b at ``shift``:
-    stored rows of ``synapses``, or drawn on the fly (fixed out-degree or Bernoulli). A target
-    is refractory while ``shift`` is before its ``refractory_end`` (a key, rebased with the
-    queue, so that an input due exactly at the end compares equal to it as §2.12 says); inputs
-    past threshold are held as in ``models.hold_past``. A ``TABLE`` model reads block ab's
-    lookup table (population b's drive, with the input map of J_ab) at ``block_lookup[ab]``.
-    Returns False, leaving the queue invalid, where an input left a lookup table without a
-    tail."""
+    stored rows of ``synapses``, or drawn on the fly (fixed out-degree or Bernoulli), through
+    ``apply_inputs`` with block ab's kick and table. Returns False where an input left a
+    lookup table without a tail."""
     ab = a * pops + b
     if conn_mode == STORED:
         at = segment_base + j * pops + b
@@ -120,13 +126,27 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, p
                           candidates)
         lo = 0
         row = drawn
+    return apply_inputs(tabulated, model, key_kind, mp, heap, geom, level1, bits, row, lo, k, b,
+                        block_par[ab, B_KICK], block_lookup[ab], pop_par, lookup, gathered,
+                        shift, refractory, excite, refractory_end, past_key)
+
+
+@register_jitable
+def apply_inputs(tabulated, model, key_kind, mp, heap, geom, level1, bits, row, lo, k, b, kick,
+                 base, pop_par, lookup, gathered, shift, refractory, excite, refractory_end,
+                 past_key):
+    """Apply an input of ``kick`` (``B_KICK``'s terms) at ``shift`` to the neurons ``row[lo:lo
+    + k]`` of population b. A target is refractory while ``shift`` is before its
+    ``refractory_end`` (a key, rebased with the queue, so that an input due exactly at the end
+    compares equal to it as §2.12 says); inputs past threshold are held as in
+    ``models.hold_past``. A ``TABLE`` model reads the table at ``base`` in ``lookup``
+    (population b's drive; its input map where ``kick`` is the table's). Returns False,
+    leaving the queue invalid, where an input left a lookup table without a tail."""
     for c in range(k):                  # independent loads first: they overlap in memory
         gathered[c] = heap[np.uint64(row[np.uint64(lo + c)])]
-    kick = block_par[ab, B_KICK]
     omega = pop_par[b, Q_OMEGA]
     tpp = pop_par[b, Q_TPP]
     free = pop_par[b, Q_FREE]
-    base = block_lookup[ab]
     imap = input_map(lookup, base, kick) if tabulated else (1.0, 0.0, 0.0, 0.0, 0.0)
     for c in range(k):
         i = row[np.uint64(lo + c)]
@@ -198,8 +218,9 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
                     block_par, block_k, lookup, block_lookup, conn_mode, seed, synapses,
                     segments, segment_base, bitmap, drawn, candidates, gathered, clock, t_end,
                     warmup, counts, isi, refractory_end, past_key, fifo_key, fifo_sender,
-                    fifo_serial,
-                    fifo_ring, emitted, keep, buf_times, buf_senders, rec_cap, max_spikes):
+                    fifo_serial, fifo_ring, emitted, noise_seed, ext_time, ext_key, ext_count,
+                    stim_time, stim_target, stim_kick, stim_next, stim_key, keep, buf_times,
+                    buf_senders, rec_cap, max_spikes):
     """``engine.advance`` for a network of populations: the same stop conditions, statuses
     and outputs, plus ``DELAY_FULL``.
 
@@ -223,6 +244,15 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
         per block, ``R_*``) says where each block's ring is and what it holds.
     emitted : int64[1]
         Spikes emitted so far (the next emission serial).
+    noise_seed : int
+        The seed of the Poisson input's streams (``kernels.inputs``).
+    ext_time : float64[pops]; ext_key : float64[pops]; ext_count : int64[pops]
+        Each population's next Poisson event: its time (s from the run's start; NaN before
+        the first launch), key and number (events delivered before it).
+    stim_time : float64[S + 1]; stim_target : int32[S]; stim_kick : float64[S]
+        The stimulus events in time order (s from the run's start, then +inf), their targets
+        and kicks (``B_KICK``'s terms); ``stim_next`` (int64[1]) the next one and
+        ``stim_key`` (float64[1]) its key (NaN before the first launch).
     """
     root = pq_root(geom)
     mp = constants(par)
@@ -236,6 +266,10 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
     excite = False
     for ab in range(blocks):
         excite = excite or block_par[ab, B_KICK] > 0.0
+    for a in range(pops):
+        excite = excite or pop_par[a, Q_EXT_TOP] > 0.0
+    external = prime_inputs(key_kind, mp, clock, noise_seed, pops, pop_par, Q_EXT_RATE,
+                            ext_time, ext_key, stim_time, stim_next, stim_key)
     n_rec = 0
     n_proc = 0
     fill = 0
@@ -245,6 +279,36 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
         j = pq_argmin(heap, geom)
         shift = heap[j]
         due, due_key = next_delivery(fifo_key, fifo_serial, fifo_ring, blocks)
+        if external:                    # an external event before the spike and the delivery
+            src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_key)
+            if src >= 0 and src_key <= shift and src_key < due_key:
+                t = clock[0] + (clock[1] + elapsed(key_kind, src_key, mp))
+                if t > t_end:
+                    take_statistics(buf_times, buf_senders, fill, counts, isi)
+                    return REACHED_T_END, n_rec, n_proc
+                if src == pops:         # the stimulus
+                    at = stim_next[0]
+                    drawn[0] = stim_target[at]
+                    kick = stim_kick[at]
+                    b = population_of(pop_start, drawn[0])
+                    stim_next[0] = at + 1
+                    stim_key[0] = key_at(key_kind, (stim_time[at + 1] - clock[0]) - clock[1], mp)
+                else:                   # population src's Poisson input
+                    b = src
+                    stream = poisson_key(noise_seed, b)
+                    event = ext_count[b]
+                    drawn[0] = pop_start[b] + poisson_target(stream, event,
+                                                             pop_start[b + 1] - pop_start[b])
+                    kick = pop_par[b, Q_EXT_KICK]
+                    ext_count[b] = event + 1
+                    ext_time[b] += poisson_gap(stream, event + 1, pop_par[b, Q_EXT_RATE])
+                    ext_key[b] = key_at(key_kind, (ext_time[b] - clock[0]) - clock[1], mp)
+                if not apply_inputs(tabulated, model, key_kind, mp, heap, geom, level1, bits,
+                                    drawn, 0, 1, b, kick, block_lookup[blocks + b], pop_par,
+                                    lookup, gathered, src_key, refractory, excite,
+                                    refractory_end, past_key):
+                    return OUT_OF_TABLE, n_rec, n_proc
+                continue
         if due >= 0 and due_key <= shift:                 # a delivery first
             t = clock[0] + (clock[1] + elapsed(key_kind, due_key, mp))
             if t > t_end:
@@ -303,6 +367,8 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
             dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
             pq_rebase(heap, geom, key_shift, factor)
             rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor)
+            if external:
+                rebase_inputs(pops, ext_key, stim_key, key_shift, factor)
             for i in range(n if refractory else 0):
                 refractory_end[i] = (refractory_end[i] - key_shift) * factor
             for i in range(n if excite else 0):

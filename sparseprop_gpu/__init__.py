@@ -1,6 +1,7 @@
 """sparseprop-gpu: exact event-based simulation of sparse spiking networks with SparseProp."""
 from ._version import __version__
 from .runs.ensemble import Ensemble, run_ensemble
+from .specification.inputs import PoissonInput, Stimulus
 from .specification.models import EIF, LIF, QIF, NeuronModel, TableModel
 from .specification.network import Network, heterogeneous
 from .specification.populations import (Population, PopulationNetwork, Projection, balanced,
@@ -11,6 +12,7 @@ from .specification.sweep import Sweep
 
 __all__ = ["LIF", "QIF", "EIF", "TableModel", "NeuronModel", "Network", "SpikeRecord", "simulate", "load_record",
            "Population", "Projection", "PopulationNetwork", "brunel", "balanced",
+           "PoissonInput", "Stimulus",
            "Ensemble", "run_ensemble",
            "Sweep", "run_sweep", "open_results", "heterogeneous", "__version__"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from .kernels import connectivity, engine, pqueue
+from .kernels import connectivity, engine, inputs, pqueue
 
 
 @functools.lru_cache(maxsize=None)
@@ -57,10 +57,23 @@ def _compile(digest):
             degrees[j] = got
             at += got
 
-    return fill_table, build, fill_distinct, fill_bernoulli
+    @njit(cache=True)
+    def fill_poisson(noise_seed, b, rate, n, t_end, times, targets):
+        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
+        key = inputs.poisson_key(noise_seed, b)
+        t = inputs.poisson_gap(key, 0, rate)      # as the engine sums them
+        event = 0
+        while t <= t_end and event < times.shape[0]:
+            times[event] = t
+            targets[event] = inputs.poisson_target(key, event, n)
+            event += 1
+            t += inputs.poisson_gap(key, event, rate)
+        return event if t > t_end else -1
+
+    return fill_table, build, fill_distinct, fill_bernoulli, fill_poisson
 
 
-_fill_table, _build, _fill_distinct, _fill_bernoulli = _compile(kernels_digest())
+_fill_table, _build, _fill_distinct, _fill_bernoulli, _fill_poisson = _compile(kernels_digest())
 
 
 def bitmap_words(n):
@@ -124,3 +137,16 @@ def bernoulli_draws(seed, block, count, n_other, same, p, offset=0):
 def build_queues(heap, geom, n):
     """Fill every instance's priority queue above its keys ``heap[m, :n[m]]``."""
     _build(heap, geom, n)
+
+
+def poisson_events(noise_seed, b, rate, n, t_end):
+    """(times (s), targets 0 .. n - 1) of population ``b``'s Poisson input of merged ``rate``
+    (Hz) over its ``n`` neurons up to ``t_end`` (s): the events the engine draws."""
+    size = int(rate * t_end + 10 * np.sqrt(rate * t_end) + 100)
+    while True:
+        times, targets = np.empty(size), np.empty(size, np.int64)
+        got = _fill_poisson(np.int64(noise_seed), np.int64(b), np.float64(rate), np.int64(n),
+                            np.float64(t_end), times, targets)
+        if got >= 0:
+            return times[:got], targets[:got]
+        size *= 2

@@ -34,11 +34,12 @@ Table models: V + J >= v_spike, or a phase that rounds to 1, is the phase +inf (
 it takes no more inputs and spikes at that instant). QIF never passes threshold for a
 finite input. The neurons at or past threshold spike at once, in increasing index.
 
-``simulate_populations`` is the oracle of populations, excitation, synaptic delays and
-refractory periods (docs/design.md §2.12): the same phase transition curves and tables, a
-heap of the deliveries in flight, and every time (spikes, deliveries, ends of refractory
-periods) a normalised compensated pair, so that sums such as t + d are held exactly enough
-for equal times to be equal.
+``simulate_populations`` is the oracle of populations, excitation, synaptic delays,
+refractory periods and external input events (docs/design.md §2.12): the same phase
+transition curves and tables, a heap of the deliveries in flight, and every time (spikes,
+deliveries, ends of refractory periods; an external event's is its float) a normalised
+compensated pair, so that sums such as t + d are held exactly enough for equal times to be
+equal.
 """
 import functools
 import math
@@ -551,10 +552,21 @@ def _grow(a):
 
 
 @njit(cache=True)
+def _take(model, drive, omega, base, tab, refractory, phi, i, coupling):
+    """Apply the input ``coupling`` to neuron ``i`` unless it is refractory (the arrays per
+    neuron, as in ``_run_populations``); False where it took ``i`` below its model's table."""
+    if not refractory[i]:
+        phi[i] = _phase_jump(model[i], phi[i], drive[i], coupling, omega[i], tab, base[i])
+    return phi[i] == phi[i]
+
+
+@njit(cache=True)
 def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, t_ref, base, tab,
-                     indptr, targets, coupling, delay, phi, t_end, n_spikes):
+                     indptr, targets, coupling, delay, ext_times, ext_targets, ext_weights, phi,
+                     t_end, n_spikes):
     """The loop of ``simulate_populations`` (every argument before ``tab`` per neuron, the
-    synapses as CSR out-lists); returns (how it ended, spikes, times, senders, time)."""
+    synapses as CSR out-lists, the external events as ``ext_*``, in time order); returns
+    (how it ended, spikes, times, senders, time)."""
     n = phi.shape[0]
     refractory = np.zeros(n, np.bool_)
     free_hi, free_lo = np.zeros(n), np.zeros(n)        # end of each refractory period
@@ -562,7 +574,7 @@ def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, 
     size = 0
     times = np.empty(min(n_spikes, 1024))
     senders = np.empty(times.shape[0], np.int32)
-    n_rec = serial = burst = 0
+    n_rec = serial = burst = ext = 0          # ``ext``: the next external event
     t_hi = t_lo = 0.0
     while True:
         cross = math.inf                    # the next threshold crossing without input
@@ -570,12 +582,14 @@ def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, 
             if not refractory[i]:
                 cross = min(cross, (phi_th[i] - phi[i]) * seconds_per_phase[i])
         c_hi, c_lo = _later(t_hi, t_lo, cross) if cross < math.inf else (math.inf, 0.0)
-        e_hi, e_lo = c_hi, c_lo             # the next event: crossing, end of refractoriness
-        for i in range(n):                  # or delivery
+        e_hi, e_lo = c_hi, c_lo             # the next event: crossing, end of refractoriness,
+        for i in range(n):                  # delivery or external event
             if refractory[i] and _before(free_hi[i], free_lo[i], e_hi, e_lo):
                 e_hi, e_lo = free_hi[i], free_lo[i]
         if size > 0 and _before(heap[0, 0], heap[0, 1], e_hi, e_lo):
             e_hi, e_lo = heap[0, 0], heap[0, 1]
+        if ext < ext_times.shape[0] and _before(ext_times[ext], 0.0, e_hi, e_lo):
+            e_hi, e_lo = ext_times[ext], 0.0
         if e_hi == math.inf or _before(t_end, 0.0, e_hi, e_lo):
             return OK, n_rec, times[:n_rec], senders[:n_rec], t_hi
         dt = (e_hi - t_hi) + (e_lo - t_lo)
@@ -595,13 +609,15 @@ def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, 
         while size > 0 and heap[0, 0] == t_hi and heap[0, 1] == t_lo:     # 2. deliveries
             s = np.int64(heap[0, 3])
             size = _pop(heap, size)
-            i = targets[s]
-            if not refractory[i]:
-                phi[i] = _phase_jump(model[i], phi[i], drive[i], coupling[s], omega[i], tab,
-                                     base[i])
-                if phi[i] != phi[i]:
-                    return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
-        while True:                         # 3. spikes, the lowest index at or past threshold first
+            if not _take(model, drive, omega, base, tab, refractory, phi, targets[s],
+                         coupling[s]):
+                return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
+        while ext < ext_times.shape[0] and ext_times[ext] == t_hi and t_lo == 0.0:  # 3. external
+            if not _take(model, drive, omega, base, tab, refractory, phi, ext_targets[ext],
+                         ext_weights[ext]):
+                return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
+            ext += 1
+        while True:                         # 4. spikes, the lowest index at or past threshold first
             j = -1
             for i in range(n):
                 if phi[i] >= phi_th[i] and not refractory[i]:
@@ -625,12 +641,9 @@ def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, 
                 if delay[s] > 0.0:
                     d_hi, d_lo = _later(t_hi, t_lo, delay[s])
                     heap, size = _push(heap, size, d_hi, d_lo, serial, s)
-                elif not refractory[targets[s]]:
-                    i = targets[s]
-                    phi[i] = _phase_jump(model[i], phi[i], drive[i], coupling[s], omega[i], tab,
-                                         base[i])
-                    if phi[i] != phi[i]:
-                        return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
+                elif not _take(model, drive, omega, base, tab, refractory, phi, targets[s],
+                               coupling[s]):
+                    return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
             serial += 1
             if n_rec == n_spikes:
                 return OK, n_rec, times[:n_rec], senders[:n_rec], t_hi
@@ -677,14 +690,44 @@ def _neurons(populations):
     return arrays, np.concatenate(blocks) if blocks else np.zeros(1)
 
 
+def _external(external, n):
+    """The external events (times (s), targets, weights) as arrays, checked; none for None."""
+    if external is None:
+        return np.zeros(0), np.zeros(0, np.int64), np.zeros(0)
+    if not isinstance(external, tuple) or len(external) != 3:
+        raise ValueError("external must be None or a tuple (times, targets, weights) of 1-D "
+                         f"arrays; got {type(external).__name__}")
+    times, targets, weights = external
+    if np.ndim(times) != 1:
+        raise ValueError(f"external times (s) must be a 1-D array; got {np.ndim(times)} "
+                         "dimensions")
+    size = (len(times),)
+    times = validate.finite_array("external times (s)", times, size)
+    if np.any(times < 0.0):
+        raise ValueError(f"external times (s) must be >= 0; got {times.min():g}")
+    if np.any(np.diff(times) < 0.0):
+        k = int(np.argmax(np.diff(times) < 0.0))
+        raise ValueError(f"external times (s) must be non-decreasing; got {times[k]!r} then "
+                         f"{times[k + 1]!r} at {k}, {k + 1}")
+    targets = validate.finite_array("external targets (as many as the external times)",
+                                    targets, size)
+    if np.any((targets < 0) | (targets >= n) | (targets != np.round(targets))):
+        raise ValueError(f"external targets must be integer neuron indices in [0, {n})")
+    weights = validate.finite_array("external weights (as many as the external times)",
+                                    weights, size)
+    return times + 0.0, targets.astype(np.int64), weights     # + 0.0: -0.0 as 0.0
+
+
 def simulate_populations(populations, indptr, targets, coupling, delay, t_end=None,
-                         n_spikes=None):
-    """Simulate populations with excitation, synaptic delays and refractory periods, with the
-    conventional O(N)-per-event algorithm (the semantics of docs/design.md §2.12).
+                         n_spikes=None, external=None):
+    """Simulate populations with excitation, synaptic delays, refractory periods and external
+    input events, with the conventional O(N)-per-event algorithm (the semantics of
+    docs/design.md §2.12).
 
     Neurons 0..N-1 are the populations' in the order given. At an event all phases advance
     to its time (refractory neurons stay at reset) and the next event is the earliest of:
-    the first threshold crossing without input, the end of a refractory period, a delivery.
+    the first threshold crossing without input, the end of a refractory period, a delivery,
+    an external event.
 
     * A neuron spikes when its phase reaches threshold: it restarts at the reset phase and
       is refractory during [t_spike, t_spike + t_ref), half-open: inputs arriving then are
@@ -696,12 +739,15 @@ def simulate_populations(populations, indptr, targets, coupling, delay, t_end=No
       is held): the inputs of one instant sum, as in NEST's precise models.
     * At one instant, in this order: ends of refractory periods; the deliveries due, in the
       order of their spikes' emission (earlier spikes first, equal times in the order the
-      spikes were processed), one spike's in out-list order; then the spikes: the lowest
-      index at or past threshold spikes first, its zero-delay deliveries are applied at once
-      in out-list order, then again the lowest index at or past threshold, and so on. A
-      neuron taken to or past threshold by an input thus spikes after all the deliveries
-      due at that instant, which sum (an inhibitory one may take it back below threshold:
-      then it does not spike).
+      spikes were processed), one spike's in out-list order; the external events due, in
+      the order given; then the spikes: the lowest index at or past threshold spikes first,
+      its zero-delay deliveries are applied at once in out-list order, then again the lowest
+      index at or past threshold, and so on. A neuron taken to or past threshold by an input
+      thus spikes after all the deliveries and external events due at that instant, which
+      sum (an inhibitory one may take it back below threshold: then it does not spike).
+    * An external event (t, i, J) applies J to neuron i at exactly t (the float given, not
+      a sum) by the same rules as a delivery: phi -> PTC(phi, J) unless i is refractory
+      then (the same half-open rule); past threshold it is held as a delivery's is.
     * More than N spikes at one instant (a zero-delay cascade that does not end) is an error.
     * Times are normalised compensated pairs (t + d and t + t_ref by two-sum), so that equal
       sums are equal; a recorded time is the pair's leading float.
@@ -721,6 +767,10 @@ def simulate_populations(populations, indptr, targets, coupling, delay, t_end=No
         Stop after the last event at or before ``t_end`` (s).
     n_spikes : int, optional
         Stop just after this many spikes (their zero-delay deliveries applied).
+    external : (times, targets, weights) of array_like (E,), optional
+        External input events: absolute times (s; finite, >= 0, non-decreasing), target
+        neurons in [0, N) and weights J (voltage jump, the target model's units; finite,
+        any sign). Events after the stop are not applied.
 
     Returns
     -------
@@ -749,11 +799,12 @@ def simulate_populations(populations, indptr, targets, coupling, delay, t_end=No
     delay = validate.finite_array("delay (s, one per synapse)", delay, size)
     if np.any(delay < 0.0):
         raise ValueError(f"delay must be >= 0 (s); got {delay.min():g}")
+    ext_times, ext_targets, ext_weights = _external(external, n)
     phi = neurons["phi"].copy()
     how, _, times, senders, t = _run_populations(
         neurons["model"], neurons["drive"], neurons["omega"], neurons["spp"],
         neurons["reset"], neurons["th"], neurons["t_ref"], neurons["base"], tab, indptr,
-        targets, coupling, delay, phi, t_end, n_spikes)
+        targets, coupling, delay, ext_times, ext_targets, ext_weights, phi, t_end, n_spikes)
     if how == BELOW_TABLE:
         raise ValueError(f"at t = {t!r} s an input took a neuron below its model's table (v_min)")
     if how == CASCADE:

@@ -147,3 +147,36 @@ def test_table_model_populations_on_the_cuda_kernel_under_the_simulator_equal_cp
     for case, r in result.items():
         assert "error" not in r, (case, r["error"])
         assert r["same"] and r["counts"] == [150, 150, 150], (case, r)
+
+
+INPUTS = COMMON + r"""
+def driven(net, noise_seed):
+    rng = np.random.default_rng(noise_seed)
+    times = np.sort(np.round(rng.uniform(0.0, 0.05, 40), 3))
+    stim = sp.Stimulus(times, rng.integers(0, net.n, 40), rng.choice([0.3, -0.2], 40))
+    poisson = [sp.PoissonInput("E", 200.0, 0.05, 2), sp.PoissonInput("I", 300.0, -0.03)]
+    return sp.PopulationNetwork(net.model, net.populations, net.given_projections,
+                                seed=net.seed, connectivity=net.connectivity, inputs=poisson,
+                                stimulus=stim if noise_seed != 2 else None,
+                                noise_seed=noise_seed)
+
+out = {}
+for key in ("exp", "time"):
+    nets = [driven(ei("on_the_fly", s), s) for s in (1, 2)]
+    nets.append(driven(ei("stored", 3, n_e=20, n_i=12), 3))
+    out[f"lif {key}"] = compare(nets, key, 200)
+eif = [driven(ei("on_the_fly", s, model=sp.EIF(tau=0.01), drive=(1.5, 2.0)), s) for s in (4, 5)]
+out["eif time"] = compare(eif, "time", 150)
+print(json.dumps(out))
+"""
+
+
+def test_external_input_on_the_cuda_kernel_under_the_simulator_equals_cpu():
+    """Poisson input per population and stimulus events (one instance without): the same
+    events (the counter-based stream) and spikes, bit for bit."""
+    result = under_simulator(INPUTS)
+    assert set(result) == {"lif exp", "lif time", "eif time"}
+    for case, r in result.items():
+        assert "error" not in r, (case, r["error"])
+        assert r["same"], case
+        assert r["counts"] == [150, 150] if case == "eif time" else [200] * 3, (case, r)

@@ -359,6 +359,124 @@ def test_bad_input_is_refused():
         sim(pops, indptr, targets, coupling, delay)
 
 
+
+# ---- external input events (LIF at I = 2 unless said)
+
+def run_external(populations, n, events, synapses=(), **kw):
+    """``run`` with the external events [(t, target, J)], in the order given."""
+    times, targets, weights = (np.array(column) for column in zip(*events))
+    return run(populations, n, list(synapses), external=(times, targets.astype(int), weights),
+               **kw)
+
+
+@pytest.mark.parametrize("kick", [0.3, -0.5])
+def test_an_external_event_shifts_the_spike_to_the_analytic_time(kick):
+    """0 at V = 0 takes J at t0, when V = 2 (1 - e^(-t0 / tau)): threshold after
+    tau ln((I - V - J) / (I - 1)); 1 takes nothing and spikes at T."""
+    t0 = 0.002
+    v = 2.0 * (1.0 - math.exp(-t0 / TAU)) + kick
+    times, senders, _ = run_external([Population(LIF, [0.0, 0.0], 2.0)], 2, [(t0, 0, kick)],
+                                     n_spikes=2)
+    expected = sorted([(t0 + TAU * math.log(2.0 - v), 0), (T2, 1)])
+    np.testing.assert_array_equal(senders, [i for _, i in expected])
+    np.testing.assert_allclose(times, [t for t, _ in expected], rtol=0, atol=TIME_TOL)
+
+
+def test_an_external_event_past_threshold_spikes_at_its_exact_time():
+    """0 at phase 1/2 (V = 0.586) takes 0.5 at t0: V > 1, it spikes at t0, the float given;
+    the events of one instant sum first (+1 and -0.5 on V(t0) = 0.707 do not spike it)."""
+    t0 = 0.1 * T2 + 0.2 * T2
+    pops = [Population(LIF, [0.5, 0.0], 2.0)]
+    times, senders, _ = run_external(pops, 2, [(t0, 0, 0.5)], n_spikes=1)
+    np.testing.assert_array_equal(senders, [0])
+    assert times[0] == t0
+    v = lif2_voltage(0.5 + t0 / T2)
+    for kicks in ((1.0, -0.3), (-0.3, 1.0), (1.0, -0.5), (-0.5, 1.0)):
+        times, senders, _ = run_external(pops, 2, [(t0, 0, j) for j in kicks], n_spikes=1)
+        np.testing.assert_array_equal(senders, [0])
+        assert times[0] == pytest.approx(after_both(v, kicks, t0), abs=TIME_TOL)
+
+
+def test_an_external_event_during_refractoriness_is_ignored():
+    """0 spikes at 0, refractory for 3 ms: J = 0.5 at 2 ms is ignored (next spike at
+    t_ref + T), at exactly 3 ms it is taken (half-open), a hair earlier not."""
+    t_ref = 0.003
+    pops = [Population(LIF, [1.0], 2.0, t_ref)]
+    for t0, start in ((0.002, 0.0), (t_ref * (1 - 1e-12), 0.0), (t_ref, lif2_phase(0.5))):
+        times, senders, _ = run_external(pops, 1, [(t0, 0, 0.5)], n_spikes=2)
+        np.testing.assert_array_equal(senders, [0, 0])
+        np.testing.assert_allclose(times, [0.0, t_ref + (1.0 - start) * T2], rtol=0,
+                                   atol=TIME_TOL)
+
+
+def test_an_external_event_comes_before_a_spike_of_the_same_instant():
+    """0 at threshold at 0 takes -0.5 at 0 before its turn: V = 0.5, it does not spike then;
+    +0.5 changes nothing (it spikes at 0 and restarts at reset)."""
+    pops = [Population(LIF, [1.0], 2.0)]
+    times, _, _ = run_external(pops, 1, [(0.0, 0, -0.5)], n_spikes=1)
+    assert times[0] == pytest.approx((1.0 - lif2_phase(0.5)) * T2, abs=TIME_TOL)
+    times, _, phases = run_external(pops, 1, [(0.0, 0, 0.5)], n_spikes=1)
+    assert times[0] == 0.0 and phases[0] == 0.0
+
+
+def test_an_external_event_and_a_delivery_of_one_instant():
+    """LIF: 0 spikes at 0; its delivery to 2 at d and an external event at d sum, whatever
+    their signs' order. EIF (the order shows): at d a delivery of +1500 saturates 2 (V + J >=
+    v_spike) and an external -1500 after it is ignored: 2 spikes at d; the other way round
+    the delivery's -1500 comes first and the external +1500 only restores V: no spike at d.
+    External events of one instant apply in the order given: the same two as external
+    events."""
+    d = 0.002
+    v = lif2_voltage(d / T2)
+    pops = [Population(LIF, [1.0, 0.0, 0.0], 2.0)]
+    for delivered, external in ((1.0, -0.3), (-0.3, 1.0), (1.0, -0.5), (-0.5, 1.0)):
+        times, senders, _ = run_external(pops, 3, [(d, 2, external)], [(0, 2, delivered, d)],
+                                         n_spikes=2)
+        np.testing.assert_array_equal(senders, [0, 2])
+        assert times[1] == pytest.approx(after_both(v, (delivered, external), d), abs=TIME_TOL)
+    eif = sp.EIF(tau=TAU)
+    pops = [Population(eif, [1.0, 0.0], 0.3)]
+    for delivered, external, spikes_at_d in ((1500.0, -1500.0, True), (-1500.0, 1500.0, False)):
+        for events, synapses in (([(d, 1, external)], [(0, 1, delivered, d)]),
+                                 ([(d, 1, delivered), (d, 1, external)], [])):
+            times, senders, _ = run_external(pops, 2, events, synapses, n_spikes=3)
+            assert (times[senders == 1][0] == d) == spikes_at_d
+
+
+def test_external_events_after_the_stop_are_not_applied():
+    """An event at t_end is applied (0 spikes then), one after it is not (phases unchanged);
+    no events is external=None."""
+    pops = [Population(LIF, [0.5, 0.0], 2.0)]
+    t0 = 0.001
+    times, _, _ = run_external(pops, 2, [(t0, 0, 0.5)], t_end=t0)
+    assert times.tolist() == [t0]
+    times, _, phases = run_external(pops, 2, [(t0, 0, 0.5)], t_end=t0 * (1 - 1e-12))
+    assert times.size == 0 and phases.tolist() == [0.5, 0.0]
+    empty = (np.zeros(0), np.zeros(0, int), np.zeros(0))
+    for a, b in zip(run(pops, 2, [], n_spikes=5, external=empty), run(pops, 2, [], n_spikes=5)):
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("external, message", [
+    ([[0.0], [0], [0.1]], "external must be None or a tuple"),
+    (([[0.0]], [0], [0.1]), r"external times \(s\) must be a 1-D array"),
+    (([0.0, math.nan], [0, 1], [0.1, 0.1]), r"external times \(s\) must be finite"),
+    (([-1e-3], [0], [0.1]), r"external times \(s\) must be >= 0"),
+    (([0.002, 0.001], [0, 1], [0.1, 0.1]), r"external times \(s\) must be non-decreasing"),
+    (([0.0, 0.001], [0], [0.1, 0.1]), r"external targets \(as many as the external times\) "
+                                      r"must have shape \(2,\)"),
+    (([0.0], [2], [0.1]), r"external targets must be integer neuron indices in \[0, 2\)"),
+    (([0.0], [-1], [0.1]), r"external targets must be integer neuron indices in \[0, 2\)"),
+    (([0.0], [0.5], [0.1]), r"external targets must be integer neuron indices"),
+    (([0.0], [0], [0.1, 0.2]), r"external weights \(as many as the external times\) must "
+                               r"have shape \(1,\)"),
+    (([0.0], [0], [math.inf]), r"external weights .* must be finite")])
+def test_bad_external_events_are_refused(external, message):
+    pops = [Population(LIF, [0.0, 0.5], 2.0)]
+    with pytest.raises(ValueError, match=message):
+        run(pops, 2, [], n_spikes=1, external=external)
+
+
 # ---- one inhibitory population: today's oracle and the engine
 
 def as_populations(net):

@@ -20,7 +20,7 @@ instance.)
 Modules: ``data`` (``SpikeData``, ``spike_data``), ``statistics`` (counts, rates, ISI CV, Fano
 factor, population rate, distributions), ``populations`` (per-population rate, CV, Fano of a
 network of populations), ``replay`` (exact voltages, ``chi``), ``export`` (neo,
-NWB).
+NWB), ``theory`` (mean-field rates to hold runs against; SciPy, the ``theory`` extra).
 
 Conventions (each function's docstring repeats the relevant ones):
 
@@ -36,7 +36,9 @@ from .populations import population_summaries
 from .replay import chi, chi_from_traces, voltage_traces
 from .statistics import (cv_distribution, cv_isi, fano_factor, mean_rate, population_rate,
                          rate_distribution, rates, spike_counts)
+from .theory import lif_rate_diffusion, poisson_moments
 
 __all__ = ["SpikeData", "spike_data", "spike_counts", "rates", "mean_rate", "population_rate",
            "cv_isi", "fano_factor", "rate_distribution", "cv_distribution", "voltage_traces",
-           "chi", "chi_from_traces", "to_neo", "to_nwb_units", "population_summaries"]
+           "chi", "chi_from_traces", "to_neo", "to_nwb_units", "population_summaries",
+           "lif_rate_diffusion", "poisson_moments"]

@@ -74,7 +74,8 @@ def _shared_lookups(lookups, m):
 def _excites(pars, blocks):
     """Whether some instance has excitatory coupling (a neuron can be past threshold)."""
     if blocks is not None:
-        return any(np.any(b.block_par[:, kp.B_KICK] > 0.0) for b in blocks)
+        return any(np.any(b.block_par[:, kp.B_KICK] > 0.0) or np.any(b.pop_par[:, kp.Q_EXT_TOP] > 0.0)
+                   for b in blocks)
     return bool(np.any(np.asarray(pars).reshape(-1, km.N_PAR)[:, km.P_KICK] > 0.0))
 
 
@@ -147,10 +148,14 @@ class Batch:
             table_rows=target_table.shape[0] if target_table is not None else 1,
             table_cols=target_table.shape[1] if target_table is not None else 1,
             lookup=lookup.shape[0], synapses=synapses.shape[0], segments=segments.shape[0],
-            pops=pops, pop_bounds=pops + 1, blocks=pops * pops,
-            fifo=max(int(b.capacities.sum()) for b in blocks) or 1 if self.blocked else 1)
+            pops=pops, pop_bounds=pops + 1, blocks=pops * pops, channels=pops * pops + pops,
+            fifo=max(int(b.capacities.sum()) for b in blocks) or 1 if self.blocked else 1,
+            stimulus=max(b.stim_time.shape[0] for b in blocks) + 1 if self.blocked else 1)
         self.__dict__.update(layout.allocate(sizes))
         self.past_key[...] = np.inf
+        self.ext_time[...] = np.nan               # drawn and keyed by the first launch
+        self.stim_key[...] = np.nan
+        self.stim_time[...] = np.inf
         self.model, self.key_kind = int(model_id), int(key_kind)
         self.conn_mode = engine.STORED if stored else engine.ON_THE_FLY
         if target_table is not None:
@@ -185,6 +190,11 @@ class Batch:
             self.pop_par[i] = b.pop_par
             self.block_par[i] = b.block_par
             self.block_k[i] = b.block_k
+            self.noise_seed[i] = b.noise_seed
+            events = b.stim_time.shape[0]
+            self.stim_time[i, :events] = b.stim_time
+            self.stim_target[i, :events] = b.stim_target
+            self.stim_kick[i, :events] = b.stim_kick
             ends = np.cumsum(b.capacities)
             self.fifo_ring[i, :, kp.R_BASE] = ends - b.capacities
             self.fifo_ring[i, :, kp.R_CAPACITY] = b.capacities
@@ -233,13 +243,14 @@ class Batch:
         padded to the largest n: ``keys`` (the queue's keys; NaN beyond an instance's n), and
         views of ``clock``, ``counts``, ``isi``, ``refractory_end`` and ``past_key`` (one
         element per instance without a refractory period, or without excitation), and for a
-        network of populations the spikes in flight (``layout.IN_FLIGHT``)."""
+        network of populations the spikes in flight and the external input
+        (``layout.IN_FLIGHT``, ``layout.EXTERNAL``)."""
         n_max = self.counts.shape[1]
         keys = np.where(np.arange(n_max) < self.n[:, None], self.heap[:, :n_max], np.nan)
         out = {"keys": keys, "clock": self.clock, "counts": self.counts, "isi": self.isi,
                "refractory_end": self.refractory_end, "past_key": self.past_key}
         if self.blocked:
-            out.update({name: getattr(self, name) for name in layout.IN_FLIGHT})
+            out.update({name: getattr(self, name) for name in layout.IN_FLIGHT + layout.EXTERNAL})
         return out
 
     def carry_on(self, keys, clock, counts, isi, **more):
@@ -247,8 +258,9 @@ class Batch:
         them): the next launch continues those runs bitwise as if they had never stopped.
 
         ``refractory_end`` is needed where an instance has a refractory period, and the
-        spikes in flight (``layout.IN_FLIGHT``) for a network of populations; ``past_key``,
-        where given (states saved before 0.5 have none: no neuron was past threshold)."""
+        spikes in flight (``layout.IN_FLIGHT``) for a network of populations; ``past_key``
+        and the external input (``layout.EXTERNAL``), where given (states saved before 0.5
+        and 0.6 have none: no neuron was past threshold, no external input)."""
         needed = (("refractory_end",) if self.refractory_end.shape[1] > 1 else ()) + \
             (layout.IN_FLIGHT if self.blocked else ())
         for name in needed:
@@ -266,6 +278,9 @@ class Batch:
                 raise ValueError(f"the state's {name} has shape {value.shape}, this run's "
                                  f"{target.shape}: continue a run with the network it ran")
             target[...] = value
+        for name in layout.EXTERNAL if self.blocked else ():
+            if name in more:
+                getattr(self, name)[...] = np.asarray(more[name])
         if "past_key" in more and self.past_key.shape[1] > 1:
             self.past_key[...] = np.asarray(more["past_key"])[:, :self.past_key.shape[1]]
         for m, n in enumerate(self.n):

@@ -60,8 +60,9 @@ ARGUMENTS = (
     Argument("block_par", np.float64, ("blocks", kp.N_BLOCK), INSTANCE,
              "per-block constants (B_*): coupling, delay"),
     Argument("block_k", np.int64, ("blocks",), INSTANCE, "per-block out-degree on the fly"),
-    Argument("block_lookup", np.int64, ("blocks",), INSTANCE,
-             "where each block's lookup table starts (table models)"),
+    Argument("block_lookup", np.int64, ("channels",), INSTANCE,
+             "where each block's lookup table starts, then each population's external "
+             "input's (table models)"),
     Argument("segment_base", np.int64, (), INSTANCE, "where the instance's segments start"),
     Argument("bitmap", np.uint64, ("bitmap",), INSTANCE, "scratch: distinct targets"),
     Argument("drawn", np.int32, ("drawn",), INSTANCE, "scratch: the targets drawn on the fly"),
@@ -82,6 +83,18 @@ ARGUMENTS = (
     Argument("fifo_ring", np.int64, ("blocks", kp.N_RING), INSTANCE,
              "per block: where its FIFO is, its capacity, head and count (R_*)"),
     Argument("emitted", np.int64, (1,), INSTANCE, "spikes emitted (the next serial)"),
+    Argument("noise_seed", np.int64, (), INSTANCE, "seed of the Poisson input's streams"),
+    Argument("ext_time", np.float64, ("pops",), INSTANCE,
+             "each population's next Poisson event (s from the run's start; NaN: not drawn)"),
+    Argument("ext_key", np.float64, ("pops",), INSTANCE, "its key"),
+    Argument("ext_count", np.int64, ("pops",), INSTANCE, "Poisson events delivered before it"),
+    Argument("stim_time", np.float64, ("stimulus",), INSTANCE,
+             "stimulus events in time order (s from the run's start), then +inf"),
+    Argument("stim_target", np.int32, ("stimulus",), INSTANCE, "stimulus events' targets"),
+    Argument("stim_kick", np.float64, ("stimulus",), INSTANCE,
+             "stimulus events' kicks (in the target's key terms, as B_KICK)"),
+    Argument("stim_next", np.int64, (1,), INSTANCE, "the next stimulus event"),
+    Argument("stim_key", np.float64, (1,), INSTANCE, "its key (NaN: not keyed yet)"),
     Argument("buf_times", np.float64, ("buffer",), INSTANCE, "recorded spike times (s)"),
     Argument("buf_senders", np.int32, ("buffer",), INSTANCE, "recorded spike senders"),
     Argument("rec_cap", np.int64, (), INSTANCE, "spikes to record in this launch, at most"),
@@ -99,10 +112,14 @@ ARRAYS = tuple(a.name for a in ARGUMENTS if a.role in (SHARED, INSTANCE))
 CARRIED = ("heap", "clock", "counts", "isi")
 """The INSTANCE arrays that carry a run from one launch to the next: the queue's keys (its
 minima follow from them), the time origin and the statistics, and where a run has them
-``refractory_end``, ``past_key`` and the spikes in flight (``IN_FLIGHT``). A run continues from
+``refractory_end``, ``past_key``, the spikes in flight (``IN_FLIGHT``) and the external input
+(``EXTERNAL``). A run continues from
 them exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
 IN_FLIGHT = ("fifo_key", "fifo_sender", "fifo_serial", "fifo_ring", "emitted")
 """A network of populations' spikes in flight and the next emission serial."""
+EXTERNAL = ("ext_time", "ext_key", "ext_count", "stim_next", "stim_key")
+"""Where a network of populations' external input stands: each population's next Poisson
+event and the next stimulus event (states saved before 0.6 have none: no external input)."""
 
 VARIANTS = ((False, False, False), (False, True, False), (True, False, False),
             (True, True, False), (False, False, True), (True, False, True))
@@ -112,12 +129,13 @@ or tables; their features tested at run time)."""
 
 Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows "
                             "refractory_rows excite_rows buffer table_rows table_cols lookup synapses "
-                            "segments pops pop_bounds blocks fifo")
+                            "segments pops pop_bounds blocks channels fifo stimulus")
 Sizes.__doc__ = "The lengths the shapes of ``ARGUMENTS`` name, for one batch (``m`` instances)."
 
 
 def _check_order():
-    if not set(CARRIED + IN_FLIGHT + ("refractory_end", "past_key")) <= set(PER_INSTANCE):
+    if not set(CARRIED + IN_FLIGHT + EXTERNAL + ("refractory_end", "past_key")) \
+            <= set(PER_INSTANCE):
         raise ImportError("engine.layout.CARRIED names an array that is not per instance")
 
     declared = tuple(inspect.signature(engine.advance_instance).parameters)[4:]

@@ -8,15 +8,16 @@ goes on from there, bitwise as if it had never stopped; its result covers the wh
 """
 import numpy as np
 
-from ..engine.layout import IN_FLIGHT
+from ..engine.layout import EXTERNAL, IN_FLIGHT
 from ..specification.settings import UNLIMITED
 
 STATE = ("keys", "clock", "last_spike")
 """A record's final state, beside its counts and ISI sums; its files name them ``state_*``."""
-MORE_STATE = ("refractory_end", "past_key") + IN_FLIGHT
+MORE_STATE = ("refractory_end", "past_key") + IN_FLIGHT + EXTERNAL
 """What a record's state also holds where its run had it: each neuron's end of refractoriness
 (t_ref > 0; since 0.4), the exact keys of neurons past threshold (excitation; since 0.5), the
-spikes in flight of a network of populations (since 0.4)."""
+spikes in flight of a network of populations (since 0.4) and where its external input stands
+(since 0.6)."""
 
 IGNORED = ("connectivity", "j0", "target_rate")
 """Network description entries a continuation need not repeat: stored and on-the-fly targets
@@ -33,7 +34,8 @@ def final_state(carried, m, n):
         out["refractory_end"] = carried["refractory_end"][m, :n].copy()
     if carried["past_key"].shape[1] > 1:                   # some instance has excitation
         out["past_key"] = carried["past_key"][m, :n].copy()
-    out.update({name: carried[name][m].copy() for name in IN_FLIGHT if name in carried})
+    out.update({name: carried[name][m].copy() for name in IN_FLIGHT + EXTERNAL
+                if name in carried})
     return out
 
 

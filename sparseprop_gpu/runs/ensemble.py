@@ -52,6 +52,12 @@ class Ensemble:
         For a ``PopulationNetwork`` made by ``sp.brunel`` or ``sp.balanced``: any of that
         constructor's parameters per instance (``g``, ``eta``, ``j``, ``delay``, ``t_ref``,
         ``n_e``, ...). A network of populations takes ``seeds``, ``ic_seeds`` and these.
+    noise_seeds : int or sequence of int, optional
+        A network of populations with external input: the Poisson input's seed per instance
+        (default: ``seeds`` where given, as ``ic_seeds``).
+    stimuli : sequence of sp.Stimulus or None, optional
+        A network of populations: each instance's stimulus (None: the network's), e.g. one
+        per value of a stimulus parameter or one per trial.
 
     Every sequence must have the same length M, the number of instances. Instances share the
     network's stored target table when all of them have its ``n``, ``k`` and ``seed`` (or it
@@ -65,18 +71,22 @@ class Ensemble:
 
     def __init__(self, network, *, seeds=None, ic_seeds=None, n=None, k=None, tau=None, j0=None,
                  target_rate=None, drive=None, coupling=None, t_ref=None, n_max=None,
-                 k_max=None, **parameters):
+                 k_max=None, noise_seeds=None, stimuli=None, **parameters):
         given = dict(seeds=seeds, ic_seeds=ic_seeds, n=n, k=k, tau=tau, j0=j0,
                      target_rate=target_rate, drive=drive, coupling=coupling, t_ref=t_ref)
         columns = {PER_INSTANCE[name]: _per_instance(name, value)
                    for name, value in given.items() if value is not None}
         if isinstance(network, PopulationNetwork):
+            if noise_seeds is not None:
+                parameters["noise_seed"] = noise_seeds
             columns.update({name: _per_instance(name, value)
                             for name, value in parameters.items()})
-            self.table = PopulationTable(network, **columns)
-        elif parameters:
-            raise ValueError(f"unknown Ensemble parameter {next(iter(parameters))!r}; allowed: "
-                             f"{', '.join(PER_INSTANCE)}")
+            self.table = PopulationTable(network, stimuli, **columns)
+        elif parameters or noise_seeds is not None or stimuli is not None:
+            name = next(iter(parameters)) if parameters else \
+                "noise_seeds" if noise_seeds is not None else "stimuli"
+            raise ValueError(f"unknown Ensemble parameter {name!r} for a single-population "
+                             f"network; allowed: {', '.join(PER_INSTANCE)}")
         else:
             self.table = InstanceTable(network, **columns)
         self.network = network
@@ -89,7 +99,7 @@ class Ensemble:
     def from_sweep(cls, sweep, lo, hi):
         """The instances ``lo .. hi - 1`` of ``sweep`` (a ``sp.Sweep``) as an Ensemble."""
         pars = sweep.parameters(lo, hi)
-        names = {"seed": "seeds", "ic_seed": "ic_seeds"}
+        names = {"seed": "seeds", "ic_seed": "ic_seeds", "noise_seed": "noise_seeds"}
         derived = ("drive", "coupling") if "j0" in pars else ()
         if sweep.kind != "single":          # n follows from the constructor's parameters
             derived = ("n", "k")
@@ -259,7 +269,8 @@ def _check_memory(ensemble, n_spikes, keep, backend, batch_size, buffer_spikes):
         (net.n, net.k) if table.shared_table else None, net.heterogeneous,
         len(ensemble) * n_spikes if keep and n_spikes < UNLIMITED else 0,
         memory.device_bytes() if backend == "cuda" else None,
-        fifo=table.fifo_total() if table.blocked else 1)
+        fifo=table.fifo_total() if table.blocked else 1,
+        stimulus=table.stimulus_total() if table.blocked else 1)
 
 
 def _previous(ds, ensemble):

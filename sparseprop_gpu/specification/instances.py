@@ -14,6 +14,7 @@ import numpy as np
 from .. import config, validate
 from ..kernels import models as km
 from . import memory
+from .inputs import Stimulus
 from .network import SEED_MAX, Network, random_phases
 from .populations import PopulationNetwork, rebuild
 
@@ -241,29 +242,37 @@ class PopulationTable:
     Parameters
     ----------
     network : PopulationNetwork
+    stimuli : sequence of Stimulus or None, optional
+        Each instance's stimulus (None: the network's).
     **columns : scalar or sequence
-        ``seed``, ``ic_seed`` and the parametrisation's parameters.
+        ``seed``, ``ic_seed``, ``noise_seed`` and the parametrisation's parameters.
     """
 
-    def __init__(self, network, **columns):
+    def __init__(self, network, stimuli=None, **columns):
         self.base = network
-        allowed = SEEDS + tuple(k for k in (network.parametrisation or {}) if k != "name")
+        external = bool(network.poisson) or network.stimulus is not None or stimuli is not None
+        self.seeds = SEEDS + (("noise_seed",) if external else ())
+        allowed = self.seeds + tuple(k for k in (network.parametrisation or {}) if k != "name")
         for name in columns:
             if name not in allowed:
                 raise ValueError(f"unknown per-instance parameter {name!r} for this network of "
                                  f"populations; allowed: {', '.join(allowed)}" + (
                                      "" if network.parametrisation else " (a network from "
                                      "sp.brunel or sp.balanced also takes its parameters)"))
-        self.size = _common_length(columns)
+        self.size = _common_length({**columns, **({} if stimuli is None else
+                                                  {"stimuli": list(stimuli)})})
         memory.check_instances(self.size, "per-instance parameters")
-        if "seed" in columns and "ic_seed" not in columns:
-            columns = {**columns, "ic_seed": columns["seed"]}
-        own = {"seed": network.seed, "ic_seed": network.ic_seed}
-        self.swept = [name for name in columns if name not in SEEDS]
+        self.stimuli = None if stimuli is None else _stimuli(stimuli, network.stimulus)
+        for name in self.seeds[1:]:        # the other seeds follow the network seed's
+            if "seed" in columns and name not in columns:
+                columns = {**columns, name: columns["seed"]}
+        own = {"seed": network.seed, "ic_seed": network.ic_seed,
+               "noise_seed": network.noise_seed}
+        self.swept = [name for name in columns if name not in self.seeds]
         self.columns = {name: np.array(np.broadcast_to(columns.get(name, own.get(name)),
                                                        (self.size,)))
-                        for name in list(SEEDS) + self.swept}
-        for name in SEEDS:
+                        for name in list(self.seeds) + self.swept}
+        for name in self.seeds:
             _check_column(name, self.columns[name],
                           lambda value, name=name: validate.integer(name, value, 0, SEED_MAX))
         self._rows, self.row = (_distinct_rows(self.columns, self.swept) if self.swept else
@@ -271,31 +280,43 @@ class PopulationTable:
         self._networks = []
         for i in self._rows:
             try:
-                self._networks.append(self._network(i, network.seed, network.ic_seed))
+                self._networks.append(self._network(i, network.seed, network.ic_seed,
+                                                    network.noise_seed))
             except ValueError as exc:
                 raise InstanceError.naming(i, exc, self.swept) from None
         self.columns["n"] = np.array([self._networks[r].n for r in self.row], np.int64)
+        for i, stimulus in enumerate(self.stimuli or ()):
+            try:
+                stimulus is None or stimulus.check(int(self.columns["n"][i]))
+            except ValueError as exc:
+                raise InstanceError.naming(i, exc, self.swept) from None
         self.columns["k"] = np.array([self._networks[r].k for r in self.row], np.int64)
         self.shared_table = False
         self.blocked = True
 
-    def _network(self, i, seed, ic_seed):
-        if not self.swept and seed == self.base.seed and ic_seed == self.base.ic_seed:
-            return self.base
+    def _network(self, i, seed, ic_seed, noise_seed, stimulus=None):
+        base = self.base
+        if not self.swept and stimulus is None and \
+                (seed, ic_seed, noise_seed) == (base.seed, base.ic_seed, base.noise_seed):
+            return base
         params = {name: self.columns[name][i].item() for name in self.swept}
-        return rebuild(self.base, params, seed, ic_seed)
+        return rebuild(base, params, seed, ic_seed, noise_seed, stimulus)
 
     def __len__(self):
         return self.size
 
     def network(self, i):
         """The PopulationNetwork of instance ``i``."""
-        return self._network(i, int(self.columns["seed"][i]), int(self.columns["ic_seed"][i]))
+        noise = self.columns["noise_seed"][i] if "noise_seed" in self.columns else \
+            self.base.noise_seed
+        return self._network(i, int(self.columns["seed"][i]), int(self.columns["ic_seed"][i]),
+                             int(noise), self.stimuli[i] if self.stimuli else None)
 
     def parameters(self, members=None):
         """Per-instance parameters (n, seed, ic_seed, the swept ones) as arrays."""
         pick = slice(None) if members is None else np.asarray(members)
-        return {name: self.columns[name][pick] for name in ("n",) + SEEDS + tuple(self.swept)}
+        return {name: self.columns[name][pick]
+                for name in ("n",) + self.seeds + tuple(self.swept)}
 
     def shortest_period(self):
         """The shortest free period of any neuron of any instance (s)."""
@@ -311,6 +332,11 @@ class PopulationTable:
         """The most FIFO slots any instance needs (they do not depend on the seeds)."""
         return max(net.fifo_total() for net in self._networks)
 
+    def stimulus_total(self):
+        """The most stimulus events any instance has, plus one (the engine's end marker)."""
+        given = self.stimuli or [self.base.stimulus]
+        return max(len(s) if s is not None else 0 for s in given) + 1
+
     def engine_inputs(self, members, key_kind, rebase=True):
         """The arguments of ``engine.Batch`` for the instances ``members``."""
         nets = [self.network(int(i)) for i in members]
@@ -322,6 +348,17 @@ class PopulationTable:
 
     def __repr__(self):
         return f"PopulationTable({self.size} instances of {self.base!r})"
+
+
+def _stimuli(stimuli, default):
+    """Per-instance stimuli, checked: each a Stimulus, or None for ``default``."""
+    out = []
+    for i, stimulus in enumerate(stimuli):
+        if stimulus is not None and not isinstance(stimulus, Stimulus):
+            raise ValueError(f"stimuli[{i}] must be a sp.Stimulus or None; got "
+                             f"{type(stimulus).__name__}")
+        out.append(stimulus if stimulus is not None else default)
+    return out
 
 
 def table_of(network, **columns):

@@ -97,7 +97,7 @@ def target_table_bytes(n, k):
 
 def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, lookup=1,
                  fan_bits=config.FAN_BITS, refractory_rows=1, excite_rows=1, pops=1, fifo=1,
-                 synapses=1, segments=1):
+                 synapses=1, segments=1, stimulus=1):
     """Bytes of a batch's engine state (every SHARED and INSTANCE argument).
 
     Parameters
@@ -119,6 +119,8 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
         Populations, and FIFO slots for spikes in flight per instance (1 and 1 without).
     synapses, segments : int
         Lengths of a network of populations' shared stored connectivity (1 and 1 without).
+    stimulus : int
+        Stimulus events per instance plus one (1 without).
     """
     stored = stored_shape is not None
     heap = tree_geometry(int(n_max), fan_bits)[1]
@@ -131,14 +133,15 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
                     + 4 * n_max + 24 * n_max + 12 * buffer + 8 * 8
                     + 8 * (2 + (pops + 1) + kp.N_POP * pops
                            + (kp.N_BLOCK + 2 + kp.N_RING) * pops * pops + 1)
-                    + (8 + 4 + 8) * fifo)
+                    + 8 * (pops + 3 * pops + 3)       # external inputs' tables, state, seed
+                    + (8 + 4 + 8) * fifo + (8 + 4 + 8) * stimulus)
     shared = (4 * (stored_shape[0] * stored_shape[1] if stored else 1) + 8 * lookup
               + 4 * synapses + 8 * segments)
     return int(m) * int(per_instance) + int(shared)
 
 
 def check_run(what, size, batch_size, n_max, k_max, buffer, stored_shape=None,
-              heterogeneous=False, keep_spikes=0, device=None, fifo=1):
+              heterogeneous=False, keep_spikes=0, device=None, fifo=1, stimulus=1):
     """Refuse a run whose batch and results would not fit; the message gives the estimate and
     what would fit instead.
 
@@ -160,13 +163,17 @@ def check_run(what, size, batch_size, n_max, k_max, buffer, stored_shape=None,
         Free device memory (bytes) for a CUDA run: the batch's engine state must fit there too.
     fifo : int
         FIFO slots for spikes in flight per instance (a network of populations with delays).
+    stimulus : int
+        Stimulus events per instance (the longest stimulus), plus one.
 
     Table models' lookup tables (tens of kB per distinct drive) are left out.
     """
     m = min(int(batch_size), int(size))
     rows = n_max if heterogeneous else 1
-    shared = engine_bytes(0, n_max, k_max, buffer, stored_shape, rows, fifo=fifo)
-    per_instance = engine_bytes(1, n_max, k_max, buffer, stored_shape, rows, fifo=fifo) - shared \
+    shared = engine_bytes(0, n_max, k_max, buffer, stored_shape, rows, fifo=fifo,
+                          stimulus=stimulus)
+    per_instance = engine_bytes(1, n_max, k_max, buffer, stored_shape, rows, fifo=fifo,
+                                stimulus=stimulus) - shared \
         + 8 * n_max
     fixed = (shared + (0 if stored_shape is None else 4 * stored_shape[0] * stored_shape[1])
              + RESULT_BYTES * int(size) * n_max + SPIKE_BYTES * int(keep_spikes))

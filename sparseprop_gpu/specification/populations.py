@@ -11,15 +11,16 @@ from collections import namedtuple
 import numpy as np
 
 from .. import config, validate
-from ..compiled import bernoulli_degrees, bernoulli_draws, distinct_draws
+from ..compiled import bernoulli_degrees, bernoulli_draws, distinct_draws, poisson_events
 from ..kernels import models as km, populations as kp
 from ..options import CONNECTIVITY, RULES
 from . import memory
+from .inputs import Stimulus, check_poisson
 from .models import LIF, NeuronModel, check_refractory
 from .network import SEED_MAX
 
 Blocks = namedtuple("Blocks", "pop_start pop_par block_par block_k capacities synapses segments "
-                              "widest tables")
+                              "widest tables noise_seed stim_time stim_target stim_kick")
 Blocks.__doc__ = """One instance's network of populations, for the engine (``kernels.populations``).
 
 pop_start : int64 (P + 1,); pop_par : float64 (P, N_POP); block_par : float64 (P*P, N_BLOCK)
@@ -32,9 +33,14 @@ synapses : int32 (S,), segments : int64 (n P + 1,), or None on the fly
     segments[j P + b + 1]]``. Instances holding the same array objects share one copy.
 widest : int
     The most targets one spike reaches in one block.
-tables : list of P*P float64 arrays, or None
+tables : list of P*P + P float64 arrays, or None
     Table models: each block's lookup table (the target population's drive, with the input
-    map of the block's J; ``kernels.lookup``), the same array objects for equal ones.
+    map of the block's J; ``kernels.lookup``), the same array objects for equal ones; then
+    each population's for its external input (the map of its Poisson weight).
+noise_seed : int
+    The Poisson input's seed.
+stim_time : float64 (E,); stim_target : int32 (E,); stim_kick : float64 (E,)
+    The stimulus events: times (s), targets and kicks (``B_KICK``'s terms).
 """
 
 Population = namedtuple("Population", "name n drive t_ref tau", defaults=(0.0, None))
@@ -105,10 +111,19 @@ class PopulationNetwork:
         of the source population (a bound no network can exceed), or
         ``config.MAX_RATE_HZ`` without refractoriness; a run that exceeds it stops with an
         error that says so.
+    inputs : sequence of PoissonInput, optional
+        Poisson input per population (at most one each): exact input events at exact times,
+        an independent Poisson process per neuron.
+    stimulus : Stimulus, optional
+        Input events (time, target neuron, weight) delivered at their exact times.
+    noise_seed : int, optional
+        Seed of the Poisson input (default ``seed``), 0 <= noise_seed < 2**63: a run depends
+        on it and the parameters only, not on the batch, worker count or backend.
     """
 
     def __init__(self, model, populations, projections, *, seed=0, ic_seed=None,
-                 connectivity="auto", initial_phases=None, max_rate=None):
+                 connectivity="auto", initial_phases=None, max_rate=None, inputs=(),
+                 stimulus=None, noise_seed=None):
         if not isinstance(model, NeuronModel):
             raise ValueError(f"model must be a NeuronModel such as sp.LIF(...), sp.QIF(...) or "
                              f"sp.EIF(...); got {model!r}")
@@ -128,6 +143,14 @@ class PopulationNetwork:
             "max_rate (Hz)", max_rate, 0.0, math.inf, low_open=True)
         validate.choice("connectivity", connectivity, CONNECTIVITY)
         self.connectivity = self._check_connectivity(connectivity)
+        self.given_inputs = tuple(inputs)
+        self.poisson = check_poisson(self.given_inputs, self.names)
+        self.noise_seed = self.seed if noise_seed is None else validate.integer(
+            "noise_seed", noise_seed, 0, SEED_MAX)
+        if stimulus is not None and not isinstance(stimulus, Stimulus):
+            raise ValueError(f"stimulus must be a sp.Stimulus (times, targets, weights); got "
+                             f"{stimulus!r}")
+        self.stimulus = None if stimulus is None else stimulus.check(self.n)
         self.tau = self._taus()
         self.t_ref = max(p.t_ref for p in self.populations)
         memory.check(f"delay and max_rate: {self.fifo_total()} slots for the spikes in flight",
@@ -271,6 +294,14 @@ class PopulationNetwork:
         """The shortest free period of any neuron (s)."""
         return min(m.period(p.drive) for m, p in zip(self.population_models(), self.populations))
 
+    def neurons(self, name):
+        """The neurons of population ``name``, numbered across the network (a range)."""
+        if name not in self.names:
+            raise ValueError(f"unknown population {name!r}; the populations are "
+                             f"{', '.join(self.names)}")
+        a = self.names.index(name)
+        return range(int(self.pop_start[a]), int(self.pop_start[a + 1]))
+
     def population_of(self):
         """(n,) int: the population of each neuron."""
         return np.repeat(np.arange(len(self.populations)), [p.n for p in self.populations])
@@ -327,6 +358,26 @@ class PopulationNetwork:
             coupling[a * pops + b], delay[a * pops + b] = j, d
         return indptr, synapses.astype(np.int64), coupling[block_of], delay[block_of]
 
+    def input_events(self, t_end):
+        """(times (s), targets, weights) of every external input event up to ``t_end`` (s),
+        the stimulus's and the Poisson events the engine draws, in the engine's order (by time;
+        at one instant the stimulus's first, then the populations' in order): the oracle's
+        ``external`` (``reference.simulate_populations``)."""
+        parts = [(self.stimulus.times, self.stimulus.targets, self.stimulus.weights)] \
+            if self.stimulus is not None else []
+        for b, (rate, weight, sources) in sorted(self.poisson.items()):
+            n_b = self.populations[b].n
+            if rate > 0:
+                times, local = poisson_events(self.noise_seed, b, n_b * sources * rate, n_b,
+                                              t_end)
+                parts.append((times, local + self.pop_start[b], np.full(times.size, weight)))
+        if not parts:
+            return np.zeros(0), np.zeros(0, np.int64), np.zeros(0)
+        times, targets, weights = (np.concatenate(x) for x in zip(*parts))
+        keep = times <= t_end
+        order = np.argsort(times[keep], kind="stable")
+        return times[keep][order], targets[keep][order], weights[keep][order]
+
     # ---------------------------------------------------------------- engine
     def engine_blocks(self, key_kind):
         """The engine's ``Blocks`` for this network on ``key_kind`` (KEY_TIME or
@@ -355,17 +406,26 @@ class PopulationNetwork:
                 pop_par[a, kp.Q_REF_STEP] = p.t_ref
                 pop_par[a, kp.Q_FREE] = span * tpp
                 pop_par[a, kp.Q_RESET] = span * tpp + p.t_ref
+            if a in self.poisson:
+                rate, weight, sources = self.poisson[a]
+                pop_par[a, kp.Q_EXT_RATE] = p.n * sources * rate
+                pop_par[a, kp.Q_EXT_KICK] = self._kick(key_kind, a, weight)
+        stim_time, stim_target, stim_kick = self._stimulus_events(key_kind)
+        for a in range(pops):
+            into = stim_kick[(stim_target >= self.pop_start[a])
+                             & (stim_target < self.pop_start[a + 1])]
+            poisson = pop_par[a, kp.Q_EXT_KICK] if pop_par[a, kp.Q_EXT_RATE] > 0 else 0.0
+            pop_par[a, kp.Q_EXT_TOP] = max(0.0, poisson, into.max(initial=0.0))
         block_par = np.zeros((pops * pops, kp.N_BLOCK))
         block_k = np.zeros(pops * pops, np.int64)
         capacities = np.zeros(pops * pops, np.int64)
         tau = self.populations[0].tau
         for (a, b), (rule, value, j, d) in self.projections.items():
             ab, target = a * pops + b, self.populations[b]
+            block_par[ab, kp.B_KICK] = self._kick(key_kind, b, j)
             if key_kind == km.KEY_EXP_TIME:
-                block_par[ab, kp.B_KICK] = j / (target.drive - 1.0)
                 block_par[ab, kp.B_DELAY] = math.exp(d / tau)
             else:
-                block_par[ab, kp.B_KICK] = models[b]._kick(target.drive, j)
                 block_par[ab, kp.B_DELAY] = d
             block_par[ab, kp.B_SECONDS] = d
             if self.connectivity == "on_the_fly":
@@ -382,6 +442,9 @@ class PopulationNetwork:
             for (a, b), (_, _, j, _) in self.projections.items():
                 tables[a * pops + b] = models[b]._table_set((self.populations[b].drive,),
                                                             float(j))[0]
+            tables += [models[b]._table_set((p.drive,), self.poisson[b][1] if b in self.poisson
+                                            else None)[0]
+                       for b, p in enumerate(self.populations)]
         if self.connectivity == "stored":
             synapses, segments = self.synapse_lists()
             widest = int(np.diff(segments).max(initial=1))
@@ -391,7 +454,27 @@ class PopulationNetwork:
                 self._widest_bernoulli(a, b) for (a, b), (rule, _, _, _)
                 in self.projections.items() if rule == "p"])
         return Blocks(self.pop_start, pop_par, block_par, block_k, capacities, synapses,
-                      segments, max(widest, 1), tables)
+                      segments, max(widest, 1), tables, self.noise_seed, stim_time,
+                      stim_target, stim_kick)
+
+    def _kick(self, key_kind, b, weight):
+        """The kick of an input of ``weight`` (voltage; a number or an array) into population
+        b on ``key_kind``: ``B_KICK``'s terms."""
+        target = self.populations[b]
+        if key_kind == km.KEY_EXP_TIME:
+            return weight / (target.drive - 1.0)
+        return self.model.with_tau(target.tau)._kick(target.drive, weight)
+
+    def _stimulus_events(self, key_kind):
+        """(times, targets int32, kicks) of the stimulus on ``key_kind`` (empty without)."""
+        if self.stimulus is None:
+            return np.zeros(0), np.zeros(0, np.int32), np.zeros(0)
+        stim = self.stimulus
+        pop = np.searchsorted(self.pop_start, stim.targets, side="right") - 1
+        kicks = np.zeros(len(stim))
+        for b in range(len(self.populations)):
+            kicks[pop == b] = self._kick(key_kind, b, stim.weights[pop == b])
+        return stim.times, stim.targets.astype(np.int32), kicks
 
     def _widest_bernoulli(self, a, b):
         """The largest out-degree of Bernoulli block ab (one counting pass over its stream):
@@ -441,7 +524,20 @@ class PopulationNetwork:
                                  "rule": rule, "value": value, "coupling": j, "delay": d}
                                 for (a, b), (rule, value, j, d) in self.projections.items()],
                 "seed": self.seed, "ic_seed": self.ic_seed, "connectivity": self.connectivity,
+                **self._describe_inputs(),
                 **({"parametrisation": self.parametrisation} if self.parametrisation else {})}
+
+    def _describe_inputs(self):
+        """The external input's entries of ``describe`` (none without: as before 0.6)."""
+        out = {}
+        if self.poisson:
+            out["inputs"] = [{"target": self.names[b], "rate": rate, "weight": w, "sources": c}
+                             for b, (rate, w, c) in sorted(self.poisson.items())]
+        if self.stimulus is not None:
+            out["stimulus"] = self.stimulus.describe()
+        if out:
+            out["noise_seed"] = self.noise_seed
+        return out
 
     def __repr__(self):
         pops = ", ".join(f"{p.name}: {p.n}" for p in self.populations)
@@ -449,18 +545,20 @@ class PopulationNetwork:
                 f"projections, seed={self.seed}, connectivity={self.connectivity!r})")
 
 
-def rebuild(base, params, seed, ic_seed):
+def rebuild(base, params, seed, ic_seed, noise_seed=None, stimulus=None):
     """The network ``base`` with its parametrisation's ``params`` changed (a dict of some of
-    ``base.parametrisation``'s keys; none for a network not made by a constructor) and the
-    given seeds."""
+    ``base.parametrisation``'s keys; none for a network not made by a constructor), the given
+    seeds (``noise_seed`` None: ``seed``, as in a new network), its Poisson inputs, and
+    ``stimulus`` (None: ``base``'s)."""
+    kw = dict(seed=seed, ic_seed=ic_seed, connectivity=base.connectivity,
+              inputs=base.given_inputs, noise_seed=noise_seed,
+              stimulus=base.stimulus if stimulus is None else stimulus)
     if base.parametrisation is None:
         return PopulationNetwork(base.model, base.populations, base.given_projections,
-                                 seed=seed, ic_seed=ic_seed, connectivity=base.connectivity,
-                                 max_rate=base.max_rate)
+                                 max_rate=base.max_rate, **kw)
     described = dict(base.parametrisation)
     name = described.pop("name")
     described.update(params)
-    kw = dict(seed=seed, ic_seed=ic_seed, connectivity=base.connectivity)
     if name == "brunel":
         return brunel(**described, **kw)
     return balanced(base.model, **described, **kw)
@@ -468,7 +566,7 @@ def rebuild(base, params, seed, ic_seed):
 
 def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, epsilon=0.1,
            gamma=0.25, tau=20e-3, theta=20.0, v_reset=10.0, seed=0, ic_seed=None,
-           connectivity="auto"):
+           connectivity="auto", **inputs):
     """Brunel's (2000) model A: N_E excitatory and N_I = gamma N_E inhibitory LIF neurons, each
     receiving C_E = epsilon N_E excitatory connections of J and C_I = epsilon N_I inhibitory
     ones of -g J (fixed in-degree), all with delay D and refractory period t_ref.
@@ -493,6 +591,10 @@ def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, epsil
         Connection probability (C_E = epsilon N_E) and N_I / N_E.
     theta, v_reset : float
         Threshold and reset (mV), 0 <= v_reset < theta.
+    **inputs
+        ``inputs``, ``stimulus``, ``noise_seed``: external input as ``PopulationNetwork``
+        takes it (weights in the engine's units: mV / (theta - v_reset)), on top of the mean
+        drive.
     """
     n_e = validate.integer("n_e", n_e, 2, 2**31 - 1)
     gamma = validate.real("gamma (N_I / N_E)", gamma, 0.0, math.inf, low_open=True)
@@ -517,7 +619,7 @@ def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, epsil
                               indegree=c_e if s == "E" else c_i)
                    for s in ("E", "I") for t in ("E", "I")]
     net = PopulationNetwork(LIF(tau=tau), pops, projections, seed=seed, ic_seed=ic_seed,
-                            connectivity=connectivity)
+                            connectivity=connectivity, **inputs)
     net.parametrisation = {"name": "brunel", "n_e": n_e, "g": g, "eta": eta, "j": j,
                            "delay": delay, "t_ref": t_ref, "epsilon": epsilon, "gamma": gamma,
                            "tau": tau, "theta": theta, "v_reset": v_reset}
@@ -526,7 +628,7 @@ def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, epsil
 
 def balanced(model, n_e, n_i, k, *, j_ee=1.0, j_ie=1.0, j_ei=2.0, j_ii=1.8, ext_e=1.0,
              ext_i=0.8, nu=1.0, delay=0.0, t_ref=0.0, seed=0, ic_seed=None,
-             connectivity="auto"):
+             connectivity="auto", **inputs):
     """The balanced E/I network of van Vreeswijk and Sompolinsky (1996, 1998): every neuron has
     K excitatory and K inhibitory inputs (fixed in-degree), couplings J_ab = +-j_ab / sqrt(K)
     (excitatory from E, inhibitory from I) and external drives sqrt(K) ext_a tau nu (+1
@@ -546,6 +648,9 @@ def balanced(model, n_e, n_i, k, *, j_ee=1.0, j_ie=1.0, j_ei=2.0, j_ii=1.8, ext_
         The rate scale (Hz) of the external drive.
     delay, t_ref : float
         One delay (s) for every block, and the refractory period (s).
+    **inputs
+        ``inputs``, ``stimulus``, ``noise_seed``: external input as ``PopulationNetwork``
+        takes it.
     """
     magnitudes = {"j_ee": j_ee, "j_ie": j_ie, "j_ei": j_ei, "j_ii": j_ii, "ext_e": ext_e,
                   "ext_i": ext_i}
@@ -568,7 +673,7 @@ def balanced(model, n_e, n_i, k, *, j_ee=1.0, j_ie=1.0, j_ei=2.0, j_ii=1.8, ext_
                               * m[f"j_{t.lower()}{s.lower()}"] / root, delay, indegree=k)
                    for s in ("E", "I") for t in ("E", "I")]
     net = PopulationNetwork(model, pops, projections, seed=seed, ic_seed=ic_seed,
-                            connectivity=connectivity)
+                            connectivity=connectivity, **inputs)
     net.parametrisation = {"name": "balanced", "n_e": n_e, "n_i": n_i, "k": k, **m,
                            "nu": nu, "delay": delay, "t_ref": t_ref}
     return net

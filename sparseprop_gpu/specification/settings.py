@@ -45,7 +45,8 @@ def check_run(t_end, n_spikes, warmup, record, key, network, table=None):
                          network.k, config.SPIKE_BUFFER,
                          (network.n, network.k) if stored else None, network.heterogeneous,
                          n_spikes if record == "spikes" and n_spikes < UNLIMITED else 0,
-                         fifo=network.fifo_total() if populations else 1)
+                         fifo=network.fifo_total() if populations else 1,
+                         stimulus=len(network.stimulus or ()) + 1 if populations else 1)
     return t_end, n_spikes, warmup, key
 
 

@@ -1,0 +1,87 @@
+"""External input to a network of populations: Poisson drive and stimulus events
+(docs/design.md §2.15).
+
+Population b's Poisson input, ``n_b`` neurons each receiving ``C_ext`` independent sources of
+rate ``nu_ext``, is one merged Poisson process of rate ``R_b = n_b C_ext nu_ext`` whose events
+land on uniformly drawn neurons of b (superposition and thinning: the same process). Event
+``c`` of population b takes two draws of the counter-based stream ``poisson_key(noise_seed,
+b)``: its gap after event ``c - 1`` (exponential, ``poisson_gap``) and its target
+(``poisson_target``). A result thus depends on the noise seed and the parameters only: not on
+the batch, the launch cuts or the backend (to the rounding of ``log1p``: CUDA's is within one
+ulp of the CPU's). The host draws the same events through these functions for the oracle.
+"""
+import math
+
+import numpy as np
+from numba.extending import register_jitable
+
+from .connectivity import mix64, GOLDEN, ONE, U11, TWO_M53
+from .models import key_at
+
+NOISE = np.uint64(0x6A09E667F3BCC909)     # apart from every connectivity stream
+
+
+@register_jitable
+def poisson_key(noise_seed, b):
+    """Start of population ``b``'s Poisson stream for noise seed ``noise_seed``."""
+    return mix64(mix64(np.uint64(noise_seed) ^ NOISE) + GOLDEN * np.uint64(b + 1))
+
+
+@register_jitable
+def _uniform(key, draw):
+    """Draw ``draw`` (>= 1) of the stream at ``key``, uniform on [0, 1) with 53 bits."""
+    return np.float64(mix64(key + np.uint64(draw) * GOLDEN) >> U11) * TWO_M53
+
+
+@register_jitable
+def poisson_gap(key, event, rate):
+    """The time (s) from event ``event - 1`` (or from 0) to event ``event`` of a Poisson
+    process of ``rate`` (Hz, > 0)."""
+    return -math.log1p(-_uniform(key, np.uint64(2 * event) + ONE)) / rate
+
+
+@register_jitable
+def poisson_target(key, event, n):
+    """The neuron (0 .. n - 1, of the population) event ``event`` lands on."""
+    return min(np.int64(_uniform(key, np.uint64(2 * event + 2)) * n), n - 1)
+
+
+@register_jitable
+def prime_inputs(key_kind, mp, clock, noise_seed, pops, pop_par, rate, ext_time, ext_key,
+                 stim_time, stim_next, stim_key):
+    """Draw each population's first Poisson event and key the next stimulus event where not
+    done yet (NaN: a run's first launch); returns whether the instance has external input.
+
+    ``pop_par[b, rate]``: population b's merged Poisson rate (Hz; 0: none). ``ext_time`` (s, from the
+    run's start) and ``ext_key`` hold each population's next event, ``stim_next`` and
+    ``stim_key`` the next stimulus event (``stim_time`` padded with +inf)."""
+    external = stim_time[stim_next[0]] < math.inf
+    for b in range(pops):
+        if pop_par[b, rate] > 0.0:
+            external = True
+            if ext_time[b] != ext_time[b]:
+                ext_time[b] = poisson_gap(poisson_key(noise_seed, b), 0, pop_par[b, rate])
+                ext_key[b] = key_at(key_kind, (ext_time[b] - clock[0]) - clock[1], mp)
+    if stim_key[0] != stim_key[0]:
+        stim_key[0] = key_at(key_kind, (stim_time[stim_next[0]] - clock[0]) - clock[1], mp)
+    return external
+
+
+@register_jitable
+def next_input(pops, pop_par, rate, ext_key, stim_key):
+    """(source, key) of the next external event: ``pops`` for the stimulus (first at equal
+    keys), b for population b's Poisson input, or (-1, inf)."""
+    src = pops if stim_key[0] < math.inf else -1
+    src_key = stim_key[0]
+    for b in range(pops):
+        if pop_par[b, rate] > 0.0 and ext_key[b] < src_key:
+            src, src_key = b, ext_key[b]
+    return src, src_key
+
+
+@register_jitable
+def rebase_inputs(pops, ext_key, stim_key, key_shift, factor):
+    """Map the external events' keys as ``pq_rebase`` maps the queue's."""
+    for b in range(pops):
+        ext_key[b] = (ext_key[b] - key_shift) * factor
+    stim_key[0] = (stim_key[0] - key_shift) * factor
