@@ -49,8 +49,9 @@ from sparseprop_gpu.runs.simulate import engine_state
 TAU, T_REF, DELAY = 20e-3, 2e-3, 1.5e-3
 
 
-def ei_network(n, k, drive, j, g, delay=DELAY, t_ref=T_REF):
-    """The E/I network on the fly (fixed out-degree 0.8 k into E, 0.2 k into I)."""
+def ei_network(n, k, drive, j, g, delay=DELAY, t_ref=T_REF, inputs=()):
+    """The E/I network on the fly (fixed out-degree 0.8 k into E, 0.2 k into I), with the
+    external ``inputs`` (``sp.PoissonInput``) if given."""
     n_e = int(round(0.8 * n))
     k_e = int(round(0.8 * k))
     j_e = j / math.sqrt(k)
@@ -59,7 +60,7 @@ def ei_network(n, k, drive, j, g, delay=DELAY, t_ref=T_REF):
                                  k=k_e if t == "E" else k - k_e)
                    for s in ("E", "I") for t in ("E", "I")]
     return sp.PopulationNetwork(sp.LIF(tau=TAU), pops, projections, seed=1,
-                                connectivity="on_the_fly")
+                                connectivity="on_the_fly", inputs=inputs)
 
 
 def brunel_network(n, k):
