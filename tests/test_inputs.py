@@ -221,3 +221,39 @@ def test_a_stimulus_from_input_neurons_spike_trains():
         sp.Stimulus.from_trains([[0.1], [0.2]], [[1]], 0.1)
     with pytest.raises(ValueError, match=r"trains\[0\] must be in time order"):
         sp.Stimulus.from_trains([[0.2, 0.1]], [[1]], 0.1)
+
+
+# ---- 5. sweep files
+
+def test_a_sweep_of_brunel_networks_with_poisson_input_runs_into_a_store(tmp_path):
+    inputs = [{"target": "E", "rate": 20.0, "weight": 0.5, "sources": 40},
+              {"target": "I", "rate": 20.0, "weight": 0.5}]
+    sweep = sp.Sweep({"network": "brunel", "n_e": 160, "j": 0.2, "seed": 3, "inputs": inputs},
+                     {"noise_seed": [1, 2], "g": [4.0, 6.0]},
+                     {"t_end": 0.1, "per_neuron": True, "batch_size": 3, "backend": "cpu"})
+    assert sweep.spec["network"]["inputs"][1]["sources"] == 1
+    sp.run_sweep(sweep, tmp_path / "s.zarr", in_process=True, progress=False)
+    ds = sp.open_results(tmp_path / "s.zarr")
+    assert list(ds["noise_seed"].values) == [1, 1, 2, 2]
+    counts = []
+    for m in range(4):
+        net = ds.sp.network(m)
+        assert net.noise_seed == ds["noise_seed"].values[m] and len(net.poisson) == 2
+        alone = sp.simulate(net, t_end=0.1)
+        np.testing.assert_array_equal(ds["count"].values[m], alone.counts)
+        counts.append(alone.counts)
+    assert np.any(counts[0] != counts[2])                  # another noise seed, another run
+    bare = sp.Sweep({"network": "brunel", "n_e": 160}, {}, {"t_end": 0.1})
+    assert "inputs" not in {k for k, v in bare.spec["network"].items() if v is not None}
+
+
+@pytest.mark.parametrize("inputs, match", [
+    ({"target": "E"}, "network.inputs must be a list"),
+    ([{"target": "E", "rate": 1.0}], r"network.inputs\[0\].weight is missing"),
+    ([{"target": "E", "rate": 1.0, "weight": 0.1, "size": 3}], r"inputs\[0\].size: unknown key"),
+    ([{"target": "X", "rate": 1.0, "weight": 0.1}], "unknown target population 'X'"),
+    ([{"target": "E", "rate": -1.0, "weight": 0.1}], r"rate \(Hz per source\)"),
+])
+def test_bad_inputs_in_a_sweep_file_are_refused_naming_them(inputs, match):
+    with pytest.raises(ValueError, match=match):
+        sp.Sweep({"network": "brunel", "n_e": 100, "inputs": inputs}, {}, {"t_end": 0.1})

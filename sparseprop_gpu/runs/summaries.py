@@ -6,9 +6,10 @@ from .record import cv_from_moments, fano_factors, rates_from_counts
 
 PARAMETERS = ("n", "k", "seed", "ic_seed", "tau", "drive", "coupling", "j0", "target_rate", "t_ref",
               "n_e", "n_i", "g", "eta", "j", "delay", "epsilon", "gamma", "theta", "v_reset",
-              "j_ee", "j_ie", "j_ei", "j_ii", "ext_e", "ext_i", "nu")
+              "j_ee", "j_ie", "j_ei", "j_ii", "ext_e", "ext_i", "nu", "noise_seed")
 """The per-instance parameters a result holds (as coordinates), in the order a store packs them:
-a single population's, then those of ``sp.brunel`` and ``sp.balanced``."""
+a single population's, then those of ``sp.brunel`` and ``sp.balanced``, then the noise seed of
+external input (0.6, last: stores written before keep their order)."""
 SUMMARIES = {"rate_mean": np.float64, "rate_std": np.float64, "cv_isi_mean": np.float64,
              "spike_count": np.int64, "silent_fraction": np.float64, "t_stop": np.float64}
 NEURON_DTYPES = {"count": np.int64, "rate": np.float64, "cv_isi": np.float64,

@@ -34,6 +34,7 @@ import numpy as np
 
 from . import memory
 from . import populations
+from .inputs import PoissonInput
 from .instances import InstanceError, InstanceTable, PopulationTable
 from .models import MODELS
 from .network import Network
@@ -160,8 +161,8 @@ class Sweep:
                 if values is not None}
         try:
             if self.kind != "single":
-                swept = {name: cols[name] for name in ("seed", "ic_seed") + self.swept
-                         if name in cols}
+                swept = {name: cols[name] for name in ("seed", "ic_seed", "noise_seed")
+                         + self.swept if name in cols}
                 return PopulationTable(self._base_populations(cols), **swept)
             return InstanceTable(self._base_network(cols), **cols)
         except InstanceError as exc:
@@ -171,7 +172,8 @@ class Sweep:
         """The network of populations of instance 0."""
         net = self.spec["network"]
         value = {name: values[0].item() for name, values in cols.items()}
-        kw = dict(value, connectivity=net["connectivity"])
+        inputs = [PoissonInput(**given) for given in net["inputs"] or ()]
+        kw = dict(value, connectivity=net["connectivity"], inputs=inputs)
         try:
             if self.kind == "brunel":
                 return populations.brunel(**kw)
@@ -190,7 +192,7 @@ class Sweep:
 
     def _locate(self, exc, cols):
         where = "sweep" if exc.name in self.axes else "network"
-        if exc.name in ("seed", "ic_seed"):
+        if exc.name in ("seed", "ic_seed", "noise_seed"):
             return f"{where}.{exc.name}: {exc.reason}"
         if exc.name is not None:
             return f"{where}.{exc.name} = {cols[exc.name][exc.instance].item()!r}: {exc.reason}"

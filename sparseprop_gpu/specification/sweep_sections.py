@@ -17,21 +17,24 @@ SWEEPABLE = ("n", "k", "tau", "j0", "target_rate", "drive", "coupling", "seed", 
 """A [network] key left out is null in the normal form, and a stored specification drops its null
 keys (``storage.metadata.stored``): ``t_ref``, added in 0.4, leaves the specifications of stores
 written before as they were."""
-INTEGER = ("n", "k", "seed", "ic_seed", "n_e", "n_i")
+INTEGER = ("n", "k", "seed", "ic_seed", "n_e", "n_i", "noise_seed")
 KINDS = ("single", "brunel", "balanced")
 """``[network] network = ...``: one population (the keys above; the default, not written in the
 normal form) or a network of populations from ``sp.brunel`` or ``sp.balanced``."""
 POPULATION_KEYS = {
     "brunel": ("network", "n_e", "g", "eta", "j", "delay", "t_ref", "epsilon", "gamma", "tau",
-               "theta", "v_reset", "seed", "ic_seed", "connectivity"),
+               "theta", "v_reset", "seed", "ic_seed", "noise_seed", "connectivity", "inputs"),
     "balanced": ("network", "model", "model_params", "tau", "n_e", "n_i", "k", "j_ee", "j_ie",
                  "j_ei", "j_ii", "ext_e", "ext_i", "nu", "delay", "t_ref", "seed", "ic_seed",
-                 "connectivity")}
+                 "noise_seed", "connectivity", "inputs")}
 POPULATION_SWEEPABLE = {
-    "brunel": POPULATION_KEYS["brunel"][1:-1],
-    "balanced": POPULATION_KEYS["balanced"][4:-1]}
+    "brunel": POPULATION_KEYS["brunel"][1:-2],
+    "balanced": POPULATION_KEYS["balanced"][4:-2]}
 """The keys a sweep of a network of populations may sweep: the constructor's parameters (its
-model's tau is fixed for ``balanced``) and the seeds."""
+model's tau is fixed for ``balanced``) and the seeds. ``inputs`` (a list of Poisson inputs,
+tables with ``target``, ``rate``, ``weight`` and ``sources``) and ``noise_seed`` (since 0.6)
+are null where not given, so the specifications of stores written before are unchanged."""
+INPUT_KEYS = ("target", "rate", "weight", "sources")
 
 
 def kind_of(network):
@@ -116,12 +119,37 @@ def _population_section(kind, section):
         out["model_params"] = _model_params(out["model"], out["model_params"] or {})
         out["tau"] = 0.01 if out["tau"] is None else out["tau"]
     validate.choice("network.connectivity", out["connectivity"], CONNECTIVITY)
+    out["inputs"] = _inputs(out["inputs"])
     for name in POPULATION_SWEEPABLE[kind]:
         if out[name] is not None:
             out[name] = _scalar(f"network.{name}", name, out[name])
     if kind == "balanced":
         out["tau"] = _scalar("network.tau", "tau", out["tau"])
     return {name: out[name] for name in keys}
+
+
+def _inputs(inputs):
+    """The normal form of ``[network] inputs``: None, or a list of Poisson inputs as tables of
+    ``INPUT_KEYS`` (``sources`` 1 where not given), types checked (ranges: the network)."""
+    if inputs is None:
+        return None
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
+        raise ValueError("network.inputs must be a list of tables {target, rate, weight, "
+                         f"sources}}; got {inputs!r}")
+    out = []
+    for at, given in enumerate(inputs):
+        where = f"network.inputs[{at}]"
+        _unknown(where, given, INPUT_KEYS)
+        for name in ("target", "rate", "weight"):
+            if name not in given:
+                raise ValueError(f"{where}.{name} is missing")
+        if not isinstance(given["target"], str):
+            raise ValueError(f"{where}.target must be a population name; got {given['target']!r}")
+        out.append({"target": given["target"],
+                    "rate": validate.real(f"{where}.rate", given["rate"]),
+                    "weight": validate.real(f"{where}.weight", given["weight"]),
+                    "sources": validate.integer(f"{where}.sources", given.get("sources", 1))})
+    return out
 
 
 def _model_params(model, params):

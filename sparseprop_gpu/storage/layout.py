@@ -7,7 +7,7 @@ import numpy as np
 from ..runs.summaries import PARAMETERS, SUMMARIES, population_summary_names
 
 FORMAT = 2
-INTEGER_PARAMETERS = ("n", "k", "seed", "ic_seed", "n_e", "n_i")
+INTEGER_PARAMETERS = ("n", "k", "seed", "ic_seed", "n_e", "n_i", "noise_seed")
 PACKED = {"instance_int64": np.int64, "instance_float64": np.float64}   # (quantity, instance)
 MARKERS = "batch_done"
 STATE_ARRAYS = {"state_keys": "neuron", "state_clock": "clock", "state_last_spike": "neuron"}
