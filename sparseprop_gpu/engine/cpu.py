@@ -19,15 +19,17 @@ def _event_loops(digest, tabulated, featured, blocked):
     The three flags are constants of the closure, so the closed forms' loop is
     compiled without the lookup code (measured: 0.35 ns per synaptic event at N = 1e3) and a
     loop without the features without their branches; ``digest`` puts the kernels' sources in
-    the disk cache's key (``sparseprop_gpu.compiled``). Each is compiled at its first call.
+    the disk cache's key (``sparseprop_gpu.compiled``). Each is compiled at its first call,
+    without Numba's runtime (``_nrt=False``: the kernels allocate nothing, and its reference
+    counts cost ~110 ns per out-of-line call of a helper taking arrays; docs/design.md §5.7).
     """
-    @njit(cache=True)
+    @njit(cache=True, _nrt=False)
     def advance_serial(active, *args):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         for a in range(active.shape[0]):
             engine.advance_instance(active[a], tabulated, featured, blocked, *args)
 
-    @njit(cache=True, parallel=True)
+    @njit(cache=True, parallel=True, _nrt=False)
     def advance_parallel(active, *args):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         for a in prange(active.shape[0]):
