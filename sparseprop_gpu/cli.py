@@ -18,7 +18,7 @@ DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate
 
 NETWORK_OPTIONS = ("model", "n", "k", "tau", "j0", "rate", "drive", "coupling", "t_ref",
                    "connectivity", "seed", "ic_seed", "warmup", "record", "network", "n_e", "g",
-                   "eta", "j", "delay")
+                   "eta", "j", "delay", "noise_seed", "poisson")
 """The simulate options that say which network and run: a continued run takes them from its
 record."""
 
@@ -76,7 +76,8 @@ def _simulate(args):
     return 0
 
 
-BRUNEL = ("n_e", "g", "eta", "j", "delay", "t_ref", "seed", "ic_seed", "connectivity")
+BRUNEL = ("n_e", "g", "eta", "j", "delay", "t_ref", "seed", "ic_seed", "connectivity",
+          "noise_seed")
 """The simulate options of ``--network brunel``: ``sp.brunel``'s parameters (its defaults)."""
 
 
@@ -84,13 +85,27 @@ def _brunel(args):
     from .specification.populations import brunel
     other = [("-" if len(name) == 1 else "--") + name.replace("_", "-")
              for name in NETWORK_OPTIONS
-             if name not in BRUNEL + ("network", "warmup", "record")
+             if name not in BRUNEL + ("network", "warmup", "record", "poisson")
              and getattr(args, name) is not None]
     if other:
         raise ValueError(f"--network brunel takes Brunel's parameters (--n-e, --g, --eta, --j, "
-                         f"--delay, --t-ref, --seed, --connectivity): leave out {', '.join(other)}")
-    return brunel(**{name: getattr(args, name) for name in BRUNEL
+                         f"--delay, --t-ref, --seed, --connectivity, --poisson, --noise-seed): "
+                         f"leave out {', '.join(other)}")
+    return brunel(inputs=[_poisson(given) for given in args.poisson or ()],
+                  **{name: getattr(args, name) for name in BRUNEL
                      if getattr(args, name) is not None})
+
+
+def _poisson(given):
+    """A ``--poisson POP RATE WEIGHT SOURCES`` option as a PoissonInput."""
+    from .specification.inputs import PoissonInput
+    pop, *numbers = given
+    try:
+        rate, weight, sources = float(numbers[0]), float(numbers[1]), int(numbers[2])
+    except ValueError:
+        raise ValueError(f"--poisson {' '.join(given)}: give POP RATE WEIGHT SOURCES (a "
+                         "population name, Hz per source, a voltage jump, an integer)") from None
+    return PoissonInput(pop, rate, weight, sources)
 
 
 def _network(args):
@@ -98,7 +113,8 @@ def _network(args):
     from .specification.network import Network
     if args.network == "brunel":
         return _brunel(args)
-    brunel_only = [f"--{name.replace('_', '-')}" for name in ("n_e", "g", "eta", "j", "delay")
+    brunel_only = [f"--{name.replace('_', '-')}" for name in ("n_e", "g", "eta", "j", "delay",
+                                                               "noise_seed", "poisson")
                    if getattr(args, name) is not None]
     if brunel_only:
         raise ValueError(f"{', '.join(brunel_only)}: options of --network brunel")
@@ -233,6 +249,13 @@ def build_parser():
                      help="brunel: external drive in units of threshold, > 1 (default 2)")
     sim.add_argument("--j", type=float, help="brunel: EPSP, mV (default 0.1)")
     sim.add_argument("--delay", type=float, help="brunel: synaptic delay, s (default 0.0015)")
+    sim.add_argument("--poisson", nargs=4, action="append",
+                     metavar=("POP", "RATE", "WEIGHT", "SOURCES"),
+                     help="brunel: Poisson input onto population POP (E or I), SOURCES "
+                          "independent sources of RATE Hz each per neuron, WEIGHT the voltage "
+                          "jump in units of theta - v_reset; once per population")
+    sim.add_argument("--noise-seed", type=int,
+                     help="brunel: seed of the Poisson input (default: --seed)")
     sim.add_argument("--t-end", type=float,
                      help="end time, s (default 10; 0 with --n-spikes: no time limit)")
     sim.add_argument("--n-spikes", type=int, help="stop after recording this many spikes")

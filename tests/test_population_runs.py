@@ -170,6 +170,23 @@ def test_the_command_line_runs_brunel():
     assert plain.returncode != 0 and "--network brunel" in plain.stderr
 
 
+def test_the_command_line_runs_brunel_with_poisson_input(tmp_path):
+    command = [sys.executable, "-m", "sparseprop_gpu.cli", "simulate", "--network", "brunel",
+               "--n-e", "160", "--j", "0.2", "--t-end", "0.05", "--quiet", "--noise-seed", "4",
+               "--poisson", "E", "20", "0.5", "40", "--out", str(tmp_path / "r.npz")]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rec = sp.SpikeRecord.load(tmp_path / "r.npz")
+    net = sp.brunel(n_e=160, j=0.2, inputs=[sp.PoissonInput("E", 20.0, 0.5, 40)], noise_seed=4)
+    np.testing.assert_array_equal(rec.times, sp.simulate(net, t_end=0.05).times)
+    bad = subprocess.run(command[:-2] + ["--poisson", "I", "x", "0.5", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "give POP RATE WEIGHT SOURCES" in bad.stderr
+    single = subprocess.run([sys.executable, "-m", "sparseprop_gpu.cli", "simulate", "--poisson",
+                             "E", "1", "0.1", "1"], capture_output=True, text=True, timeout=300)
+    assert single.returncode != 0 and "--poisson: options of --network brunel" in single.stderr
+
+
 def test_a_stored_network_too_large_is_refused_before_drawing_it():
     with pytest.raises(ValueError, match="connectivity = 'stored'"):
         sp.brunel(n_e=10**8, epsilon=0.1)
