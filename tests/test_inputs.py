@@ -136,6 +136,15 @@ def test_a_stimulus_through_a_random_block_onto_a_population():
         net.neurons("X")
 
 
+def test_a_run_continued_with_another_stimulus_is_refused():
+    first = sp.simulate(ei(stimulus=stimulus(52, 50, 0.3, seed=1)), t_end=0.1)
+    same = sp.simulate(ei(stimulus=stimulus(52, 50, 0.3, seed=1)), t_end=0.2,
+                       continue_from=first)
+    assert same.t_stop == 0.2
+    with pytest.raises(ValueError, match="stimulus"):
+        sp.simulate(ei(stimulus=stimulus(52, 50, 0.3, seed=2)), t_end=0.2, continue_from=first)
+
+
 def test_a_run_without_external_input_is_unchanged_by_the_input_code():
     net = ei(inputs=[])
     assert "noise_seed" not in net.describe()

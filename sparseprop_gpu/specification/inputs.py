@@ -6,6 +6,7 @@ trains of one rate and weight (Brunel's C_ext nu_ext); ``Stimulus`` is a list of
 events (time, target neuron, weight), given as such or made from the spike trains of input
 neurons and their targets (``Stimulus.from_trains``).
 """
+import hashlib
 import math
 from collections import namedtuple
 
@@ -123,9 +124,12 @@ class Stimulus:
         return self.times.shape[0]
 
     def describe(self):
-        """Plain-data summary for records and stores (the events themselves are not kept)."""
+        """Plain-data summary for records and stores (the events themselves are not kept; their
+        digest tells a continuation given another stimulus)."""
+        digest = hashlib.sha256(self.times.tobytes() + self.targets.tobytes()
+                                + self.weights.tobytes()).hexdigest()[:16]
         return {"events": len(self), "first": float(self.times[0]) if len(self) else None,
-                "last": float(self.times[-1]) if len(self) else None}
+                "last": float(self.times[-1]) if len(self) else None, "sha256": digest}
 
     def __repr__(self):
         return f"Stimulus({len(self)} events)"
