@@ -294,7 +294,8 @@ def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode
     and ``n_proc[m]``.
     """
     if blocked:
-        s, r, p = advance_blocked(tabulated, model, key_kind, par[m], heap[m], geom[m], n[m],
+        s, r, p = advance_blocked(tabulated, featured, model, key_kind, par[m], heap[m], geom[m],
+                                  n[m],
                                   pops[m], pop_start[m], pop_par[m], block_par[m], block_k[m],
                                   lookup, block_lookup[m], conn_mode, seed[m], synapses,
                                   segments, segment_base[m], bitmap[m],

@@ -210,7 +210,8 @@ def rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor):
 
 
 @register_jitable
-def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_start, pop_par,
+def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, pops, pop_start,
+                    pop_par,
                     block_par, block_k, lookup, block_lookup, conn_mode, seed, synapses,
                     segments, segment_base, bitmap, drawn, candidates, gathered, clock, t_end,
                     warmup, counts, isi, refractory_end, past_key, fifo_key, fifo_sender,
@@ -224,6 +225,10 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
     -----------------------------------------
     tabulated : bool
         ``model == TABLE`` (the time key; a compile-time constant).
+    featured : bool
+        Compiled with the external input's code (some instance of the batch has Poisson
+        input or a stimulus; a compile-time constant): without it the loop and its registers
+        are those of a network without input.
     block_lookup : int64[pops**2]
         Where each block's lookup table starts in ``lookup`` (table models).
     pops : int
@@ -264,9 +269,10 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
         excite = excite or block_par[ab, B_KICK] > 0.0
     for a in range(pops):
         excite = excite or pop_par[a, Q_EXT_TOP] > 0.0
-    external = prime_inputs(key_kind, mp, clock, noise_seed, pops, pop_par, Q_EXT_RATE,
-                            ext_time, ext_key, stim_time, stim_next, stim_key)
-    src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_key)   # (-1, inf): none
+    src, src_key = -1, math.inf         # the next external event: none
+    if featured and prime_inputs(key_kind, mp, clock, noise_seed, pops, pop_par, Q_EXT_RATE,
+                                 ext_time, ext_key, stim_time, stim_next, stim_key):
+        src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_key)
     n_rec = 0
     n_proc = 0
     fill = 0
@@ -275,7 +281,7 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
     while True:
         shift = heap[root]              # the spiker itself (pq_argmin) only when it spikes
         due, due_key = next_delivery(fifo_key, fifo_serial, fifo_ring, blocks)
-        if src >= 0 and src_key <= shift and src_key < due_key:   # an external event first
+        if featured and src >= 0 and src_key <= shift and src_key < due_key:   # external first
             t = stim_time[stim_next[0]] if src == pops else ext_time[src]   # exact, s
             if t > t_end:
                 take_statistics(buf_times, buf_senders, fill, counts, isi)
@@ -365,7 +371,7 @@ def advance_blocked(tabulated, model, key_kind, par, heap, geom, n, pops, pop_st
             dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
             pq_rebase(heap, geom, key_shift, factor)
             rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor)
-            if external:
+            if featured and src >= 0:
                 rebase_inputs(pops, ext_key, stim_key, key_shift, factor)
                 src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_key)
             for i in range(n if refractory else 0):

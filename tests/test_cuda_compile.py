@@ -38,7 +38,7 @@ SPILL_BOUND_BYTES = 0
 # other tests, and the real (not simulated) compiler is used even when the parent runs
 # under NUMBA_ENABLE_CUDASIM=1.
 CHILD = r"""
-import json, sys
+import itertools, json, sys
 import numba
 from numba import config, types
 from numba import cuda
@@ -88,17 +88,20 @@ for (tabulated, featured), model in (((False, False), sp.LIF(tau=0.01)),
                                                                buffer_spikes=64), name)
 
 # the loops of populations (blocked): delays, refractory periods, excitation, stored blocks;
-# LIF on the exp-time key, and a table model (EIF: one lookup table per block) on the time key
+# LIF on the exp-time key, and a table model (EIF: one lookup table per block) on the time key;
+# without and with external input (Poisson onto E, a stimulus)
 P, J = sp.Population, sp.Projection
-for tabulated, model, drives, key, name in (
+for (tabulated, model, drives, key, name), external in itertools.product((
         (False, sp.LIF(tau=0.01), (2.0, 2.5), "exp", "populations"),
-        (True, sp.EIF(tau=0.01), (1.5, 2.0), "time", "populations_tables")):
+        (True, sp.EIF(tau=0.01), (1.5, 2.0), "time", "populations_tables")), (False, True)):
+    inputs = dict(inputs=[sp.PoissonInput("E", 100.0, 0.05, 10)],
+                  stimulus=sp.Stimulus([0.01, 0.02], [3, 170], [0.2, -0.1])) if external else {}
     net = sp.PopulationNetwork(
         model, [P("E", 160, drives[0], 0.002), P("I", 40, drives[1], 0.0)],
         [J("E", "E", 0.02, 0.0015, k=16), J("E", "I", 0.03, 0.0, indegree=16),
-         J("I", "E", -0.12, 0.001, p=0.3), J("I", "I", -0.1, 0.0, k=8)], seed=2)
-    compile_variant((tabulated, False, True), engine_state(net, key=key, buffer_spikes=64),
-                    name)
+         J("I", "E", -0.12, 0.001, p=0.3), J("I", "I", -0.1, 0.0, k=8)], seed=2, **inputs)
+    compile_variant((tabulated, external, True), engine_state(net, key=key, buffer_spikes=64),
+                    name + ("_inputs" if external else ""))
 print(json.dumps(out))
 """
 
@@ -179,7 +182,8 @@ def test_kernel_compiles_for_sm90_without_spills(tmp_path):
     lines = [f"CUDA kernels for {ARCH} (numba-cuda {info['numba_cuda']}, ptxas {ptxas})"]
     spilled = {}
     for name in ("closed_form", "tables", "closed_form_featured", "tables_featured",
-                 "populations", "populations_tables"):
+                 "populations", "populations_tables", "populations_inputs",
+                 "populations_tables_inputs"):
         cubin = tmp_path / f"{name}.cubin"
         assembled = subprocess.run([ptxas, f"-arch={ARCH}", "-v", str(tmp_path / f"{name}.ptx"),
                                     "-o", str(cubin)], capture_output=True, text=True,

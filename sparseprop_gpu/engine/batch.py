@@ -209,8 +209,15 @@ class Batch:
         """The compiled event loop this batch runs: ``layout.VARIANTS``'s
         ``(tabulated, featured, blocked)``."""
         if self.blocked:
-            return self.tabulated, False, True
+            return self.tabulated, self.external, True
         return self.tabulated, self.featured, False
+
+    @property
+    def external(self):
+        """Whether some instance of a network of populations has Poisson input or a stimulus
+        (its event loop compiled with their code)."""
+        return bool(np.any(self.pop_par[..., kp.Q_EXT_RATE] > 0.0)
+                    or np.any(self.stim_time[:, 0] < np.inf))
 
     @property
     def featured(self):

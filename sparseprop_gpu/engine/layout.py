@@ -122,10 +122,12 @@ EXTERNAL = ("ext_time", "ext_key", "ext_count", "stim_next", "stim_key")
 event and the next stimulus event (states saved before 0.6 have none: no external input)."""
 
 VARIANTS = ((False, False, False), (False, True, False), (True, False, False),
-            (True, True, False), (False, False, True), (True, False, True))
+            (True, True, False), (False, False, True), (True, False, True), (False, True, True),
+            (True, True, True))
 """The compiled event loops, as ``(tabulated, featured, blocked)``: closed-form or table models,
 with or without refractory periods and excitation, and the loops of populations (closed forms
-or tables; their features tested at run time)."""
+or tables; refractoriness and excitation tested at run time), without or with (``featured``)
+the external input's code."""
 
 Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows "
                             "refractory_rows excite_rows buffer table_rows table_cols lookup synapses "
