@@ -421,7 +421,7 @@ class PopulationNetwork:
         capacities = np.zeros(pops * pops, np.int64)
         tau = self.populations[0].tau
         for (a, b), (rule, value, j, d) in self.projections.items():
-            ab, target = a * pops + b, self.populations[b]
+            ab = a * pops + b
             block_par[ab, kp.B_KICK] = self._kick(key_kind, b, j)
             if key_kind == km.KEY_EXP_TIME:
                 block_par[ab, kp.B_DELAY] = math.exp(d / tau)
