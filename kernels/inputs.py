@@ -52,8 +52,8 @@ def prime_inputs(key_kind, mp, clock, noise_seed, pops, pop_par, rate, ext_time,
     """Draw each population's first Poisson event and key the next stimulus event where not
     done yet (NaN: a run's first launch); returns whether the instance has external input.
 
-    ``pop_par[b, rate]``: population b's merged Poisson rate (Hz; 0: none). ``ext_time`` (s, from the
-    run's start) and ``ext_key`` hold each population's next event, ``stim_next`` and
+    ``pop_par[b, rate]``: population b's merged Poisson rate (Hz; 0: none). ``ext_time`` (s,
+    from the run's start) and ``ext_key`` hold each population's next event, ``stim_next`` and
     ``stim_key`` the next stimulus event (``stim_time`` padded with +inf)."""
     external = stim_time[stim_next[0]] < math.inf
     for b in range(pops):

@@ -74,8 +74,8 @@ def _shared_lookups(lookups, m):
 def _excites(pars, blocks):
     """Whether some instance has excitatory coupling (a neuron can be past threshold)."""
     if blocks is not None:
-        return any(np.any(b.block_par[:, kp.B_KICK] > 0.0) or np.any(b.pop_par[:, kp.Q_EXT_TOP] > 0.0)
-                   for b in blocks)
+        return any(np.any(b.block_par[:, kp.B_KICK] > 0.0)
+                   or np.any(b.pop_par[:, kp.Q_EXT_TOP] > 0.0) for b in blocks)
     return bool(np.any(np.asarray(pars).reshape(-1, km.N_PAR)[:, km.P_KICK] > 0.0))
 
 
