@@ -2,11 +2,13 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
 
 import sparseprop_gpu as sp
+from sparseprop_gpu import reference
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +93,21 @@ def under_simulator(script):
                           env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def population_oracle(net, n_spikes=None, t_end=None):
+    """The oracle's spikes of the PopulationNetwork ``net`` from its out-lists
+    (``net.out_lists()``), its populations' models, drives, refractory periods and initial
+    phases, and its external input events up to ``t_end`` (``net.input_events``)."""
+    external = None
+    if net.poisson or net.stimulus is not None:
+        assert t_end is not None, "a network with external input needs t_end for its events"
+        external = net.input_events(t_end)
+    indptr, targets, coupling, delay = net.out_lists()
+    start = net.pop_start
+    pops = [reference.Population(m, net.initial_phases[start[a]:start[a + 1]], p.drive, p.t_ref)
+            for a, (m, p) in enumerate(zip(net.population_models(), net.populations))]
+    times, senders, phases = reference.simulate_populations(
+        pops, indptr, targets, coupling, delay, n_spikes=n_spikes, t_end=t_end,
+        external=external)
+    return types.SimpleNamespace(times=times, senders=senders, phases=phases)

@@ -3,32 +3,19 @@ population and stimulus events, spike for spike against the oracle given the sam
 (``PopulationNetwork.input_events``); the counter-based streams' independence of batch and
 launch cuts; the Poisson stream's statistics; the firing rate of uncoupled neurons under
 Poisson input against the diffusion approximation; bad input refused."""
-import types
 
 import numpy as np
 import pytest
 
 import sparseprop_gpu as sp
-from sparseprop_gpu import reference
 from sparseprop_gpu.compiled import poisson_events
 
-from conftest import assert_same_spikes
+from conftest import assert_same_spikes, population_oracle as oracle
 
 P, J = sp.Population, sp.Projection
 TAU = 0.01
 LIF = sp.LIF(tau=TAU)
 TIME_TOL = 1e-12
-
-
-def oracle(net, t_end):
-    """The oracle's spikes of ``net`` up to ``t_end`` with the same external events."""
-    indptr, targets, coupling, delay = net.out_lists()
-    start = net.pop_start
-    pops = [reference.Population(m, net.initial_phases[start[a]:start[a + 1]], p.drive, p.t_ref)
-            for a, (m, p) in enumerate(zip(net.population_models(), net.populations))]
-    times, senders, phases = reference.simulate_populations(
-        pops, indptr, targets, coupling, delay, t_end=t_end, external=net.input_events(t_end))
-    return types.SimpleNamespace(times=times, senders=senders, phases=phases)
 
 
 def ei(model=LIF, connectivity="on_the_fly", inputs=None, stimulus=None, noise_seed=7, seed=3,
@@ -61,7 +48,7 @@ def stimulus(n, events=300, t_end=1.0, seed=0):
 @pytest.mark.parametrize("key", ["time", "exp"])
 def test_poisson_input_and_a_stimulus_give_the_oracle_s_spikes(connectivity, key):
     net = ei(connectivity=connectivity, stimulus=stimulus(52))
-    want = oracle(net, 2.0)
+    want = oracle(net, t_end=2.0)
     assert want.times.size > 3000
     assert_same_spikes(sp.simulate(net, t_end=2.0, key=key), want, atol=TIME_TOL)
 
@@ -70,7 +57,7 @@ def test_poisson_input_and_a_stimulus_give_the_oracle_s_spikes(connectivity, key
 def test_other_models_take_external_input_as_the_oracle(model, atol):
     net = ei(model=model, stimulus=stimulus(52, 100, 0.2), drive=(1.5, 1.8) if
              model.name == "qif" else (0.3, 0.4), t_ref=0.0)
-    want = oracle(net, 0.2)
+    want = oracle(net, t_end=0.2)
     assert want.times.size > 200
     assert_same_spikes(sp.simulate(net, t_end=0.2, key="time"), want, atol=atol)
 
@@ -148,7 +135,7 @@ def test_a_run_continued_with_another_stimulus_is_refused():
 def test_a_run_without_external_input_is_unchanged_by_the_input_code():
     net = ei(inputs=[])
     assert "noise_seed" not in net.describe()
-    assert_same_spikes(sp.simulate(net, t_end=0.5), oracle(net, 0.5), atol=TIME_TOL)
+    assert_same_spikes(sp.simulate(net, t_end=0.5), oracle(net, t_end=0.5), atol=TIME_TOL)
 
 
 # ---- 3. the Poisson stream

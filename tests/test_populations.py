@@ -13,24 +13,12 @@ import pytest
 import sparseprop_gpu as sp
 from sparseprop_gpu import config, reference
 
-from conftest import assert_same_spikes
+from conftest import assert_same_spikes, population_oracle as oracle
 
 P, J = sp.Population, sp.Projection
 TAU = 0.01
 LIF = sp.LIF(tau=TAU)
 TIME_TOL = 1e-12            # s; measured worst 3e-15 (20 000 spikes, time key)
-
-
-def oracle(net, n_spikes=None, t_end=None):
-    """The oracle's spikes of ``net`` from its out-lists (``net.out_lists()``), its
-    populations' models, drives, refractory periods and initial phases."""
-    indptr, targets, coupling, delay = net.out_lists()
-    start = net.pop_start
-    pops = [reference.Population(m, net.initial_phases[start[a]:start[a + 1]], p.drive, p.t_ref)
-            for a, (m, p) in enumerate(zip(net.population_models(), net.populations))]
-    times, senders, phases = reference.simulate_populations(
-        pops, indptr, targets, coupling, delay, n_spikes=n_spikes, t_end=t_end)
-    return types.SimpleNamespace(times=times, senders=senders, phases=phases)
 
 
 def assert_as_oracle(net, n_spikes, keys, atol=TIME_TOL):
