@@ -32,14 +32,16 @@ def cost(net, key, spikes=100_000, repeats=3):
         t = time.perf_counter(); advance(runner, spikes); best = min(best, time.perf_counter() - t)
     return best / spikes / K * 1e9
 
-def ei(n):
+def ei(n, **inputs):
     """benchmarks/populations.py's E/I network (N = n, K = 100, delays 1.5 ms, t_ref 2 ms,
-    LIF tau 20 ms, drive 2, J_E = 0.05, g = 6), written out so that 0.4 and later run it."""
+    LIF tau 20 ms, drive 2, J_E = 0.05, g = 6), written out so that 0.4 and later run it
+    (``inputs``: 0.6 and later)."""
     n_e, k_e, j_e = int(0.8 * n), 80, 0.5 / np.sqrt(K)
     pops = [sp.Population("E", n_e, 2.0, 2e-3), sp.Population("I", n - n_e, 2.0, 2e-3)]
     prj = [sp.Projection(s, t, j_e if s == "E" else -6.0 * j_e, 1.5e-3,
                          k=k_e if t == "E" else K - k_e) for s in ("E", "I") for t in ("E", "I")]
-    return sp.PopulationNetwork(sp.LIF(tau=0.02), pops, prj, seed=1, connectivity="on_the_fly")
+    return sp.PopulationNetwork(sp.LIF(tau=0.02), pops, prj, seed=1, connectivity="on_the_fly",
+                                **inputs)
 
 def lif(n, conn):
     return sp.Network(model=sp.LIF(tau=0.01), n=n, k=K, j0=1.0, target_rate=1.0, seed=1, connectivity=conn)
@@ -53,6 +55,8 @@ CASES = {
     "QIF 1e5 phase": lambda: cost(sp.Network(model=sp.QIF(tau=0.01), n=100_000, k=K, j0=1.0, target_rate=1.0, seed=1), "phase"),
     "EIF 1e5 input map": lambda: cost(sp.Network(model=sp.EIF(tau=0.01), n=100_000, k=K, j0=1.0, target_rate=1.0, seed=1), "phase"),
     "E/I 1e5 delays exp": lambda: cost(ei(100_000), "exp", 500_000),
+    "E/I 1e5 delays exp poisson": lambda: cost(ei(100_000, inputs=[
+        sp.PoissonInput(pop, 5.0, 0.05, 100) for pop in ("E", "I")]), "exp", 500_000),
     "LIF 1e5 per-neuron drive time": lambda: cost(sp.Network(model=sp.LIF(tau=0.01), n=100_000, k=K, seed=1,
         drive=sp.heterogeneous(lambda i, n: 1.1 + 0.04 * np.sin(2 * np.pi * i / n)), coupling=-0.01), "time"),
 }

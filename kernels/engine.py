@@ -19,6 +19,8 @@ refractory_end : float64[n], per neuron: the end of its refractory period (s; wi
 past_key : float64[n], per neuron: its exact key where inputs took it past threshold at this
     instant (the queue holds the instant's key), +inf else (with excitation only, one
     element else; ``models.hold_past``)
+rest_gap : float64[n], per neuron of a quiescent population (networks of populations):
+    (I - V) e^(t / tau), its state (``populations.quiescent_inputs``; one element else)
 """
 import math
 
@@ -279,7 +281,8 @@ def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode
                      lookup, synapses, segments, par, neuron, lookup_base, heap, geom, n, k, seed,
                      pops, pop_start, pop_par, block_par, block_k, block_lookup, segment_base,
                      bitmap, drawn,
-                     candidates, gathered, clock, counts, isi, refractory_end, past_key, fifo_key,
+                     candidates, gathered, clock, counts, isi, refractory_end, past_key, rest_gap,
+                     fifo_key,
                      fifo_sender, fifo_serial, fifo_ring, emitted, noise_seed, ext_time, ext_key,
                      ext_count, stim_time, stim_target, stim_kick, stim_next, stim_key, buf_times,
                      buf_senders, rec_cap, status, n_rec, n_proc, t_end, warmup, keep, max_spikes):
@@ -300,7 +303,8 @@ def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode
                                   lookup, block_lookup[m], conn_mode, seed[m], synapses,
                                   segments, segment_base[m], bitmap[m],
                                   drawn[m], candidates[m], gathered[m], clock[m], t_end, warmup,
-                                  counts[m], isi[m], refractory_end[m], past_key[m], fifo_key[m],
+                                  counts[m], isi[m], refractory_end[m], past_key[m], rest_gap[m],
+                                  fifo_key[m],
                                   fifo_sender[m], fifo_serial[m], fifo_ring[m], emitted[m],
                                   noise_seed[m], ext_time[m], ext_key[m], ext_count[m],
                                   stim_time[m], stim_target[m], stim_kick[m], stim_next[m],

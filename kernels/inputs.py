@@ -68,10 +68,11 @@ def prime_inputs(key_kind, mp, clock, noise_seed, pops, pop_par, rate, ext_time,
 
 
 @register_jitable
-def next_input(pops, pop_par, rate, ext_key, stim_key):
+def next_input(pops, pop_par, rate, ext_key, stim_time, stim_next, stim_key):
     """(source, key) of the next external event: ``pops`` for the stimulus (first at equal
-    keys), b for population b's Poisson input, or (-1, inf)."""
-    src = pops if stim_key[0] < math.inf else -1
+    keys), b for population b's Poisson input, or (-1, inf). A key may be +inf for an event
+    too far ahead (``rebased_key``)."""
+    src = pops if stim_time[stim_next[0]] < math.inf else -1
     src_key = stim_key[0]
     for b in range(pops):
         if pop_par[b, rate] > 0.0 and ext_key[b] < src_key:
@@ -80,8 +81,20 @@ def next_input(pops, pop_par, rate, ext_key, stim_key):
 
 
 @register_jitable
-def rebase_inputs(pops, ext_key, stim_key, key_shift, factor):
-    """Map the external events' keys as ``pq_rebase`` maps the queue's."""
+def rebased_key(key_kind, mp, clock, key, seconds, key_shift, factor):
+    """An external event's key mapped as ``pq_rebase`` maps the queue's, with the time origin
+    ``clock`` already moved; one that overflowed (an exp key +inf for a finite time: an event
+    more than ~709 tau after the origin it was keyed from) is keyed again from its time."""
+    if key == math.inf and seconds < math.inf:
+        return key_at(key_kind, (seconds - clock[0]) - clock[1], mp)
+    return (key - key_shift) * factor
+
+
+@register_jitable
+def rebase_inputs(key_kind, mp, clock, pops, ext_time, ext_key, stim_time, stim_next, stim_key,
+                  key_shift, factor):
+    """Rebase the external events' keys (``rebased_key``)."""
     for b in range(pops):
-        ext_key[b] = (ext_key[b] - key_shift) * factor
-    stim_key[0] = (stim_key[0] - key_shift) * factor
+        ext_key[b] = rebased_key(key_kind, mp, clock, ext_key[b], ext_time[b], key_shift, factor)
+    stim_key[0] = rebased_key(key_kind, mp, clock, stim_key[0], stim_time[stim_next[0]],
+                              key_shift, factor)

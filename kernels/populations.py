@@ -49,11 +49,15 @@ Q_REF_STEP = 5    # the refractory period in key terms: t_ref (added) or exp(t_r
 Q_EXT_RATE = 6    # the merged rate of the population's Poisson input (Hz); 0: none
 Q_EXT_KICK = 7    # one Poisson input's kick (as B_KICK)
 Q_EXT_TOP = 8     # the largest kick of any external input (Poisson or stimulus); > 0: excitation
-N_POP = 9
+Q_QUIESCENT = 9   # 1.0: LIF driven at or below threshold (I <= 1; exp-time key): its neurons'
+                  # state is ``rest_gap``, their queue key +inf until an input takes them to
+                  # threshold; Q_FREE is then I (the reset's gap factor), Q_RESET I e^(t_ref/tau)
+N_POP = 10
 
 # per-block constants, one row per block ab (``block_par``); a table model's ``block_lookup``
 # has P more entries, the tables of the external inputs into each population (``P * P + b``)
-B_KICK = 0        # time key: J / I_b (LIF), J / sqrt(I_b) (QIF); exp-time key: J / (I_b - 1)
+B_KICK = 0        # time key: J / I_b (LIF), J / sqrt(I_b) (QIF); exp-time key: J / (I_b - 1),
+                  # or J into a quiescent population
 B_DELAY = 1       # the delay in key terms: D (s, added) or exp(D / tau) (a factor)
 B_SECONDS = 2     # the delay (s); 0: delivered at the spike
 B_LOG_Q = 3       # Bernoulli on the fly: log1p(-p) (< 0); 0 for the other rules
@@ -95,10 +99,10 @@ def population_of(pop_start, j):
 
 
 @register_jitable
-def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, kick, base, pops,
-            pop_start, pop_par, block_par, block_k, lookup, conn_mode, seed, synapses,
-            segments, segment_base, bitmap, drawn, candidates, gathered, shift, refractory,
-            excite, refractory_end, past_key):
+def deliver(tabulated, featured, model, key_kind, mp, heap, geom, level1, bits, j, a, b, kick,
+            base, pops, pop_start, pop_par, block_par, block_k, lookup, conn_mode, seed,
+            synapses, segments, segment_base, bitmap, drawn, candidates, gathered, shift,
+            refractory, excite, refractory_end, past_key, rest_gap):
     """Apply an input of ``kick`` (``B_KICK``'s terms) at ``shift`` to the targets in population
     b of the spike of ``j`` (population a): stored rows of ``synapses``, or drawn on the fly
     (fixed out-degree or Bernoulli); or, for ``a < 0`` (an external event), to the one neuron
@@ -110,7 +114,9 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, k
     the table at ``base`` in ``lookup`` (population b's drive; its input map where ``kick`` is
     the table's: block ab's, or the external input's of b). Returns False, leaving the queue
     invalid, where an input left a lookup table without a tail. (One function, not a target
-    lookup calling an input loop: a nested call per delivery cost 3 % at N = 1e5, §5.17.)"""
+    lookup calling an input loop: a nested call per delivery cost 3 % at N = 1e5, §5.17.)
+    With ``featured`` (a compile-time constant) population b may be quiescent: its targets
+    go to ``quiescent_inputs``."""
     ab = a * pops + b
     if a < 0:
         lo = 0
@@ -138,6 +144,10 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, k
                           candidates)
         lo = 0
         row = drawn
+    if featured and pop_par[b, Q_QUIESCENT] > 0.0:
+        quiescent_inputs(heap, geom, level1, bits, row, lo, k, kick, pop_par[b, Q_FREE], shift,
+                         refractory, refractory_end, rest_gap)
+        return True
     for c in range(k):                  # independent loads first: they overlap in memory
         gathered[c] = heap[np.uint64(row[np.uint64(lo + c)])]
     omega = pop_par[b, Q_OMEGA]
@@ -181,6 +191,30 @@ def deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b, k
 
 
 @register_jitable
+def quiescent_inputs(heap, geom, level1, bits, row, lo, k, kick, drive, shift, refractory,
+                     refractory_end, rest_gap):
+    """Apply an input of ``kick`` (J) at ``shift`` (G = e^(t / tau)) to the targets
+    ``row[lo:lo + k]`` in a quiescent population of ``drive`` I <= 1 (docs/design.md §2.16).
+
+    Such a neuron never reaches threshold on its own; its state is the gap to its rest,
+    ``rest_gap = (I - V) G``, invariant between inputs (rebased with the queue). An input is
+    ``rest_gap -= J G``; the neuron is at or past threshold (V >= 1) where ``rest_gap <= (I - 1)
+    G``, and its queue key is then ``shift`` (it spikes at this instant, after the other inputs
+    of the instant, which sum in ``rest_gap``), +inf else. A refractory neuron ignores it."""
+    at_threshold = (drive - 1.0) * shift
+    for c in range(k):
+        i = row[np.uint64(lo + c)]
+        if refractory and shift < refractory_end[np.uint64(i)]:
+            continue
+        gap = rest_gap[np.uint64(i)] - kick * shift
+        rest_gap[np.uint64(i)] = gap
+        after = shift if gap <= at_threshold else math.inf
+        queued = heap[np.uint64(i)]
+        if after != queued and not pq_set_in_group(heap, level1, bits, i, queued, after):
+            pq_update(heap, geom, i, after)
+
+
+@register_jitable
 def next_delivery(fifo_key, fifo_serial, fifo_ring, blocks):
     """(block, key) of the earliest delivery in flight (emission order on equal keys), or
     (-1, inf)."""
@@ -210,12 +244,36 @@ def rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor):
 
 
 @register_jitable
+def rebase_blocked(key_kind, mp, top, heap, geom, fifo_key, fifo_ring, blocks, featured, pops,
+                   ext_time, ext_key, stim_time, stim_next, stim_key, n, refractory, excite,
+                   quiet, refractory_end, past_key, rest_gap, clock):
+    """Rebase every key of the instance as ``models.rebase_step`` says for the smallest,
+    ``top``: the queue, the spikes in flight, the external events (``featured``), the ends of
+    refractoriness, the exact keys past threshold and the quiescent neurons' gaps (``quiet``:
+    the exp-time key, whose rebase is a factor alone); the time origin moves on."""
+    dt, key_shift, factor = rebase_step(key_kind, top, mp)
+    add_compensated(clock, dt)
+    pq_rebase(heap, geom, key_shift, factor)
+    rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor)
+    if featured:
+        rebase_inputs(key_kind, mp, clock, pops, ext_time, ext_key, stim_time, stim_next,
+                      stim_key, key_shift, factor)
+    for i in range(n if refractory else 0):
+        refractory_end[i] = (refractory_end[i] - key_shift) * factor
+    for i in range(n if excite else 0):
+        past_key[i] = (past_key[i] - key_shift) * factor
+    for i in range(n if quiet else 0):
+        rest_gap[i] *= factor
+
+
+@register_jitable
 def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, pops, pop_start,
                     pop_par,
                     block_par, block_k, lookup, block_lookup, conn_mode, seed, synapses,
                     segments, segment_base, bitmap, drawn, candidates, gathered, clock, t_end,
-                    warmup, counts, isi, refractory_end, past_key, fifo_key, fifo_sender,
-                    fifo_serial, fifo_ring, emitted, noise_seed, ext_time, ext_key, ext_count,
+                    warmup, counts, isi, refractory_end, past_key, rest_gap, fifo_key,
+                    fifo_sender, fifo_serial, fifo_ring, emitted, noise_seed, ext_time, ext_key,
+                    ext_count,
                     stim_time, stim_target, stim_kick, stim_next, stim_key, keep, buf_times,
                     buf_senders, rec_cap, max_spikes):
     """``engine.advance`` for a network of populations: the same stop conditions, statuses
@@ -226,9 +284,10 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
     tabulated : bool
         ``model == TABLE`` (the time key; a compile-time constant).
     featured : bool
-        Compiled with the external input's code (some instance of the batch has Poisson
-        input or a stimulus; a compile-time constant): without it the loop and its registers
-        are those of a network without input.
+        Compiled with the code of external input and quiescent populations (some instance of
+        the batch has Poisson input, a stimulus or a population driven at or below threshold;
+        a compile-time constant): without it the loop and its registers are those of a
+        network without them.
     block_lookup : int64[pops**2]
         Where each block's lookup table starts in ``lookup`` (table models).
     pops : int
@@ -240,6 +299,9 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
     synapses : int32[S]; segments : int64[...]; segment_base : int
         Stored connectivity: the targets of ``j`` in population b are ``synapses[lo:hi]``
         with ``lo, hi = segments[segment_base + j * pops + b : ... + 2]``.
+    rest_gap : float64[n]
+        Neurons of quiescent populations: (I - V) G, their state (``quiescent_inputs``; one
+        element where no population is quiescent).
     fifo_key : float64[F]; fifo_sender : int32[F]; fifo_serial : int64[F]
         The spikes in flight: arrival key, sender, emission serial; ``fifo_ring`` (one row
         per block, ``R_*``) says where each block's ring is and what it holds.
@@ -269,10 +331,14 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
         excite = excite or block_par[ab, B_KICK] > 0.0
     for a in range(pops):
         excite = excite or pop_par[a, Q_EXT_TOP] > 0.0
+    quiet = False                       # some population is quiescent
+    for a in range(pops if featured else 0):
+        quiet = quiet or pop_par[a, Q_QUIESCENT] > 0.0
     src, src_key = -1, math.inf         # the next external event: none
     if featured and prime_inputs(key_kind, mp, clock, noise_seed, pops, pop_par, Q_EXT_RATE,
                                  ext_time, ext_key, stim_time, stim_next, stim_key):
-        src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_key)
+        src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_time, stim_next,
+                                  stim_key)
     n_rec = 0
     n_proc = 0
     fill = 0
@@ -281,11 +347,18 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
     while True:
         shift = heap[root]              # the spiker itself (pq_argmin) only when it spikes
         due, due_key = next_delivery(fifo_key, fifo_serial, fifo_ring, blocks)
-        if featured and src >= 0 and src_key <= shift and src_key < due_key:   # external first
+        if featured and src >= 0 and src_key <= shift and (due < 0 or src_key < due_key):
             t = stim_time[stim_next[0]] if src == pops else ext_time[src]   # exact, s
             if t > t_end:
                 take_statistics(buf_times, buf_senders, fill, counts, isi)
                 return REACHED_T_END, n_rec, n_proc
+            while shift == math.inf and src_key > rebase_at:   # all quiescent: the time
+                rebase_blocked(key_kind, mp, src_key, heap, geom, fifo_key, fifo_ring, blocks,
+                               featured, pops, ext_time, ext_key, stim_time, stim_next,
+                               stim_key, n, refractory, excite, quiet, refractory_end,
+                               past_key, rest_gap, clock)       # origin follows the inputs
+                src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_time, stim_next,
+                                  stim_key)
             now = src_key
             if src == pops:             # the stimulus
                 at = stim_next[0]
@@ -304,12 +377,13 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
                 ext_count[b] = event + 1
                 ext_time[b] += poisson_gap(stream, event + 1, pop_par[b, Q_EXT_RATE])
                 ext_key[b] = key_at(key_kind, (ext_time[b] - clock[0]) - clock[1], mp)
-            src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_key)
-            if not deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, -1, -1, b,
-                           kick, block_lookup[blocks + b], pops, pop_start, pop_par, block_par,
-                           block_k, lookup, conn_mode, seed, synapses, segments, segment_base,
-                           bitmap, drawn, candidates, gathered, now, refractory, excite,
-                           refractory_end, past_key):
+            src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_time, stim_next,
+                                  stim_key)
+            if not deliver(tabulated, featured, model, key_kind, mp, heap, geom, level1, bits, -1,
+                           -1, b, kick, block_lookup[blocks + b], pops, pop_start, pop_par,
+                           block_par, block_k, lookup, conn_mode, seed, synapses, segments,
+                           segment_base, bitmap, drawn, candidates, gathered, now, refractory,
+                           excite, refractory_end, past_key, rest_gap):
                 return OUT_OF_TABLE, n_rec, n_proc
             continue
         if due >= 0 and due_key <= shift:                 # a delivery first
@@ -321,15 +395,16 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
             sender = fifo_sender[fifo_ring[due, R_BASE] + head]
             fifo_ring[due, R_HEAD] = head + 1 if head + 1 < fifo_ring[due, R_CAPACITY] else 0
             fifo_ring[due, R_COUNT] -= 1
-            if not deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, sender,
-                           due // pops, due % pops, block_par[due, B_KICK], block_lookup[due],
-                           pops, pop_start, pop_par, block_par, block_k, lookup, conn_mode, seed,
-                           synapses, segments, segment_base, bitmap, drawn, candidates,
-                           gathered, due_key, refractory, excite, refractory_end, past_key):
+            if not deliver(tabulated, featured, model, key_kind, mp, heap, geom, level1, bits,
+                           sender, due // pops, due % pops, block_par[due, B_KICK],
+                           block_lookup[due], pops, pop_start, pop_par, block_par, block_k,
+                           lookup, conn_mode, seed, synapses, segments, segment_base, bitmap,
+                           drawn, candidates, gathered, due_key, refractory, excite,
+                           refractory_end, past_key, rest_gap):
                 return OUT_OF_TABLE, n_rec, n_proc
             continue
         t = clock[0] + (clock[1] + elapsed(key_kind, shift, mp))
-        if t > t_end:
+        if t > t_end or (featured and t == math.inf):    # inf: all quiescent, nothing due
             take_statistics(buf_times, buf_senders, fill, counts, isi)
             return REACHED_T_END, n_rec, n_proc
         j = pq_argmin(heap, geom)
@@ -354,31 +429,30 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
                 fifo_sender[at] = j
                 fifo_serial[at] = emitted[0]
                 fifo_ring[ab, R_COUNT] += 1
-            elif not deliver(tabulated, model, key_kind, mp, heap, geom, level1, bits, j, a, b,
-                             block_par[ab, B_KICK], block_lookup[ab], pops, pop_start, pop_par,
-                             block_par, block_k, lookup, conn_mode, seed, synapses, segments,
-                             segment_base, bitmap, drawn, candidates, gathered, shift,
-                             refractory, excite, refractory_end, past_key):
+            elif not deliver(tabulated, featured, model, key_kind, mp, heap, geom, level1, bits,
+                             j, a, b, block_par[ab, B_KICK], block_lookup[ab], pops, pop_start,
+                             pop_par, block_par, block_k, lookup, conn_mode, seed, synapses,
+                             segments, segment_base, bitmap, drawn, candidates, gathered, shift,
+                             refractory, excite, refractory_end, past_key, rest_gap):
                 return OUT_OF_TABLE, n_rec, n_proc
-        pq_update(heap, geom, j, later(key_kind, shift, pop_par[a, Q_RESET]))
+        reset = later(key_kind, shift, pop_par[a, Q_RESET])
+        if featured and pop_par[a, Q_QUIESCENT] > 0.0:    # V = 0 where t_ref ends: (I - 0) G
+            rest_gap[np.uint64(j)] = reset
+            reset = math.inf
+        pq_update(heap, geom, j, reset)
         if refractory:
             refractory_end[np.uint64(j)] = later(key_kind, shift, pop_par[a, Q_REF_STEP])
         if excite:
             past_key[np.uint64(j)] = math.inf
         emitted[0] += 1
 
-        if heap[root] > rebase_at:
-            dt, key_shift, factor = rebase_step(key_kind, heap[root], mp)
-            pq_rebase(heap, geom, key_shift, factor)
-            rebase_fifos(fifo_key, fifo_ring, blocks, key_shift, factor)
-            if featured and src >= 0:
-                rebase_inputs(pops, ext_key, stim_key, key_shift, factor)
-                src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_key)
-            for i in range(n if refractory else 0):
-                refractory_end[i] = (refractory_end[i] - key_shift) * factor
-            for i in range(n if excite else 0):
-                past_key[i] = (past_key[i] - key_shift) * factor
-            add_compensated(clock, dt)
+        if heap[root] > rebase_at and (not featured or heap[root] < math.inf):
+            rebase_blocked(key_kind, mp, heap[root], heap, geom, fifo_key, fifo_ring, blocks,
+                           featured, pops, ext_time, ext_key, stim_time, stim_next, stim_key, n,
+                           refractory, excite, quiet, refractory_end, past_key, rest_gap, clock)
+            if featured:
+                src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_time, stim_next,
+                                  stim_key)
 
         n_proc += 1
         if t >= warmup:                 # written out in both loops: as a function the

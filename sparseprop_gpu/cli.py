@@ -18,7 +18,7 @@ DEFAULTS = {"model": "lif", "n": 10_000, "k": 100, "tau": 0.01, "j0": 1.0, "rate
 
 NETWORK_OPTIONS = ("model", "n", "k", "tau", "j0", "rate", "drive", "coupling", "t_ref",
                    "connectivity", "seed", "ic_seed", "warmup", "record", "network", "n_e", "g",
-                   "eta", "j", "delay", "noise_seed", "poisson")
+                   "eta", "j", "delay", "noise_seed", "poisson", "external")
 """The simulate options that say which network and run: a continued run takes them from its
 record."""
 
@@ -77,7 +77,7 @@ def _simulate(args):
 
 
 BRUNEL = ("n_e", "g", "eta", "j", "delay", "t_ref", "seed", "ic_seed", "connectivity",
-          "noise_seed")
+          "noise_seed", "external")
 """The simulate options of ``--network brunel``: ``sp.brunel``'s parameters (its defaults)."""
 
 
@@ -89,7 +89,8 @@ def _brunel(args):
              and getattr(args, name) is not None]
     if other:
         raise ValueError(f"--network brunel takes Brunel's parameters (--n-e, --g, --eta, --j, "
-                         f"--delay, --t-ref, --seed, --connectivity, --poisson, --noise-seed): "
+                         f"--delay, --t-ref, --seed, --connectivity, --external, --poisson, "
+                         f"--noise-seed): "
                          f"leave out {', '.join(other)}")
     return brunel(inputs=[_poisson(given) for given in args.poisson or ()],
                   **{name: getattr(args, name) for name in BRUNEL
@@ -114,7 +115,8 @@ def _network(args):
     if args.network == "brunel":
         return _brunel(args)
     brunel_only = [f"--{name.replace('_', '-')}" for name in ("n_e", "g", "eta", "j", "delay",
-                                                               "noise_seed", "poisson")
+                                                               "noise_seed", "poisson",
+                                                               "external")
                    if getattr(args, name) is not None]
     if brunel_only:
         raise ValueError(f"{', '.join(brunel_only)}: options of --network brunel")
@@ -246,7 +248,11 @@ def build_parser():
     sim.add_argument("--n-e", type=int, help="brunel: excitatory neurons (default 10000)")
     sim.add_argument("--g", type=float, help="brunel: relative inhibition (default 5)")
     sim.add_argument("--eta", type=float,
-                     help="brunel: external drive in units of threshold, > 1 (default 2)")
+                     help="brunel: external rate nu_ext / nu_thr (default 2; > 1 with "
+                          "--external mean)")
+    sim.add_argument("--external", choices=("mean", "poisson"),
+                     help="brunel: the paper's Poisson input (neurons at rest, exact events) "
+                          "or its mean as a constant drive (the default)")
     sim.add_argument("--j", type=float, help="brunel: EPSP, mV (default 0.1)")
     sim.add_argument("--delay", type=float, help="brunel: synaptic delay, s (default 0.0015)")
     sim.add_argument("--poisson", nargs=4, action="append",

@@ -466,9 +466,12 @@ class Population(NamedTuple):
     model : NeuronModel
         LIF, QIF, EIF or a TableModel; its ``tau`` (s) is the population's.
     phases : array_like (n,)
-        Initial phases (phase units), at most the model's threshold phase.
+        Initial phases (phase units), at most the model's threshold phase; for quiescent
+        neurons their voltages.
     drive : float or array_like (n,)
-        The drive I (the model's voltage units).
+        The drive I (the model's voltage units). LIF neurons with I <= 1 are quiescent: they
+        relax to V = I and fire only where inputs take them to threshold; this oracle holds
+        their voltage V (reset 0, threshold 1) and advances it as I + (V - I) e^(-dt / tau).
     t_ref : float
         Refractory period (s), >= 0.
     """
@@ -552,18 +555,23 @@ def _grow(a):
 
 
 @njit(cache=True)
-def _take(model, drive, omega, base, tab, refractory, phi, i, coupling):
+def _take(model, drive, omega, base, tab, refractory, quiet, phi, i, coupling):
     """Apply the input ``coupling`` to neuron ``i`` unless it is refractory (the arrays per
-    neuron, as in ``_run_populations``); False where it took ``i`` below its model's table."""
-    if not refractory[i]:
+    neuron, as in ``_run_populations``; a quiescent neuron's ``phi`` is its voltage); False
+    where it took ``i`` below its model's table."""
+    if refractory[i]:
+        return True
+    if quiet[i]:
+        phi[i] += coupling
+    else:
         phi[i] = _phase_jump(model[i], phi[i], drive[i], coupling, omega[i], tab, base[i])
     return phi[i] == phi[i]
 
 
 @njit(cache=True)
-def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, t_ref, base, tab,
-                     indptr, targets, coupling, delay, ext_times, ext_targets, ext_weights, phi,
-                     t_end, n_spikes):
+def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, t_ref, base,
+                     quiet, tau, tab, indptr, targets, coupling, delay, ext_times, ext_targets,
+                     ext_weights, phi, t_end, n_spikes):
     """The loop of ``simulate_populations`` (every argument before ``tab`` per neuron, the
     synapses as CSR out-lists, the external events as ``ext_*``, in time order); returns
     (how it ended, spikes, times, senders, time)."""
@@ -579,7 +587,7 @@ def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, 
     while True:
         cross = math.inf                    # the next threshold crossing without input
         for i in range(n):
-            if not refractory[i]:
+            if not refractory[i] and not quiet[i]:
                 cross = min(cross, (phi_th[i] - phi[i]) * seconds_per_phase[i])
         c_hi, c_lo = _later(t_hi, t_lo, cross) if cross < math.inf else (math.inf, 0.0)
         e_hi, e_lo = c_hi, c_lo             # the next event: crossing, end of refractoriness,
@@ -595,7 +603,10 @@ def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, 
         dt = (e_hi - t_hi) + (e_lo - t_lo)
         hit = e_hi == c_hi and e_lo == c_lo
         for i in range(n):
-            if not refractory[i]:
+            if quiet[i]:
+                if not refractory[i]:
+                    phi[i] = drive[i] + (phi[i] - drive[i]) * math.exp(-dt / tau[i])
+            elif not refractory[i]:
                 if hit and (phi_th[i] - phi[i]) * seconds_per_phase[i] == cross:
                     phi[i] = phi_th[i]
                 else:
@@ -609,11 +620,11 @@ def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, 
         while size > 0 and heap[0, 0] == t_hi and heap[0, 1] == t_lo:     # 2. deliveries
             s = np.int64(heap[0, 3])
             size = _pop(heap, size)
-            if not _take(model, drive, omega, base, tab, refractory, phi, targets[s],
+            if not _take(model, drive, omega, base, tab, refractory, quiet, phi, targets[s],
                          coupling[s]):
                 return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
         while ext < ext_times.shape[0] and ext_times[ext] == t_hi and t_lo == 0.0:  # 3. external
-            if not _take(model, drive, omega, base, tab, refractory, phi, ext_targets[ext],
+            if not _take(model, drive, omega, base, tab, refractory, quiet, phi, ext_targets[ext],
                          ext_weights[ext]):
                 return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
             ext += 1
@@ -641,7 +652,7 @@ def _run_populations(model, drive, omega, seconds_per_phase, phi_reset, phi_th, 
                 if delay[s] > 0.0:
                     d_hi, d_lo = _later(t_hi, t_lo, delay[s])
                     heap, size = _push(heap, size, d_hi, d_lo, serial, s)
-                elif not _take(model, drive, omega, base, tab, refractory, phi, targets[s],
+                elif not _take(model, drive, omega, base, tab, refractory, quiet, phi, targets[s],
                                coupling[s]):
                     return BELOW_TABLE, n_rec, times[:n_rec], senders[:n_rec], t_hi
             serial += 1
@@ -653,7 +664,7 @@ def _neurons(populations):
     """Per-neuron arrays of ``populations`` (model ids, drives, omegas, seconds per phase,
     reset and threshold phases, refractory periods, table bases, phases) and the tables."""
     columns = {name: [] for name in ("model", "drive", "omega", "spp", "reset", "th", "t_ref",
-                                     "base", "phi")}
+                                     "base", "quiet", "tau", "phi")}
     blocks, offset = [], 0
     for a, pop in enumerate(populations):
         pop = Population(*pop)
@@ -666,11 +677,12 @@ def _neurons(populations):
                              f"{pop.model.phase_threshold:g}; got {phases.max():g}")
         n = phases.shape[0]
         drive = np.broadcast_to(np.asarray(pop.drive, float), (n,)).copy()
-        lowest = {LIF: 1.0, QIF: 0.0}.get(model_id, -math.inf)    # table models: ``_cells``
+        quiet = (drive <= 1.0) if model_id == LIF else np.zeros(n, np.bool_)
+        lowest = 0.0 if model_id == QIF else -math.inf   # LIF: quiescent; tables: ``_cells``
         if not np.all(np.isfinite(drive) & (drive > lowest)):
             raise ValueError(f"populations[{a}].drive must be finite" + (
                 f" and > {lowest:g} for {pop.model.name} (to reach threshold)"
-                if model_id != TABLE else ""))
+                if model_id == QIF else ""))
         t_ref = validate.real(f"populations[{a}].t_ref (s)", pop.t_ref, 0.0, math.inf)
         if model_id == TABLE:
             tab, base = _tables(pop.model, drive)
@@ -679,12 +691,14 @@ def _neurons(populations):
             base = base + offset
             offset += tab.shape[0]
         else:
-            omega = np.asarray(pop.model.omega(drive), float)
+            with np.errstate(invalid="ignore", divide="ignore"):    # quiescent: none
+                omega = np.where(quiet, math.nan, pop.model.omega(np.where(quiet, 2.0, drive)))
             base = np.zeros(n, np.int64)
         for name, value in (("model", model_id), ("drive", drive), ("omega", omega),
                             ("spp", pop.model.tau / omega), ("reset", pop.model.phase_reset),
                             ("th", pop.model.phase_threshold), ("t_ref", t_ref),
-                            ("base", base), ("phi", phases)):
+                            ("base", base), ("quiet", quiet), ("tau", pop.model.tau),
+                            ("phi", phases)):
             columns[name].append(np.broadcast_to(value, (n,)))
     arrays = {name: np.concatenate(parts) for name, parts in columns.items()}
     return arrays, np.concatenate(blocks) if blocks else np.zeros(1)
@@ -803,7 +817,8 @@ def simulate_populations(populations, indptr, targets, coupling, delay, t_end=No
     phi = neurons["phi"].copy()
     how, _, times, senders, t = _run_populations(
         neurons["model"], neurons["drive"], neurons["omega"], neurons["spp"],
-        neurons["reset"], neurons["th"], neurons["t_ref"], neurons["base"], tab, indptr,
+        neurons["reset"], neurons["th"], neurons["t_ref"], neurons["base"], neurons["quiet"],
+        neurons["tau"], tab, indptr,
         targets, coupling, delay, ext_times, ext_targets, ext_weights, phi, t_end, n_spikes)
     if how == BELOW_TABLE:
         raise ValueError(f"at t = {t!r} s an input took a neuron below its model's table (v_min)")

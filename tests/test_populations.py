@@ -515,7 +515,7 @@ def test_bad_projections_are_refused(projections, match):
     ([P("E", 20, 2.0), P("E", 10, 2.0)], r"populations\[1\]\.name must be a new"),
     ([P("", 20, 2.0)], r"populations\[0\]\.name"),
     ([P("E", 0, 2.0), P("I", 10, 2.0)], r"population 'E': n must be"),
-    ([P("E", 20, 0.9), P("I", 10, 2.0)], r"population 'E': drive"),
+    ([P("E", 20, float("nan")), P("I", 10, 2.0)], r"population 'E': drive"),
     ([P("E", 20, 2.0, -0.001), P("I", 10, 2.0)], r"population 'E': t_ref"),
     ([P("E", 20, 2.0), P("I", 10, 2.0, 0.0, -0.01)], r"population 'I': tau"),
     ([], r"populations must name at least one"),
@@ -566,7 +566,7 @@ def test_balanced_refuses_bad_parameters(kw, match):
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(eta=1.0), r"eta \(the external drive"), (dict(eta=0.5), r"eta \(the external drive"),
+    (dict(eta=1.0), r"eta \(nu_ext"), (dict(eta=0.5), r"eta \(nu_ext"),
     (dict(v_reset=20.0), r"v_reset \(mV, below theta = 20\)"),
     (dict(v_reset=25.0), r"v_reset"), (dict(theta=10.0), r"v_reset \(mV, below theta = 10\)"),
     (dict(g=0.0), r"g \(relative inhibition\)"), (dict(j=-0.1), r"j \(EPSP"),

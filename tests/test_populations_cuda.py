@@ -167,16 +167,24 @@ for key in ("exp", "time"):
     out[f"lif {key}"] = compare(nets, key, 200)
 eif = [driven(ei("on_the_fly", s, model=sp.EIF(tau=0.01), drive=(1.5, 2.0)), s) for s in (4, 5)]
 out["eif time"] = compare(eif, "time", 150)
+quiet = [sp.brunel(n_e=24, g=5.0, eta=2.0, j=0.5, epsilon=0.2, external="poisson", seed=s,
+                   noise_seed=s) for s in (1, 2)]
+mixed = ei("on_the_fly", 3, drive=(2.0, 0.0))
+quiet.append(sp.PopulationNetwork(mixed.model, mixed.populations, mixed.given_projections,
+                                  seed=3, inputs=[sp.PoissonInput("I", 500.0, 0.2)]))
+out["lif exp quiescent"] = compare(quiet, "exp", 150)
 print(json.dumps(out))
 """
 
 
 def test_external_input_on_the_cuda_kernel_under_the_simulator_equals_cpu():
-    """Poisson input per population and stimulus events (one instance without): the same
-    events (the counter-based stream) and spikes, bit for bit."""
+    """Poisson input per population and stimulus events (one instance without), and quiescent
+    populations (Brunel's model A at rest; one beside a population firing on its own): the
+    same events (the counter-based stream) and spikes, bit for bit."""
     result = under_simulator(INPUTS)
-    assert set(result) == {"lif exp", "lif time", "eif time"}
+    assert set(result) == {"lif exp", "lif time", "eif time", "lif exp quiescent"}
     for case, r in result.items():
         assert "error" not in r, (case, r["error"])
         assert r["same"], case
-        assert r["counts"] == [150, 150] if case == "eif time" else [200] * 3, (case, r)
+        want = {"eif time": [150] * 2, "lif exp quiescent": [150] * 3}.get(case, [200] * 3)
+        assert r["counts"] == want, (case, r)

@@ -353,8 +353,11 @@ def test_bad_input_is_refused():
             n_spikes=1)
     with pytest.raises(ValueError, match="at most the threshold phase"):
         sim([Population(LIF, [0.0, 1.5], 2.0)], indptr, targets, coupling, delay, n_spikes=1)
-    with pytest.raises(ValueError, match="drive must be finite and > 1"):
-        sim([Population(LIF, [0.0, 0.5], 0.9)], indptr, targets, coupling, delay, n_spikes=1)
+    with pytest.raises(ValueError, match="drive must be finite and > 0 for qif"):
+        sim([Population(sp.QIF(tau=0.01), [0.0, 0.5], -0.1)], indptr, targets, coupling, delay,
+            n_spikes=1)
+    with pytest.raises(ValueError, match="drive must be finite"):
+        sim([Population(LIF, [0.0, 0.5], np.inf)], indptr, targets, coupling, delay, n_spikes=1)
     with pytest.raises(ValueError, match="give t_end"):
         sim(pops, indptr, targets, coupling, delay)
 

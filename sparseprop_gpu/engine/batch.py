@@ -33,7 +33,9 @@ def _key_factors(blocks, key_kind):
     rows = np.zeros((int(start[-1]), km.N_NEURON))
     column, source = ((km.N_EXP_RESET, kp.Q_FREE) if key_kind == km.KEY_EXP_TIME else
                       (km.N_TPP, kp.Q_TPP))
-    rows[:, column] = np.repeat(blocks.pop_par[:, source], np.diff(start))
+    factor = np.where(blocks.pop_par[:, kp.Q_QUIESCENT] > 0.0, 1.0,   # quiescent: replaced
+                      blocks.pop_par[:, source])                      # (``_start_quiescent``)
+    rows[:, column] = np.repeat(factor, np.diff(start))
     return rows
 
 
@@ -69,6 +71,22 @@ def _shared_lookups(lookups, m):
             size += table.shape[0]
         base[i] = starts[id(table)]
     return (np.concatenate(parts) if parts else np.zeros(1)), base
+
+
+def _quiescent(blocks):
+    """Whether some instance has a quiescent population (``kernels.populations.Q_QUIESCENT``)."""
+    return blocks is not None and any(np.any(b.pop_par[:, kp.Q_QUIESCENT] > 0.0)
+                                      for b in blocks)
+
+
+def _start_quiescent(heap, rest_gap, blocks, phases):
+    """Set the quiescent neurons of one instance going: queue key +inf, gap to rest (I - V)
+    at G = 1 with the initial voltage V = ``phases`` (LIF: reset 0, threshold 1)."""
+    for a in range(blocks.pop_par.shape[0]):
+        if blocks.pop_par[a, kp.Q_QUIESCENT] > 0.0:
+            lo, hi = blocks.pop_start[a], blocks.pop_start[a + 1]
+            heap[lo:hi] = np.inf
+            rest_gap[lo:hi] = blocks.pop_par[a, kp.Q_FREE] - phases[lo:hi]
 
 
 def _excites(pars, blocks):
@@ -144,6 +162,7 @@ class Batch:
             neuron_rows=n_max if neurons is not None else 1,
             refractory_rows=n_max if np.any(pars[:, km.P_T_REF] > 0.0) else 1,
             excite_rows=n_max if _excites(pars, blocks) else 1,
+            quiescent_rows=n_max if _quiescent(blocks) else 1,
             buffer=buffer_spikes,
             table_rows=target_table.shape[0] if target_table is not None else 1,
             table_cols=target_table.shape[1] if target_table is not None else 1,
@@ -178,6 +197,8 @@ class Batch:
             per_neuron = _key_factors(blocks[i], key_kind) if self.blocked else \
                 self.neuron[i, :p.shape[0]]
             self.heap[i, :p.shape[0]] = initial_keys(key_kind, self.par[i], p, per_neuron)
+            if self.rest_gap.shape[1] > 1:
+                _start_quiescent(self.heap[i], self.rest_gap[i], blocks[i], p)
         build_queues(self.heap, self.geom, self.n)
         self.rec_cap[...] = np.iinfo(np.int64).max
 
@@ -209,15 +230,16 @@ class Batch:
         """The compiled event loop this batch runs: ``layout.VARIANTS``'s
         ``(tabulated, featured, blocked)``."""
         if self.blocked:
-            return self.tabulated, self.external, True
+            return self.tabulated, self.extended, True
         return self.tabulated, self.featured, False
 
     @property
-    def external(self):
-        """Whether some instance of a network of populations has Poisson input or a stimulus
-        (its event loop compiled with their code)."""
+    def extended(self):
+        """Whether some instance of a network of populations has Poisson input, a stimulus or
+        a quiescent population (its event loop compiled with their code)."""
         return bool(np.any(self.pop_par[..., kp.Q_EXT_RATE] > 0.0)
-                    or np.any(self.stim_time[:, 0] < np.inf))
+                    or np.any(self.stim_time[:, 0] < np.inf)
+                    or np.any(self.pop_par[..., kp.Q_QUIESCENT] > 0.0))
 
     @property
     def featured(self):
@@ -255,7 +277,7 @@ class Batch:
         n_max = self.counts.shape[1]
         keys = np.where(np.arange(n_max) < self.n[:, None], self.heap[:, :n_max], np.nan)
         out = {"keys": keys, "clock": self.clock, "counts": self.counts, "isi": self.isi,
-               "refractory_end": self.refractory_end, "past_key": self.past_key}
+               **{name: getattr(self, name) for name in layout.PER_NEURON_STATE}}
         if self.blocked:
             out.update({name: getattr(self, name) for name in layout.IN_FLIGHT + layout.EXTERNAL})
         return out
@@ -268,12 +290,14 @@ class Batch:
         spikes in flight (``layout.IN_FLIGHT``) for a network of populations; ``past_key``
         and the external input (``layout.EXTERNAL``), where given (states saved before 0.5
         and 0.6 have none: no neuron was past threshold, no external input)."""
-        needed = (("refractory_end",) if self.refractory_end.shape[1] > 1 else ()) + \
+        needed = tuple(name for name in ("refractory_end", "rest_gap")
+                       if getattr(self, name).shape[1] > 1) + \
             (layout.IN_FLIGHT if self.blocked else ())
         for name in needed:
             if name not in more:
-                what = ("each neuron's end of refractoriness (t_ref > 0)" if name ==
-                        "refractory_end" else "the spikes in flight of a network of populations")
+                what = {"refractory_end": "each neuron's end of refractoriness (t_ref > 0)",
+                        "rest_gap": "the voltages of quiescent populations' neurons"}.get(
+                            name, "the spikes in flight of a network of populations")
                 raise ValueError(f"continuing this run needs {what}, which the state given "
                                  "does not hold (records since 0.4 keep it; ensemble results "
                                  "and sweep stores do not yet): run it again from the start")

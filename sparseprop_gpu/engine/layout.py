@@ -77,6 +77,9 @@ ARGUMENTS = (
     Argument("past_key", np.float64, ("excite_rows",), INSTANCE,
              "exact key of each neuron past threshold at this instant, +inf for the others "
              "(one element without excitation)"),
+    Argument("rest_gap", np.float64, ("quiescent_rows",), INSTANCE,
+             "neurons of a quiescent population (LIF driven at or below threshold): (I - V) G, "
+             "their state (one element where no population is quiescent)"),
     Argument("fifo_key", np.float64, ("fifo",), INSTANCE, "spikes in flight: arrival keys"),
     Argument("fifo_sender", np.int32, ("fifo",), INSTANCE, "spikes in flight: senders"),
     Argument("fifo_serial", np.int64, ("fifo",), INSTANCE, "spikes in flight: emission serials"),
@@ -112,9 +115,12 @@ ARRAYS = tuple(a.name for a in ARGUMENTS if a.role in (SHARED, INSTANCE))
 CARRIED = ("heap", "clock", "counts", "isi")
 """The INSTANCE arrays that carry a run from one launch to the next: the queue's keys (its
 minima follow from them), the time origin and the statistics, and where a run has them
-``refractory_end``, ``past_key``, the spikes in flight (``IN_FLIGHT``) and the external input
-(``EXTERNAL``). A run continues from
-them exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
+the per-neuron state (``PER_NEURON_STATE``), the spikes in flight (``IN_FLIGHT``) and the
+external input (``EXTERNAL``). A run continues from them exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
+PER_NEURON_STATE = ("refractory_end", "past_key", "rest_gap")
+"""The per-neuron state a run carries where it has it (one element per instance else): the ends
+of refractoriness (t_ref > 0), the exact keys past threshold (excitation) and the quiescent
+neurons' gaps to rest."""
 IN_FLIGHT = ("fifo_key", "fifo_sender", "fifo_serial", "fifo_ring", "emitted")
 """A network of populations' spikes in flight and the next emission serial."""
 EXTERNAL = ("ext_time", "ext_key", "ext_count", "stim_next", "stim_key")
@@ -127,16 +133,17 @@ VARIANTS = ((False, False, False), (False, True, False), (True, False, False),
 """The compiled event loops, as ``(tabulated, featured, blocked)``: closed-form or table models,
 with or without refractory periods and excitation, and the loops of populations (closed forms
 or tables; refractoriness and excitation tested at run time), without or with (``featured``)
-the external input's code."""
+the code of external input and quiescent populations."""
 
 Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows "
-                            "refractory_rows excite_rows buffer table_rows table_cols lookup synapses "
-                            "segments pops pop_bounds blocks channels fifo stimulus")
+                            "refractory_rows excite_rows quiescent_rows buffer table_rows "
+                            "table_cols lookup synapses segments pops pop_bounds blocks "
+                            "channels fifo stimulus")
 Sizes.__doc__ = "The lengths the shapes of ``ARGUMENTS`` name, for one batch (``m`` instances)."
 
 
 def _check_order():
-    if not set(CARRIED + IN_FLIGHT + EXTERNAL + ("refractory_end", "past_key")) \
+    if not set(CARRIED + IN_FLIGHT + EXTERNAL + PER_NEURON_STATE) \
             <= set(PER_INSTANCE):
         raise ImportError("engine.layout.CARRIED names an array that is not per instance")
 

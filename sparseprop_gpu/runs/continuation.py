@@ -8,16 +8,16 @@ goes on from there, bitwise as if it had never stopped; its result covers the wh
 """
 import numpy as np
 
-from ..engine.layout import EXTERNAL, IN_FLIGHT
+from ..engine.layout import EXTERNAL, IN_FLIGHT, PER_NEURON_STATE
 from ..specification.settings import UNLIMITED
 
 STATE = ("keys", "clock", "last_spike")
 """A record's final state, beside its counts and ISI sums; its files name them ``state_*``."""
-MORE_STATE = ("refractory_end", "past_key") + IN_FLIGHT + EXTERNAL
+MORE_STATE = PER_NEURON_STATE + IN_FLIGHT + EXTERNAL
 """What a record's state also holds where its run had it: each neuron's end of refractoriness
 (t_ref > 0; since 0.4), the exact keys of neurons past threshold (excitation; since 0.5), the
-spikes in flight of a network of populations (since 0.4) and where its external input stands
-(since 0.6)."""
+quiescent neurons' gaps to rest (since 0.7), the spikes in flight of a network of populations
+(since 0.4) and where its external input stands (since 0.6)."""
 
 IGNORED = ("connectivity", "j0", "target_rate")
 """Network description entries a continuation need not repeat: stored and on-the-fly targets
@@ -30,10 +30,8 @@ def final_state(carried, m, n):
     by name) from ``Executed.carried``."""
     out = {"keys": carried["keys"][m, :n].copy(), "clock": carried["clock"][m].copy(),
            "last_spike": carried["isi"][m, :n, 0].copy()}
-    if carried["refractory_end"].shape[1] > 1:             # some instance has t_ref > 0
-        out["refractory_end"] = carried["refractory_end"][m, :n].copy()
-    if carried["past_key"].shape[1] > 1:                   # some instance has excitation
-        out["past_key"] = carried["past_key"][m, :n].copy()
+    out.update({name: carried[name][m, :n].copy() for name in PER_NEURON_STATE
+                if carried[name].shape[1] > 1})         # some instance has the feature
     out.update({name: carried[name][m].copy() for name in IN_FLIGHT + EXTERNAL
                 if name in carried})
     return out

@@ -97,7 +97,7 @@ def target_table_bytes(n, k):
 
 def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, lookup=1,
                  fan_bits=config.FAN_BITS, refractory_rows=1, excite_rows=1, pops=1, fifo=1,
-                 synapses=1, segments=1, stimulus=1):
+                 synapses=1, segments=1, stimulus=1, quiescent_rows=1):
     """Bytes of a batch's engine state (every SHARED and INSTANCE argument).
 
     Parameters
@@ -121,12 +121,15 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
         Lengths of a network of populations' shared stored connectivity (1 and 1 without).
     stimulus : int
         Stimulus events per instance plus one (1 without).
+    quiescent_rows : int
+        Length of the quiescent neurons' gaps to rest (n_max with a quiescent population, else
+        1).
     """
     stored = stored_shape is not None
     heap = tree_geometry(int(n_max), fan_bits)[1]
     geom = tree_geometry(int(n_max), fan_bits)[0].shape[0]
     per_instance = (8 * (km.N_PAR + km.N_NEURON * neuron_rows + refractory_rows + excite_rows
-                         + heap + geom + k_max + 2)
+                         + quiescent_rows + heap + geom + k_max + 2)
                     + (8 + 4 + 16) * (1 if stored else 0)
                     + (0 if stored else 8 * bitmap_words(n_max) + 4 * k_max
                        + 8 * candidate_scratch(k_max))

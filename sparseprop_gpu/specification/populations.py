@@ -15,7 +15,7 @@ from ..compiled import bernoulli_degrees, bernoulli_draws, distinct_draws, poiss
 from ..kernels import models as km, populations as kp
 from ..options import CONNECTIVITY, RULES
 from . import memory
-from .inputs import Stimulus, check_poisson
+from .inputs import PoissonInput, Stimulus, check_poisson
 from .models import LIF, NeuronModel, check_refractory
 from .network import SEED_MAX
 
@@ -51,7 +51,11 @@ name : str
 n : int
     Neurons, >= 1.
 drive : float
-    The drive I of every neuron (the model's voltage units); must make it fire.
+    The drive I of every neuron (the model's voltage units): the rest it relaxes to. It makes
+    the neuron fire on its own (LIF I > 1, QIF I > 0), or, for LIF only, I <= 1: a quiescent
+    population, whose neurons fire only where inputs take them to threshold (Brunel's model A
+    at rest, I = V_rest); they start from voltages (``initial_phases`` is then V in [0, 1),
+    reset 0, threshold 1) and need the exp key (one tau for every population).
 t_ref : float
     Refractory period (s), >= 0: after a spike inputs are ignored for t_ref, then the neuron
     restarts from reset.
@@ -179,7 +183,9 @@ class PopulationNetwork:
                 f"{what}: tau (s)", p.tau, 0.0, math.inf, low_open=True)
             model = self.model.with_tau(tau)
             try:
-                drive = model.check_drive(p.drive)
+                drive = (validate.real("drive (a quiescent LIF population: I <= 1)", p.drive)
+                         if model.kernel_id == km.LIF and np.ndim(p.drive) == 0
+                         and p.drive <= 1.0 else model.check_drive(p.drive))
                 t_ref = check_refractory(p.t_ref, tau)
             except ValueError as exc:
                 raise ValueError(f"{what}: {exc}") from None
@@ -256,6 +262,13 @@ class PopulationNetwork:
         return phases
 
     # ---------------------------------------------------------------- what runs read
+    @property
+    def quiescent(self):
+        """Names of the populations driven at or below threshold (LIF, I <= 1)."""
+        if self.model.kernel_id != km.LIF:
+            return ()
+        return tuple(p.name for p in self.populations if p.drive <= 1.0)
+
     heterogeneous = True
     """Populations differ in drive and tau: the time or exp-time key runs them."""
 
@@ -291,8 +304,11 @@ class PopulationNetwork:
         return [self.model.with_tau(p.tau) for p in self.populations]
 
     def shortest_period(self):
-        """The shortest free period of any neuron (s)."""
-        return min(m.period(p.drive) for m, p in zip(self.population_models(), self.populations))
+        """The shortest free period of any neuron (s); inf where every population is
+        quiescent."""
+        return min([math.inf] + [m.period(p.drive) for m, p in
+                                 zip(self.population_models(), self.populations)
+                                 if p.name not in self.quiescent])
 
     def neurons(self, name):
         """The neurons of population ``name``, numbered across the network (a range)."""
@@ -393,10 +409,21 @@ class PopulationNetwork:
         span = self.model.phase_threshold - self.model.phase_reset
         pop_par = np.zeros((pops, kp.N_POP))
         for a, (m, p) in enumerate(zip(models, self.populations)):
+            pop_par[a, kp.Q_T_REF] = p.t_ref
+            if a in self.poisson:
+                rate, weight, sources = self.poisson[a]
+                pop_par[a, kp.Q_EXT_RATE] = p.n * sources * rate
+                pop_par[a, kp.Q_EXT_KICK] = self._kick(key_kind, a, weight)
+            if p.name in self.quiescent:      # the exp-time key (resolve_key): gaps to rest
+                pop_par[a, kp.Q_QUIESCENT] = 1.0
+                pop_par[a, kp.Q_TPP] = math.inf
+                pop_par[a, kp.Q_REF_STEP] = math.exp(p.t_ref / p.tau)
+                pop_par[a, kp.Q_FREE] = p.drive
+                pop_par[a, kp.Q_RESET] = p.drive * pop_par[a, kp.Q_REF_STEP]
+                continue
             omega = float(m.omega(p.drive))
             tpp = p.tau / omega
             pop_par[a, kp.Q_OMEGA], pop_par[a, kp.Q_TPP] = omega, tpp
-            pop_par[a, kp.Q_T_REF] = p.t_ref
             if key_kind == km.KEY_EXP_TIME:
                 free = p.drive / (p.drive - 1.0)
                 pop_par[a, kp.Q_REF_STEP] = math.exp(p.t_ref / p.tau)
@@ -406,10 +433,6 @@ class PopulationNetwork:
                 pop_par[a, kp.Q_REF_STEP] = p.t_ref
                 pop_par[a, kp.Q_FREE] = span * tpp
                 pop_par[a, kp.Q_RESET] = span * tpp + p.t_ref
-            if a in self.poisson:
-                rate, weight, sources = self.poisson[a]
-                pop_par[a, kp.Q_EXT_RATE] = p.n * sources * rate
-                pop_par[a, kp.Q_EXT_KICK] = self._kick(key_kind, a, weight)
         stim_time, stim_target, stim_kick = self._stimulus_events(key_kind)
         for a in range(pops):
             into = stim_kick[(stim_target >= self.pop_start[a])
@@ -461,6 +484,8 @@ class PopulationNetwork:
         """The kick of an input of ``weight`` (voltage; a number or an array) into population
         b on ``key_kind``: ``B_KICK``'s terms."""
         target = self.populations[b]
+        if target.name in self.quiescent:
+            return weight                     # J itself (kernels.populations.B_KICK)
         if key_kind == km.KEY_EXP_TIME:
             return weight / (target.drive - 1.0)
         return self.model.with_tau(target.tau)._kick(target.drive, weight)
@@ -505,12 +530,13 @@ class PopulationNetwork:
         the loop reads (threshold, reset, tau, rebasing; ``P_T_REF`` the longest refractory
         period) and the populations' and blocks' own."""
         first = self.populations[0]
-        span = self.model.phase_threshold - self.model.phase_reset
+        drive = first.drive if first.drive > 1.0 else 2.0  # par: tau and rebasing (drives are
+        span = self.model.phase_threshold - self.model.phase_reset   # pop_par's)
         blocks = self.engine_blocks(key_kind)
         rebase_at = None if key_kind == km.KEY_EXP_TIME else \
             config.REBASE_PERIODS * span * float(blocks.pop_par[:, kp.Q_TPP].max())
         par = self.model.with_tau(first.tau).kernel_params(
-            first.drive, 0.0, key="exp" if key_kind == km.KEY_EXP_TIME else "time",
+            drive, 0.0, key="exp" if key_kind == km.KEY_EXP_TIME else "time",
             rebase=rebase, rebase_at=rebase_at, t_ref=self.t_ref)
         return par, blocks
 
@@ -550,8 +576,9 @@ def rebuild(base, params, seed, ic_seed, noise_seed=None, stimulus=None):
     ``base.parametrisation``'s keys; none for a network not made by a constructor), the given
     seeds (``noise_seed`` None: ``seed``, as in a new network), its Poisson inputs, and
     ``stimulus`` (None: ``base``'s)."""
+    own_inputs = base.parametrisation is None or "external" not in base.parametrisation
     kw = dict(seed=seed, ic_seed=ic_seed, connectivity=base.connectivity,
-              inputs=base.given_inputs, noise_seed=noise_seed,
+              **({"inputs": base.given_inputs} if own_inputs else {}), noise_seed=noise_seed,
               stimulus=base.stimulus if stimulus is None else stimulus)
     if base.parametrisation is None:
         return PopulationNetwork(base.model, base.populations, base.given_projections,
@@ -564,25 +591,30 @@ def rebuild(base, params, seed, ic_seed, noise_seed=None, stimulus=None):
     return balanced(base.model, **described, **kw)
 
 
-def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, epsilon=0.1,
-           gamma=0.25, tau=20e-3, theta=20.0, v_reset=10.0, seed=0, ic_seed=None,
+def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, external="mean",
+           epsilon=0.1, gamma=0.25, tau=20e-3, theta=20.0, v_reset=10.0, seed=0, ic_seed=None,
            connectivity="auto", **inputs):
     """Brunel's (2000) model A: N_E excitatory and N_I = gamma N_E inhibitory LIF neurons, each
     receiving C_E = epsilon N_E excitatory connections of J and C_I = epsilon N_I inhibitory
     ones of -g J (fixed in-degree), all with delay D and refractory period t_ref.
 
-    The external Poisson input of the paper (rate nu_ext = eta nu_thr, nu_thr = theta /
-    (J C_E tau)) is replaced by its mean, a constant drive mu_ext = eta theta (Poisson input:
-    issue 13); the neurons fire without input for eta > 1. Voltages are in the paper's mV
-    (rest 0, threshold theta, reset v_reset) and mapped exactly onto the engine's LIF
-    (threshold 1, reset 0): V' = (V - v_reset) / (theta - v_reset).
+    The external input of the paper, C_E Poisson sources of rate nu_ext = eta nu_thr (nu_thr =
+    theta / (J C_E tau)) and weight J onto every neuron, is either exactly that
+    (``external="poisson"``: the neurons rest at 0 mV, a quiescent population, and fire
+    where inputs take them to threshold; any eta > 0) or its mean, a constant drive mu_ext =
+    eta theta (``external="mean"``; the neurons fire without input, eta > 1). Voltages are in
+    the paper's mV (rest 0, threshold theta, reset v_reset) and mapped exactly onto the
+    engine's LIF (threshold 1, reset 0): V' = (V - v_reset) / (theta - v_reset).
 
     Parameters
     ----------
     n_e : int
         Excitatory neurons N_E (the paper: 10 000).
     g, eta : float
-        Relative inhibition g > 0 and external drive eta (in units of the threshold), > 1.
+        Relative inhibition g > 0 and external drive eta = nu_ext / nu_thr (> 0; > 1 for
+        ``external="mean"``).
+    external : {"mean", "poisson"}
+        The paper's Poisson input, or its mean as a constant drive.
     j : float
         EPSP J (mV), > 0.
     delay, t_ref, tau : float
@@ -592,10 +624,14 @@ def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, epsil
     theta, v_reset : float
         Threshold and reset (mV), 0 <= v_reset < theta.
     **inputs
-        ``inputs``, ``stimulus``, ``noise_seed``: external input as ``PopulationNetwork``
-        takes it (weights in the engine's units: mV / (theta - v_reset)), on top of the mean
-        drive.
+        ``stimulus``, ``noise_seed`` (and with ``external="mean"``, ``inputs``): external input
+        as ``PopulationNetwork`` takes it, weights in the engine's units: mV / (theta -
+        v_reset).
     """
+    validate.choice("external", external, ("mean", "poisson"))
+    if external == "poisson" and inputs.get("inputs"):
+        raise ValueError("inputs: brunel(external='poisson') gives every population the "
+                         "paper's Poisson input already; use external='mean' to add your own")
     n_e = validate.integer("n_e", n_e, 2, 2**31 - 1)
     gamma = validate.real("gamma (N_I / N_E)", gamma, 0.0, math.inf, low_open=True)
     n_i = int(round(gamma * n_e))
@@ -609,11 +645,18 @@ def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, epsil
     theta = validate.real("theta (mV)", theta, 0.0, math.inf, low_open=True)
     v_reset = validate.real(f"v_reset (mV, below theta = {theta:g})", v_reset, 0.0, theta,
                             high_open=True)
-    eta = validate.real("eta (the external drive in units of theta; neurons fire without "
-                        "Poisson input only above 1)", eta, 1.0, math.inf, low_open=True)
+    eta = validate.real("eta (nu_ext / nu_thr; with external='mean' the drive in units of "
+                        "theta, and neurons fire without Poisson input only above 1)", eta,
+                        1.0 if external == "mean" else 0.0, math.inf, low_open=True)
+    tau = validate.real("tau (s)", tau, 0.0, math.inf, low_open=True)
     c_e, c_i = max(int(round(epsilon * n_e)), 1), max(int(round(epsilon * n_i)), 1)
     span = theta - v_reset
-    drive = (eta * theta - v_reset) / span
+    if external == "poisson":            # at rest 0 mV, C_E sources of eta nu_thr each
+        drive = -v_reset / span
+        nu_ext = eta * theta / (j * c_e * tau)
+        inputs["inputs"] = [PoissonInput(name, nu_ext, j / span, c_e) for name in ("E", "I")]
+    else:
+        drive = (eta * theta - v_reset) / span
     pops = [Population("E", n_e, drive, t_ref), Population("I", n_i, drive, t_ref)]
     projections = [Projection(s, t, (j if s == "E" else -g * j) / span, delay,
                               indegree=c_e if s == "E" else c_i)
@@ -622,7 +665,8 @@ def brunel(n_e=10_000, g=5.0, eta=2.0, j=0.1, delay=1.5e-3, t_ref=2e-3, *, epsil
                             connectivity=connectivity, **inputs)
     net.parametrisation = {"name": "brunel", "n_e": n_e, "g": g, "eta": eta, "j": j,
                            "delay": delay, "t_ref": t_ref, "epsilon": epsilon, "gamma": gamma,
-                           "tau": tau, "theta": theta, "v_reset": v_reset}
+                           "tau": tau, "theta": theta, "v_reset": v_reset,
+                           **({"external": external} if external == "poisson" else {})}
     return net
 
 

@@ -57,6 +57,8 @@ def check_resolution(t_end, n_spikes, warmup, period, n):
     max(warmup, n_spikes period / n) (no neuron fires faster than its free period). It must
     leave ``config.MIN_PERIOD_ULPS`` float64 steps in ``period`` (s).
     """
+    if period == math.inf:              # every neuron quiescent: spikes come from inputs
+        return
     last = t_end if math.isfinite(t_end) else max(warmup, n_spikes * period / n)
     if period >= config.MIN_PERIOD_ULPS * np.spacing(last):
         return
@@ -83,6 +85,12 @@ def resolve_key(key, network):
                              f"{config.EXP_KEY_MAX_DELAY * network.tau:g} s; this network's "
                              f"longest delay is {network.longest_delay():g} s: use key='time'")
         exp_possible = False
+    quiescent = getattr(network, "quiescent", ())
+    if quiescent and not (exp_possible and key in ("auto", "exp")):
+        raise ValueError(f"key: population {quiescent[0]!r} is quiescent (LIF driven at or "
+                         "below threshold, I <= 1), which runs on the 'exp' key alone: give "
+                         "every population one tau, delays up to "
+                         f"{config.EXP_KEY_MAX_DELAY:g} tau, and key 'auto' or 'exp'")
     if key == "auto":
         return "exp" if exp_possible else "time" if network.heterogeneous else "phase"
     if network.heterogeneous and not (key == "time" or key == "exp" and exp_possible):

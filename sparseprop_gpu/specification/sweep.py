@@ -173,7 +173,8 @@ class Sweep:
         net = self.spec["network"]
         value = {name: values[0].item() for name, values in cols.items()}
         inputs = [PoissonInput(**given) for given in net["inputs"] or ()]
-        kw = dict(value, connectivity=net["connectivity"], inputs=inputs)
+        kw = dict(value, connectivity=net["connectivity"], inputs=inputs,
+                  **({"external": net["external"]} if net.get("external") else {}))
         try:
             if self.kind == "brunel":
                 return populations.brunel(**kw)

@@ -23,17 +23,19 @@ KINDS = ("single", "brunel", "balanced")
 normal form) or a network of populations from ``sp.brunel`` or ``sp.balanced``."""
 POPULATION_KEYS = {
     "brunel": ("network", "n_e", "g", "eta", "j", "delay", "t_ref", "epsilon", "gamma", "tau",
-               "theta", "v_reset", "seed", "ic_seed", "noise_seed", "connectivity", "inputs"),
+               "theta", "v_reset", "seed", "ic_seed", "noise_seed", "connectivity", "inputs",
+               "external"),
     "balanced": ("network", "model", "model_params", "tau", "n_e", "n_i", "k", "j_ee", "j_ie",
                  "j_ei", "j_ii", "ext_e", "ext_i", "nu", "delay", "t_ref", "seed", "ic_seed",
                  "noise_seed", "connectivity", "inputs")}
 POPULATION_SWEEPABLE = {
-    "brunel": POPULATION_KEYS["brunel"][1:-2],
+    "brunel": POPULATION_KEYS["brunel"][1:-3],
     "balanced": POPULATION_KEYS["balanced"][4:-2]}
 """The keys a sweep of a network of populations may sweep: the constructor's parameters (its
 model's tau is fixed for ``balanced``) and the seeds. ``inputs`` (a list of Poisson inputs,
 tables with ``target``, ``rate``, ``weight`` and ``sources``) and ``noise_seed`` (since 0.6)
-are null where not given, so the specifications of stores written before are unchanged."""
+are null where not given, so the specifications of stores written before are unchanged; so is
+brunel's ``external`` (since 0.7): null for its default, "mean", or "poisson"."""
 INPUT_KEYS = ("target", "rate", "weight", "sources")
 
 
@@ -108,6 +110,7 @@ def _population_section(kind, section):
     defaults = {name: p.default for name, p in
                 inspect.signature(getattr(populations, kind)).parameters.items()
                 if p.default is not inspect.Parameter.empty}
+    defaults.pop("external", None)            # null for the default: see POPULATION_SWEEPABLE
     out = {"network": kind, **{name: defaults.get(name) for name in keys[1:]}, **section}
     if kind == "balanced":
         for name in ("model", "n_e", "n_i", "k"):
@@ -120,6 +123,9 @@ def _population_section(kind, section):
         out["tau"] = 0.01 if out["tau"] is None else out["tau"]
     validate.choice("network.connectivity", out["connectivity"], CONNECTIVITY)
     out["inputs"] = _inputs(out["inputs"])
+    if kind == "brunel" and out["external"] is not None:
+        validate.choice("network.external", out["external"], ("mean", "poisson"))
+        out["external"] = None if out["external"] == "mean" else out["external"]
     for name in POPULATION_SWEEPABLE[kind]:
         if out[name] is not None:
             out[name] = _scalar(f"network.{name}", name, out[name])
