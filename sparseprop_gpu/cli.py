@@ -191,6 +191,13 @@ BENCH_SIZES = (1_000, 10_000)
 """Default sizes of ``sparseprop bench`` (the reference network fires at about 3.4 Hz)."""
 
 
+def _print_row(row):
+    """One row of ``sparseprop bench``'s table (a ``bench.measure`` dict)."""
+    print(f"{row['n']:>9} {row['t_sim']:>7.3g} {row['spikes']:>10} {row['rate_hz']:>8.3g} "
+          f"{row['wall_s']:>8.3g} {row['us_per_spike']:>9.3g} "
+          f"{row['wall_per_sim_s']:>13.3g} {row['spikes_per_s']:>10.3g}", flush=True)
+
+
 def _bench(args):
     from . import bench
     sizes = args.n or list(BENCH_SIZES)
@@ -206,6 +213,13 @@ def _bench(args):
                          f"{args.t_end:g}")
     if not args.repeat >= 1:
         raise ValueError(f"--repeat must be an integer >= 1; got {args.repeat}")
+    if not args.brunel_t_end > 0 or args.brunel_t_end == float("inf"):
+        raise ValueError(f"--brunel-t-end must be a finite number of simulated seconds > 0; "
+                         f"got {args.brunel_t_end:g}")
+    brunel = None
+    if args.brunel is not None:
+        from .specification.populations import brunel as model_a
+        brunel = model_a(n_e=args.brunel, g=5.0, eta=2.0, external="poisson", seed=1)
     print(f"sparseprop-gpu {__version__}; {bench.machine()}")
     print(f"inhibitory LIF network, K = {args.k}, tau = 10 ms, j0 = 1, target rate 1 Hz, "
           f"seed 1 (bench.reference_network); CPU backend, one instance, one thread; best of "
@@ -213,10 +227,12 @@ def _bench(args):
     print(f"{'N':>9} {'sim s':>7} {'spikes':>10} {'rate Hz':>8} {'wall s':>8} "
           f"{'us/spike':>9} {'wall s/sim s':>13} {'spikes/s':>10}")
     for n in sizes:
-        row = bench.measure(bench.reference_network(n, args.k), args.t_end, args.repeat)
-        print(f"{row['n']:>9} {row['t_sim']:>7.3g} {row['spikes']:>10} {row['rate_hz']:>8.3g} "
-              f"{row['wall_s']:>8.3g} {row['us_per_spike']:>9.3g} "
-              f"{row['wall_per_sim_s']:>13.3g} {row['spikes_per_s']:>10.3g}", flush=True)
+        _print_row(bench.measure(bench.reference_network(n, args.k), args.t_end, args.repeat))
+    if brunel is not None:
+        print(f"Brunel's model A, N_E = {args.brunel}, g 5, eta 2, its Poisson input as exact "
+              f"events (sp.brunel(external='poisson'); benchmarks/peers.py's network (b)), "
+              f"--brunel-t-end {args.brunel_t_end:g} s")
+        _print_row(bench.measure(brunel, args.brunel_t_end, args.repeat))
     return 0
 
 
@@ -321,6 +337,11 @@ def build_parser():
                      help="simulated seconds of each run, > 0 (default 10)")
     ben.add_argument("--repeat", type=int, default=3,
                      help="timed runs per size, the fastest kept (default 3)")
+    ben.add_argument("--brunel", type=int, nargs="?", const=10_000, metavar="N_E",
+                     help="also Brunel's model A with its Poisson input, N_E excitatory "
+                          "neurons (default 10000: N = 12500, benchmarks/peers.py's (b))")
+    ben.add_argument("--brunel-t-end", type=float, default=0.2,
+                     help="simulated seconds of the Brunel run, > 0 (default 0.2)")
     ben.set_defaults(func=_bench)
 
     info = sub.add_parser("info", help="versions, backends, whether a GPU is usable")

@@ -47,6 +47,16 @@ def test_bench_prints_one_row_per_size():
     assert all(len(row) == 8 and int(row[2]) > 0 for row in rows)
 
 
+def test_bench_times_brunel_s_model_a_with_its_poisson_input():
+    done = run("-n", "200", "-k", "20", "--t-end", "0.1", "--repeat", "1", "--brunel", "200",
+               "--brunel-t-end", "0.05")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Brunel's model A"))
+    row = lines[at + 1].split()
+    assert row[0] == "250" and int(row[2]) > 0
+
+
 @pytest.mark.parametrize("args, message", [
     (["-n", "1"], "-n must be an integer in [101, 2147483647]"),
     (["-n", "50", "-k", "10", "-n", "5"], "-n must be an integer in [11, 2147483647]"),
@@ -54,6 +64,7 @@ def test_bench_prints_one_row_per_size():
     (["--t-end", "-1"], "--t-end must be a finite number of simulated seconds > 0; got -1"),
     (["-k", "0"], "-k must be an integer in [1, "),
     (["--repeat", "0"], "--repeat must be an integer >= 1; got 0"),
+    (["--brunel-t-end", "0"], "--brunel-t-end must be a finite number of simulated seconds"),
 ])
 def test_bad_input_is_refused_with_the_option_and_its_range(args, message):
     done = run(*args)

@@ -111,6 +111,37 @@ def test_networks_without_quiescent_populations_are_unchanged():
     assert "rest_gap" not in rec.state
 
 
+def test_a_sweep_of_brunel_from_rest_runs_into_a_store_and_its_instances_rebuild(tmp_path):
+    sweep = sp.Sweep({"network": "brunel", "n_e": 160, "j": 0.2, "external": "poisson"},
+                     {"g": [4.0, 6.0]}, {"t_end": 0.05, "per_neuron": True, "batch_size": 1,
+                                         "backend": "cpu"})
+    sp.run_sweep(sweep, tmp_path / "s.zarr", in_process=True, progress=False)
+    ds = sp.open_results(tmp_path / "s.zarr")
+    for m in range(2):
+        net = ds.sp.network(m)
+        assert net.quiescent == ("E", "I") and len(net.poisson) == 2
+        np.testing.assert_array_equal(ds["count"].values[m],
+                                      sp.simulate(net, t_end=0.05).counts)
+    mean = sp.Sweep({"network": "brunel", "n_e": 160, "external": "mean"}, {}, {"t_end": 0.1})
+    bare = sp.Sweep({"network": "brunel", "n_e": 160}, {}, {"t_end": 0.1})
+    assert mean.spec == bare.spec and bare.spec["network"]["external"] is None   # as before 0.7
+    with pytest.raises(ValueError, match="network.external must be one of"):
+        sp.Sweep({"network": "brunel", "n_e": 160, "external": "rest"}, {}, {"t_end": 0.1})
+
+
+def test_the_command_line_runs_brunel_from_rest(tmp_path):
+    import subprocess
+    import sys
+    command = [sys.executable, "-m", "sparseprop_gpu.cli", "simulate", "--network", "brunel",
+               "--n-e", "160", "--j", "0.2", "--t-end", "0.05", "--quiet", "--external",
+               "poisson", "--out", str(tmp_path / "r.npz")]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rec = sp.SpikeRecord.load(tmp_path / "r.npz")
+    net = sp.brunel(n_e=160, j=0.2, external="poisson")
+    np.testing.assert_array_equal(rec.times, sp.simulate(net, t_end=0.05).times)
+
+
 # ---- 3. bad input, refused before any work
 
 def test_what_quiescent_populations_cannot_be_is_refused_naming_it():
