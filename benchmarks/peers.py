@@ -148,8 +148,8 @@ def brian_child(case, variant, t_sim):
     n = int(d["n"])
     work = tempfile.mkdtemp(prefix="peers_brian_")
     rss = os.path.join(work, "maxrss")
-    b2.set_device("cpp_standalone", directory=os.path.join(work, "project"),
-                  build_on_run=False)
+    project = os.path.join(work, "project")
+    b2.set_device("cpp_standalone", directory=project, build_on_run=False)
     b2.prefs.devices.cpp_standalone.openmp_threads = 0          # no OpenMP: one thread
     b2.prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]   # compiling only
     b2.prefs.devices.cpp_standalone.run_cmd_unix = [sys.executable, "-c", RSS_WRAPPER, rss,
@@ -187,7 +187,7 @@ def brian_child(case, variant, t_sim):
         note = "PoissonInput"
     monitor = b2.SpikeMonitor(group, record=False)
     b2.Network(group, syn, monitor, *extra).run(t_sim * b2.second)
-    b2.device.build(compile=True, run=False)
+    b2.device.build(directory=project, compile=True, run=False)   # not ./output
     b2.device.run()
     build = time.perf_counter() - tick - b2.device.timers["run_binary"]
     wall = b2.device._last_run_time
@@ -338,6 +338,7 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", help="N of network (a) "
                         "(default 10000 100000, with --full 1000000 too)")
     parser.add_argument("--no-brunel", action="store_true", help="skip network (b)")
+    parser.add_argument("--brunel-only", action="store_true", help="network (b) alone")
     parser.add_argument("--t-ours", type=float, help="simulated seconds of our runs "
                         "(default per N: " + ", ".join(f"{n:g}: {t[0]:g}" for n, t in T_A.items())
                         + f"; (b) {T_B[0]:g})")
@@ -363,7 +364,8 @@ def main(argv=None):
     if args.sizes and min(args.sizes) < 101:
         parser.error(f"--sizes must be integers >= 101 (K = 100); got {min(args.sizes)}")
     sizes = [1_000] if args.quick else args.sizes or [10_000, 100_000] + [1_000_000] * args.full
-    cases = [(NET_A, n) for n in sizes] + [(NET_B, 12_500)] * (not (args.quick or args.no_brunel))
+    cases = [(NET_A, n) for n in sizes] * (not args.brunel_only) + \
+        [(NET_B, 12_500)] * (not (args.quick or args.no_brunel))
 
     from sparseprop_gpu import bench
     peers = {"nest": args.nest_python, "brian2": args.brian_python}

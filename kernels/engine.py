@@ -280,12 +280,11 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
 def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode, target_table,
                      lookup, synapses, segments, par, neuron, lookup_base, heap, geom, n, k, seed,
                      pops, pop_start, pop_par, block_par, block_k, block_lookup, segment_base,
-                     bitmap, drawn,
-                     candidates, gathered, clock, counts, isi, refractory_end, past_key, rest_gap,
-                     fifo_key,
-                     fifo_sender, fifo_serial, fifo_ring, emitted, noise_seed, ext_time, ext_key,
-                     ext_count, stim_time, stim_target, stim_kick, stim_next, stim_key, buf_times,
-                     buf_senders, rec_cap, status, n_rec, n_proc, t_end, warmup, keep, max_spikes):
+                     bitmap, drawn, candidates, gathered, clock, counts, isi, refractory_end,
+                     past_key, rest_gap, fifo_key, fifo_sender, fifo_serial, fifo_ring, emitted,
+                     noise_seed, ext_time, ext_key, ext_target, ext_count, stim_time, stim_target,
+                     stim_kick, stim_next, stim_key, buf_times, buf_senders, rec_cap, status,
+                     n_rec, n_proc, t_end, warmup, keep, max_spikes):
     """``advance`` instance ``m`` of a batch: row ``m`` of every per-instance array; with
     ``blocked`` (a compile-time constant, like ``tabulated`` and ``featured``) a network of
     populations, through ``populations.advance_blocked``.
@@ -306,7 +305,8 @@ def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode
                                   counts[m], isi[m], refractory_end[m], past_key[m], rest_gap[m],
                                   fifo_key[m],
                                   fifo_sender[m], fifo_serial[m], fifo_ring[m], emitted[m],
-                                  noise_seed[m], ext_time[m], ext_key[m], ext_count[m],
+                                  noise_seed[m], ext_time[m], ext_key[m], ext_target[m],
+                                  ext_count[m],
                                   stim_time[m], stim_target[m], stim_kick[m], stim_next[m],
                                   stim_key[m], keep, buf_times[m], buf_senders[m], rec_cap[m],
                                   max_spikes)

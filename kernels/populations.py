@@ -30,8 +30,7 @@ from numba.extending import register_jitable
 from .bookkeeping import (add_compensated, count_burst, take_statistics, BUFFER_FULL,  # noqa: F401
                           CASCADE, DELAY_FULL, OUT_OF_TABLE, PAUSED, REACHED_T_END)
 from .connectivity import bernoulli_targets, block_key, draw_distinct, STORED
-from .inputs import (next_input, poisson_gap, poisson_key, poisson_target, prime_inputs,
-                     rebase_inputs)
+from .inputs import draw_ahead, next_input, prime_inputs, rebase_inputs, AHEAD_MASK
 from .lookup import input_map, mapped_remaining, remaining_by_lookups
 from .models import (constants, elapsed, excited_key, hold_past, key_after_input, key_at,
                      rebase_step, KEY_EXP_TIME, KEY_TIME, P_REBASE_AT, SATURATED)
@@ -273,7 +272,7 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
                     segments, segment_base, bitmap, drawn, candidates, gathered, clock, t_end,
                     warmup, counts, isi, refractory_end, past_key, rest_gap, fifo_key,
                     fifo_sender, fifo_serial, fifo_ring, emitted, noise_seed, ext_time, ext_key,
-                    ext_count,
+                    ext_target, ext_count,
                     stim_time, stim_target, stim_kick, stim_next, stim_key, keep, buf_times,
                     buf_senders, rec_cap, max_spikes):
     """``engine.advance`` for a network of populations: the same stop conditions, statuses
@@ -309,9 +308,11 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
         Spikes emitted so far (the next emission serial).
     noise_seed : int
         The seed of the Poisson input's streams (``kernels.inputs``).
-    ext_time : float64[pops]; ext_key : float64[pops]; ext_count : int64[pops]
-        Each population's next Poisson event: its time (s from the run's start; NaN before
-        the first launch), key and number (events delivered before it).
+    ext_time : float64[pops, AHEAD]; ext_key : float64[pops, AHEAD]; ext_target : int32[pops,
+    AHEAD]; ext_count : int64[pops]
+        Each population's Poisson events drawn ahead (``inputs.draw_ahead``): their times (s
+        from the run's start; NaN before the first launch), keys and targets; the next one in
+        slot ``ext_count % AHEAD``, ``ext_count`` the events delivered before it.
     stim_time : float64[S + 1]; stim_target : int32[S]; stim_kick : float64[S]
         The stimulus events in time order (s from the run's start, then +inf), their targets
         and kicks (``B_KICK``'s terms); ``stim_next`` (int64[1]) the next one and
@@ -335,10 +336,11 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
     for a in range(pops if featured else 0):
         quiet = quiet or pop_par[a, Q_QUIESCENT] > 0.0
     src, src_key = -1, math.inf         # the next external event: none
-    if featured and prime_inputs(key_kind, mp, clock, noise_seed, pops, pop_par, Q_EXT_RATE,
-                                 ext_time, ext_key, stim_time, stim_next, stim_key):
-        src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_time, stim_next,
-                                  stim_key)
+    if featured and prime_inputs(key_kind, mp, clock, noise_seed, pops, pop_start, pop_par,
+                                 Q_EXT_RATE, ext_time, ext_key, ext_target, ext_count,
+                                 stim_time, stim_next, stim_key):
+        src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, ext_count,
+                                  stim_time, stim_next, stim_key)
     n_rec = 0
     n_proc = 0
     fill = 0
@@ -348,7 +350,8 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
         shift = heap[root]              # the spiker itself (pq_argmin) only when it spikes
         due, due_key = next_delivery(fifo_key, fifo_serial, fifo_ring, blocks)
         if featured and src >= 0 and src_key <= shift and (due < 0 or src_key < due_key):
-            t = stim_time[stim_next[0]] if src == pops else ext_time[src]   # exact, s
+            t = stim_time[stim_next[0]] if src == pops else \
+                ext_time[src, ext_count[src] & AHEAD_MASK]                   # exact, s
             if t > t_end:
                 take_statistics(buf_times, buf_senders, fill, counts, isi)
                 return REACHED_T_END, n_rec, n_proc
@@ -357,8 +360,8 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
                                featured, pops, ext_time, ext_key, stim_time, stim_next,
                                stim_key, n, refractory, excite, quiet, refractory_end,
                                past_key, rest_gap, clock)       # origin follows the inputs
-                src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_time, stim_next,
-                                  stim_key)
+                src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, ext_count,
+                                          stim_time, stim_next, stim_key)
             now = src_key
             if src == pops:             # the stimulus
                 at = stim_next[0]
@@ -367,18 +370,18 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
                 b = population_of(pop_start, drawn[0])
                 stim_next[0] = at + 1
                 stim_key[0] = key_at(key_kind, (stim_time[at + 1] - clock[0]) - clock[1], mp)
-            else:                       # population src's Poisson input
+            else:                       # population src's Poisson input, drawn ahead
                 b = src
-                stream = poisson_key(noise_seed, b)
-                event = ext_count[b]
-                drawn[0] = pop_start[b] + poisson_target(stream, event,
-                                                         pop_start[b + 1] - pop_start[b])
+                slot = ext_count[b] & AHEAD_MASK
+                drawn[0] = ext_target[b, slot]
                 kick = pop_par[b, Q_EXT_KICK]
-                ext_count[b] = event + 1
-                ext_time[b] += poisson_gap(stream, event + 1, pop_par[b, Q_EXT_RATE])
-                ext_key[b] = key_at(key_kind, (ext_time[b] - clock[0]) - clock[1], mp)
-            src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_time, stim_next,
-                                  stim_key)
+                ext_count[b] += 1
+                if slot == AHEAD_MASK:  # the row is used up: the next AHEAD events
+                    draw_ahead(key_kind, mp, clock, noise_seed, b, pop_par[b, Q_EXT_RATE],
+                               pop_start[b], pop_start[b + 1] - pop_start[b], ext_time, ext_key,
+                               ext_target, ext_count[b])
+            src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, ext_count,
+                                  stim_time, stim_next, stim_key)
             if not deliver(tabulated, featured, model, key_kind, mp, heap, geom, level1, bits, -1,
                            -1, b, kick, block_lookup[blocks + b], pops, pop_start, pop_par,
                            block_par, block_k, lookup, conn_mode, seed, synapses, segments,
@@ -451,8 +454,8 @@ def advance_blocked(tabulated, featured, model, key_kind, par, heap, geom, n, po
                            featured, pops, ext_time, ext_key, stim_time, stim_next, stim_key, n,
                            refractory, excite, quiet, refractory_end, past_key, rest_gap, clock)
             if featured:
-                src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, stim_time, stim_next,
-                                  stim_key)
+                src, src_key = next_input(pops, pop_par, Q_EXT_RATE, ext_key, ext_count,
+                                          stim_time, stim_next, stim_key)
 
         n_proc += 1
         if t >= warmup:                 # written out in both loops: as a function the

@@ -132,6 +132,15 @@ def test_a_run_continued_with_another_stimulus_is_refused():
         sp.simulate(ei(stimulus=stimulus(52, 50, 0.3, seed=2)), t_end=0.2, continue_from=first)
 
 
+def test_a_state_of_0_6_with_poisson_input_is_refused_by_name():
+    """0.6 kept one Poisson event per population; 0.7 a row drawn ahead (kernels.inputs)."""
+    first = sp.simulate(ei(), t_end=0.05)
+    assert first.state["ext_time"].shape == (2, 16)
+    first.state["ext_time"] = first.state["ext_time"][:, 0]
+    with pytest.raises(ValueError, match="ext_time has shape.*0.6 with Poisson input"):
+        sp.simulate(ei(), t_end=0.1, continue_from=first)
+
+
 def test_a_run_without_external_input_is_unchanged_by_the_input_code():
     net = ei(inputs=[])
     assert "noise_seed" not in net.describe()

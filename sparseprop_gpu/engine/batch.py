@@ -311,7 +311,13 @@ class Batch:
             target[...] = value
         for name in layout.EXTERNAL if self.blocked else ():
             if name in more:
-                getattr(self, name)[...] = np.asarray(more[name])
+                target, value = getattr(self, name), np.asarray(more[name])
+                if value.shape != target.shape:
+                    raise ValueError(f"the state's {name} has shape {value.shape}, this run's "
+                                     f"{target.shape}: a state of 0.6 with Poisson input (one "
+                                     "event per population, not a row drawn ahead) cannot be "
+                                     "continued by this version; run it again from the start")
+                target[...] = value
         if "past_key" in more and self.past_key.shape[1] > 1:
             self.past_key[...] = np.asarray(more["past_key"])[:, :self.past_key.shape[1]]
         for m, n in enumerate(self.n):

@@ -12,7 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..kernels import engine, models as km, populations as kp
+from ..kernels import engine, inputs as ki, models as km, populations as kp
 
 CONSTANT = "constant"    # one scalar per batch
 SHARED = "shared"        # one array for the whole batch
@@ -87,10 +87,13 @@ ARGUMENTS = (
              "per block: where its FIFO is, its capacity, head and count (R_*)"),
     Argument("emitted", np.int64, (1,), INSTANCE, "spikes emitted (the next serial)"),
     Argument("noise_seed", np.int64, (), INSTANCE, "seed of the Poisson input's streams"),
-    Argument("ext_time", np.float64, ("pops",), INSTANCE,
-             "each population's next Poisson event (s from the run's start; NaN: not drawn)"),
-    Argument("ext_key", np.float64, ("pops",), INSTANCE, "its key"),
-    Argument("ext_count", np.int64, ("pops",), INSTANCE, "Poisson events delivered before it"),
+    Argument("ext_time", np.float64, ("pops", ki.AHEAD), INSTANCE,
+             "each population's Poisson events drawn ahead (s from the run's start; NaN: not "
+             "drawn)"),
+    Argument("ext_key", np.float64, ("pops", ki.AHEAD), INSTANCE, "their keys"),
+    Argument("ext_target", np.int32, ("pops", ki.AHEAD), INSTANCE, "their target neurons"),
+    Argument("ext_count", np.int64, ("pops",), INSTANCE,
+             "Poisson events delivered (the next in slot ext_count % AHEAD)"),
     Argument("stim_time", np.float64, ("stimulus",), INSTANCE,
              "stimulus events in time order (s from the run's start), then +inf"),
     Argument("stim_target", np.int32, ("stimulus",), INSTANCE, "stimulus events' targets"),
@@ -123,9 +126,10 @@ of refractoriness (t_ref > 0), the exact keys past threshold (excitation) and th
 neurons' gaps to rest."""
 IN_FLIGHT = ("fifo_key", "fifo_sender", "fifo_serial", "fifo_ring", "emitted")
 """A network of populations' spikes in flight and the next emission serial."""
-EXTERNAL = ("ext_time", "ext_key", "ext_count", "stim_next", "stim_key")
-"""Where a network of populations' external input stands: each population's next Poisson
-event and the next stimulus event (states saved before 0.6 have none: no external input)."""
+EXTERNAL = ("ext_time", "ext_key", "ext_target", "ext_count", "stim_next", "stim_key")
+"""Where a network of populations' external input stands: each population's Poisson events
+drawn ahead and the next stimulus event (states saved before 0.6 have none: no external
+input; those of 0.6, one event per population, are refused)."""
 
 VARIANTS = ((False, False, False), (False, True, False), (True, False, False),
             (True, True, False), (False, False, True), (True, False, True), (False, True, True),

@@ -10,7 +10,7 @@ do instead.
 """
 from .. import config
 from ..compiled import bitmap_words, candidate_scratch
-from ..kernels import models as km, populations as kp
+from ..kernels import inputs as ki, models as km, populations as kp
 from ..kernels.pqueue import tree_geometry
 
 GIB = 2.0**30
@@ -136,7 +136,8 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
                     + 4 * n_max + 24 * n_max + 12 * buffer + 8 * 8
                     + 8 * (2 + (pops + 1) + kp.N_POP * pops
                            + (kp.N_BLOCK + 2 + kp.N_RING) * pops * pops + 1)
-                    + 8 * (pops + 3 * pops + 3)       # external inputs' tables, state, seed
+                    + 8 * (pops + pops + 3) + 20 * pops * ki.AHEAD   # external inputs' tables,
+                                                      # state, seed; events drawn ahead
                     + (8 + 4 + 8) * fifo + (8 + 4 + 8) * stimulus)
     shared = (4 * (stored_shape[0] * stored_shape[1] if stored else 1) + 8 * lookup
               + 4 * synapses + 8 * segments)
