@@ -20,7 +20,9 @@ instance.)
 Modules: ``data`` (``SpikeData``, ``spike_data``), ``statistics`` (counts, rates, ISI CV, Fano
 factor, population rate, distributions), ``populations`` (per-population rate, CV, Fano of a
 network of populations), ``replay`` (exact voltages, ``chi``), ``export`` (neo,
-NWB), ``theory`` (mean-field rates to hold runs against; SciPy, the ``theory`` extra).
+NWB), ``theory`` (mean-field rates to hold runs against; SciPy, the ``theory`` extra),
+``fisher`` (linear Fisher information of responses about a stimulus parameter, bias-corrected;
+``fisher_information`` runs its trials as an ensemble).
 
 Conventions (each function's docstring repeats the relevant ones):
 
@@ -32,6 +34,7 @@ Conventions (each function's docstring repeats the relevant ones):
 """
 from .data import SpikeData, spike_data
 from .export import to_neo, to_nwb_units
+from .fisher import fisher_information, information_curve, linear_fisher
 from .populations import population_summaries
 from .replay import chi, chi_from_traces, voltage_traces
 from .statistics import (cv_distribution, cv_isi, fano_factor, mean_rate, population_rate,
