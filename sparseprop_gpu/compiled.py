@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from .kernels import connectivity, engine, inputs, pqueue
+from .kernels import connectivity, engine, inputs, models, pqueue, tangent
 
 
 @functools.lru_cache(maxsize=None)
@@ -70,10 +70,21 @@ def _compile(digest):
             t += inputs.poisson_gap(key, event, rate)
         return event if t > t_end else -1
 
-    return fill_table, build, fill_distinct, fill_bernoulli, fill_poisson
+    @njit(cache=True, _nrt=False)
+    def replay(model, par, conn_mode, target_table, seed, n, k, bitmap, drawn, candidates,
+               offsets, senders, times, t0, lo, hi, vectors, log_slopes):
+        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
+        return tangent.replay_tangents(model, models.constants(par), conn_mode, target_table,
+                                       seed, n, k, bitmap, drawn, candidates, offsets, senders,
+                                       times, t0, lo, hi, vectors, log_slopes)
+
+    return fill_table, build, fill_distinct, fill_bernoulli, fill_poisson, replay
 
 
-_fill_table, _build, _fill_distinct, _fill_bernoulli, _fill_poisson = _compile(kernels_digest())
+(_fill_table, _build, _fill_distinct, _fill_bernoulli, _fill_poisson,
+ replay_tangents) = _compile(kernels_digest())
+"""``replay_tangents(...)``: ``kernels.tangent.replay_tangents`` with the model constants as
+the parameter vector ``par`` (float64[N_PAR])."""
 
 
 def bitmap_words(n):

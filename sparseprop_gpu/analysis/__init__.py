@@ -22,7 +22,8 @@ factor, population rate, distributions), ``populations`` (per-population rate, C
 network of populations), ``replay`` (exact voltages, ``chi``), ``export`` (neo,
 NWB), ``theory`` (mean-field rates to hold runs against; SciPy, the ``theory`` extra),
 ``fisher`` (linear Fisher information of responses about a stimulus parameter, bias-corrected;
-``fisher_information`` runs its trials as an ensemble).
+``fisher_information`` runs its trials as an ensemble), ``lyapunov`` (Lyapunov spectra from the
+single-spike Jacobians, along the engine's spikes).
 
 Conventions (each function's docstring repeats the relevant ones):
 
@@ -35,6 +36,7 @@ Conventions (each function's docstring repeats the relevant ones):
 from .data import SpikeData, spike_data
 from .export import to_neo, to_nwb_units
 from .fisher import fisher_information, information_curve, linear_fisher
+from .lyapunov import lyapunov_spectrum
 from .populations import population_summaries
 from .replay import chi, chi_from_traces, voltage_traces
 from .statistics import (cv_distribution, cv_isi, fano_factor, mean_rate, population_rate,

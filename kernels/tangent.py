@@ -1,0 +1,81 @@
+"""Tangent dynamics of the event map (docs/design.md §2.18): the single-spike Jacobian and its
+action on m tangent vectors, along a recorded spike sequence.
+
+Compared at equal times (Monteforte and Wolf 2010), a spike of ``j`` changes only its K
+targets' phases: row ``i`` of its Jacobian holds g'(phi_i) at ``i`` and 1 - g'(phi_i) at ``j``
+(phi_i the target's phase just before the input), the identity elsewhere, so moving m vectors
+costs O(K m) per spike. The phases are replayed from the engine's spike times as offsets to the
+global phase shift, as the phase key holds them; one population of a closed-form model without
+refractoriness (the slice built so far).
+"""
+import math
+
+import numpy as np
+from numba.extending import register_jitable
+
+from .connectivity import draw_targets, STORED
+from .models import ptc, LIF, P_KICK, P_OMEGA, P_PHI_RESET, P_PHI_TH, P_TPP
+
+
+@register_jitable
+def ptc_slope(model, phi, omega, kick):
+    """g'(phi), the derivative of ``models.ptc`` in the phase (``kick`` as there)."""
+    if model == LIF:
+        z = math.exp(-phi / omega)
+        return z / (z - kick)
+    h = math.tan(0.5 * phi)
+    u = h + kick
+    return (1.0 + h * h) / (1.0 + u * u)
+
+
+@register_jitable
+def replay_tangents(model, mp, conn_mode, target_table, seed, n, k, bitmap, drawn, candidates,
+                    offsets, senders, times, t0, lo, hi, vectors, log_slopes):
+    """Move the tangent vectors through spikes ``lo .. hi - 1`` of a recorded sequence.
+
+    Parameters
+    ----------
+    model, mp, conn_mode, target_table, seed, n, k, bitmap, drawn, candidates :
+        As ``engine.advance`` takes them (``mp`` the model constants' tuple, phase units).
+    offsets : float64[n]
+        Each neuron's phase minus the global shift S = (t - t0) / tpp; updated.
+    senders : int32[S]; times : float64[S]
+        The spikes (neuron, time in s) in the order the engine processed them.
+    t0 : float
+        The time (s) at which S is 0.
+    vectors : float64[n, m]
+        The m tangent vectors as columns; updated in place (row i: neuron i).
+    log_slopes : float64[1]
+        Adds sum log g' over the inputs: the log of the spikes' Jacobian determinants.
+
+    Returns
+    -------
+    float
+        The largest distance of a spiker's replayed phase from threshold: the replay's own
+        check that it follows the engine (rounding only, ~1e-12).
+    """
+    tpp = mp[P_TPP]
+    omega = mp[P_OMEGA]
+    kick = mp[P_KICK]
+    threshold = mp[P_PHI_TH]
+    m = vectors.shape[1]
+    worst = 0.0
+    for s in range(lo, hi):
+        j = senders[s]
+        shift = (times[s] - t0) / tpp
+        worst = max(worst, abs(offsets[j] + shift - threshold))
+        if conn_mode == STORED:
+            row = target_table[j]
+        else:
+            draw_targets(seed, j, n, k, bitmap, drawn, candidates)
+            row = drawn
+        for c in range(k):
+            i = np.uint64(row[c])
+            phi = offsets[i] + shift
+            slope = ptc_slope(model, phi, omega, kick)
+            log_slopes[0] += math.log(slope)
+            offsets[i] = ptc(model, phi, omega, kick) - shift
+            for v in range(m):
+                vectors[i, v] = slope * vectors[i, v] + (1.0 - slope) * vectors[j, v]
+        offsets[j] = mp[P_PHI_RESET] - shift
+    return worst

@@ -1,0 +1,175 @@
+"""Lyapunov spectra of networks from the exact event map (docs/design.md §2.18).
+
+The engine runs the network and records its spikes; ``kernels.tangent.replay_tangents`` moves m
+tangent vectors through them with the single-spike Jacobians (O(K m) per spike), and every r
+spikes the vectors are reorthonormalised (QR, O(N m^2)); the exponents are the mean growth
+rates of R's diagonal. The slice built so far: one population (``sp.Network``) of LIF or QIF
+neurons with inhibitory coupling, no refractory period, one drive.
+"""
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from .. import validate
+
+Spectrum = namedtuple("Spectrum", "exponents stderr per_spike kaplan_yorke entropy_rate "
+                                  "log_volume times running spikes duration")
+Spectrum.__doc__ = """The result of ``lyapunov_spectrum``.
+
+exponents : ndarray (m,)
+    The Lyapunov exponents (1/s), largest first.
+stderr : ndarray (m,)
+    Their standard errors over blocks of the measured run.
+per_spike : ndarray (m,)
+    The exponents per network spike (the exponents times the mean interval between spikes).
+kaplan_yorke : float
+    The Kaplan-Yorke dimension of the m exponents (m where their sum stays >= 0, 0 where the
+    largest is negative).
+entropy_rate : float
+    The sum of the positive exponents, in bits per network spike.
+log_volume : float
+    The mean log phase-volume contraction per second, sum of log g'(phi) over every input
+    divided by the time: what the sum of all N exponents must equal (m = N).
+times, running : ndarray (Q,), ndarray (Q, m)
+    The time (s) at each measured QR step and the exponents estimated up to it (convergence).
+spikes : int
+    Network spikes measured (after the warm-up).
+duration : float
+    Seconds measured.
+"""
+
+
+SPREAD_MOST = 1e10
+"""The largest ratio of R's diagonal entries the adaptive QR interval lets one step reach (the
+smallest exponents' directions are lost near 1 / eps = 4.5e15 in float64)."""
+
+
+def _checked(network, m):
+    from ..specification.network import Network
+    if not isinstance(network, Network):
+        raise ValueError("network: Lyapunov spectra are built for one population (sp.Network) "
+                         f"so far; got {type(network).__name__}")
+    if network.model.name not in ("lif", "qif"):
+        raise ValueError(f"network.model must be LIF or QIF (closed-form phase transition "
+                         f"curves); got {network.model.name}")
+    if network.heterogeneous:
+        raise ValueError("network: one drive and tau for every neuron (per-neuron drives are "
+                         "not in the tangent replay yet)")
+    if network.t_ref > 0.0 or network.coupling > 0.0:
+        raise ValueError("network: inhibitory coupling (J <= 0) and t_ref = 0 (the Jacobian of "
+                         "excitation past threshold and of refractoriness are not built yet)")
+    return validate.integer(f"m (exponents, at most n = {network.n})",
+                            network.n if m is None else m, 1, network.n)
+
+
+def lyapunov_spectrum(network, m=None, n_spikes=100_000, warmup=None, qr_every=None, blocks=10,
+                      seed=0):
+    """The ``m`` leading Lyapunov exponents of ``network`` (Monteforte and Wolf 2010).
+
+    Parameters
+    ----------
+    network : sp.Network
+        One population of LIF or QIF neurons, inhibitory, no refractory period.
+    m : int, optional
+        Exponents, 1 <= m <= n (default n: the full spectrum).
+    n_spikes : int
+        Network spikes measured, after ``warmup`` spikes (default n_spikes / 10) in which the
+        tangent vectors settle into the Lyapunov basis.
+    qr_every : int, optional
+        Spikes between reorthonormalisations; default adaptive: starts at 10, halves where the
+        ratio of R's largest to smallest diagonal passes ``SPREAD_MOST`` (1e10), doubles below
+        1e6, at most n_spikes / (2 blocks).
+    blocks : int
+        Blocks of the measured run for the standard errors (>= 2).
+    seed : int
+        Seed of the initial tangent vectors.
+
+    Returns
+    -------
+    Spectrum
+    """
+    from ..compiled import bitmap_words, candidate_scratch, replay_tangents
+    from ..kernels import connectivity, models as km
+    from ..runs.simulate import simulate
+    m = _checked(network, m)
+    n_spikes = validate.integer("n_spikes (measured)", n_spikes, 10, 10**12)
+    warmup = n_spikes // 10 if warmup is None else validate.integer("warmup (spikes)", warmup,
+                                                                    0, 10**12)
+    adaptive = qr_every is None
+    every = 10 if adaptive else validate.integer("qr_every (spikes)", qr_every, 1, 10**9)
+    blocks = validate.integer("blocks", blocks, 2, 10**6)
+    longest = max(10, n_spikes // (2 * blocks))        # at least two QR steps per block
+    n, k = network.n, network.k
+    par = network.model.kernel_params(network.drive, network.coupling, key="phase")
+    rec = simulate(network, n_spikes=warmup + n_spikes, record="spikes")
+    times = np.ascontiguousarray(rec.times, np.float64)
+    senders = np.ascontiguousarray(rec.senders, np.int32)
+    if network.connectivity == "stored":
+        mode, table = connectivity.STORED, np.ascontiguousarray(network.target_table(), np.int32)
+    else:
+        mode, table = connectivity.ON_THE_FLY, np.zeros((1, 1), np.int32)
+    bitmap = np.zeros(bitmap_words(n), np.uint64)
+    drawn = np.zeros(k, np.int32)
+    candidates = np.zeros(candidate_scratch(k), np.int64)
+    offsets = np.array(network.initial_phases, np.float64)
+    vectors = np.linalg.qr(np.random.default_rng(seed).normal(size=(n, m)))[0].copy()
+    log_slopes = np.zeros(1)
+    tpp = par[km.P_TPP]
+    t0, lo = 0.0, 0
+    logs, spans, counts, ends = [], [], [], []
+    measured_log_volume = 0.0
+    while lo < times.size:
+        hi = min(lo + every, times.size)
+        before = log_slopes[0]
+        worst = replay_tangents(np.int64(network.model.kernel_id), par, np.int64(mode), table,
+                                np.int64(network.seed), np.int64(n), np.int64(k), bitmap, drawn,
+                                candidates, offsets, senders, times, t0, lo, hi, vectors,
+                                log_slopes)
+        if worst > 1e-6:
+            raise RuntimeError(f"the tangent replay left the engine's trajectory by {worst:.3g} "
+                               f"in phase before spike {hi}: report this with the network")
+        vectors, r = np.linalg.qr(vectors)
+        growth = np.abs(np.diag(r))
+        if lo >= warmup:
+            logs.append(np.log(growth))
+            spans.append(times[hi - 1] - times[lo - 1] if lo > 0 else times[hi - 1])
+            counts.append(hi - lo)
+            ends.append(times[hi - 1])
+            measured_log_volume += log_slopes[0] - before
+        offsets += (times[hi - 1] - t0) / tpp             # rebase: S = 0 at the last spike
+        t0 = times[hi - 1]
+        if adaptive:                    # R's diagonal within 1e10 of itself: far from the
+            spread = growth.max() / max(growth.min(), 1e-300)       # 1e16 that would lose
+            every = max(1, every // 2) if spread > SPREAD_MOST else \
+                every * 2 if spread < SPREAD_MOST / 1e4 else every  # the smallest exponents
+            every = min(every, longest)
+        lo = hi
+    logs, spans = np.array(logs), np.array(spans)
+    duration = float(spans.sum())
+    total = logs.sum(axis=0)
+    exponents = total / duration
+    order = np.argsort(-exponents)
+    groups = np.array_split(np.arange(len(logs)), min(blocks, len(logs)))
+    per_block = np.array([logs[g].sum(axis=0) / spans[g].sum() for g in groups])
+    stderr = per_block.std(axis=0, ddof=1) / math.sqrt(len(groups))
+    running = np.cumsum(logs, axis=0) / np.cumsum(spans)[:, None]
+    spikes = int(sum(counts))
+    lam = exponents[order]
+    return Spectrum(lam, stderr[order], lam * duration / spikes, _kaplan_yorke(lam),
+                    float(lam[lam > 0].sum() * duration / spikes / math.log(2.0)),
+                    measured_log_volume / duration, np.array(ends), running[:, order], spikes,
+                    duration)
+
+
+def _kaplan_yorke(exponents):
+    """The Kaplan-Yorke dimension of exponents sorted largest first; an exponent within 1e-9
+    of the largest magnitude counts as 0 (time translation's, to rounding)."""
+    exponents = np.where(np.abs(exponents) < 1e-9 * np.abs(exponents).max(), 0.0, exponents)
+    sums = np.cumsum(exponents)
+    if sums[0] < 0:
+        return 0.0
+    j = int(np.flatnonzero(sums >= 0)[-1])
+    if j == exponents.size - 1:
+        return float(exponents.size)
+    return float(j + 1 + sums[j] / abs(exponents[j + 1]))
