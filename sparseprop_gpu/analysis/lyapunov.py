@@ -79,7 +79,7 @@ def lyapunov_spectrum(network, m=None, n_spikes=100_000, warmup=None, qr_every=N
     qr_every : int, optional
         Spikes between reorthonormalisations; default adaptive: starts at 10, halves where the
         ratio of R's largest to smallest diagonal passes ``SPREAD_MOST`` (1e10), doubles below
-        1e6, at most n_spikes / (2 blocks).
+        1e6, at most n_spikes / blocks.
     blocks : int
         Blocks of the measured run for the standard errors (>= 2).
     seed : int
@@ -99,7 +99,7 @@ def lyapunov_spectrum(network, m=None, n_spikes=100_000, warmup=None, qr_every=N
     adaptive = qr_every is None
     every = 10 if adaptive else validate.integer("qr_every (spikes)", qr_every, 1, 10**9)
     blocks = validate.integer("blocks", blocks, 2, 10**6)
-    longest = max(10, n_spikes // (2 * blocks))        # at least two QR steps per block
+    longest = max(10, n_spikes // blocks)              # at least one QR step per block
     n, k = network.n, network.k
     par = network.model.kernel_params(network.drive, network.coupling, key="phase")
     rec = simulate(network, n_spikes=warmup + n_spikes, record="spikes")
