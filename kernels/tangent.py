@@ -1,5 +1,6 @@
-"""Tangent dynamics of the event map (docs/design.md §2.18): the single-spike Jacobian and its
-action on m tangent vectors, along a recorded spike sequence.
+"""Tangent dynamics of the event map (docs/design.md §2.18, §2.19): the single-spike Jacobian,
+its action on m tangent vectors along a recorded spike sequence, and its transpose (the adjoint)
+backwards through it.
 
 Compared at equal times (Monteforte and Wolf 2010), a spike of ``j`` changes only its K
 targets' phases: row ``i`` of its Jacobian holds g'(phi_i) at ``i`` and 1 - g'(phi_i) at ``j``
@@ -26,6 +27,74 @@ def ptc_slope(model, phi, omega, kick):
     h = math.tan(0.5 * phi)
     u = h + kick
     return (1.0 + h * h) / (1.0 + u * u)
+
+
+@register_jitable
+def coupling_slope(model, phi, omega, kick, drive):
+    """dg/dJ at ``phi``: the derivative of ``models.ptc`` in the coupling J (``kick`` J / I for
+    LIF, J / sqrt(I) for QIF; ``drive`` I)."""
+    if model == LIF:
+        return omega / (drive * (math.exp(-phi / omega) - kick))
+    u = math.tan(0.5 * phi) + kick
+    return 2.0 / (math.sqrt(drive) * (1.0 + u * u))
+
+
+@register_jitable
+def record_inputs(model, mp, drive, conn_mode, target_table, seed, n, k, bitmap, drawn,
+                  candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling):
+    """Replay spikes ``lo .. hi - 1`` as ``replay_tangents`` does, without vectors, writing the
+    inputs of spike s to row ``s - lo`` of ``targets`` (int32[., k]), ``slopes`` (g') and
+    ``d_coupling`` (dg/dJ); returns the replay's largest distance from threshold."""
+    tpp = mp[P_TPP]
+    omega = mp[P_OMEGA]
+    kick = mp[P_KICK]
+    threshold = mp[P_PHI_TH]
+    worst = 0.0
+    for s in range(lo, hi):
+        j = senders[s]
+        shift = (times[s] - t0) / tpp
+        worst = max(worst, abs(offsets[j] + shift - threshold))
+        if conn_mode == STORED:
+            row = target_table[j]
+        else:
+            draw_targets(seed, j, n, k, bitmap, drawn, candidates)
+            row = drawn
+        r = s - lo
+        for c in range(k):
+            i = np.uint64(row[c])
+            phi = offsets[i] + shift
+            targets[r, c] = row[c]
+            slopes[r, c] = ptc_slope(model, phi, omega, kick)
+            d_coupling[r, c] = coupling_slope(model, phi, omega, kick, drive)
+            offsets[i] = ptc(model, phi, omega, kick) - shift
+        offsets[j] = mp[P_PHI_RESET] - shift
+    return worst
+
+
+@register_jitable
+def adjoint_spikes(senders, lo, hi, k, tpp, targets, slopes, d_coupling, dl_dt, adjoint,
+                   d_synapse, per_synapse):
+    """Take the adjoint (dL/dphi at equal times, float64[n]) back through spikes ``hi - 1``
+    down to ``lo`` (their inputs as ``record_inputs`` wrote them, row ``s - lo``), adding each
+    spike time's dL/dt_s (``dl_dt``, indexed by s): O(K) per spike. Returns dL/dJ of these
+    spikes; with ``per_synapse`` also adds dL/dw of each connection to ``d_synapse[j, c]``
+    (the c-th target of j)."""
+    d_j = 0.0
+    for s in range(hi - 1, lo - 1, -1):
+        j = np.uint64(senders[s])
+        r = s - lo
+        into = 0.0
+        for c in range(k):
+            i = np.uint64(targets[r, c])
+            after = adjoint[i]
+            into += after * (1.0 - slopes[r, c])
+            weight = after * d_coupling[r, c]
+            d_j += weight
+            if per_synapse:
+                d_synapse[j, c] += weight
+            adjoint[i] = slopes[r, c] * after
+        adjoint[j] += into - tpp * dl_dt[s]          # t_s = t - tpp (phi_j - threshold)
+    return d_j
 
 
 @register_jitable

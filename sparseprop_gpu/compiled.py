@@ -78,13 +78,30 @@ def _compile(digest):
                                        seed, n, k, bitmap, drawn, candidates, offsets, senders,
                                        times, t0, lo, hi, vectors, log_slopes)
 
-    return fill_table, build, fill_distinct, fill_bernoulli, fill_poisson, replay
+    @njit(cache=True, _nrt=False)
+    def inputs_of(model, par, drive, conn_mode, target_table, seed, n, k, bitmap, drawn,
+                  candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling):
+        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
+        return tangent.record_inputs(model, models.constants(par), drive, conn_mode,
+                                     target_table, seed, n, k, bitmap, drawn, candidates,
+                                     offsets, senders, times, t0, lo, hi, targets, slopes,
+                                     d_coupling)
+
+    @njit(cache=True, _nrt=False)
+    def adjoint(senders, lo, hi, k, tpp, targets, slopes, d_coupling, dl_dt, state,
+                d_synapse, per_synapse):
+        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
+        return tangent.adjoint_spikes(senders, lo, hi, k, tpp, targets, slopes, d_coupling,
+                                      dl_dt, state, d_synapse, per_synapse)
+
+    return (fill_table, build, fill_distinct, fill_bernoulli, fill_poisson, replay, inputs_of,
+            adjoint)
 
 
-(_fill_table, _build, _fill_distinct, _fill_bernoulli, _fill_poisson,
- replay_tangents) = _compile(kernels_digest())
-"""``replay_tangents(...)``: ``kernels.tangent.replay_tangents`` with the model constants as
-the parameter vector ``par`` (float64[N_PAR])."""
+(_fill_table, _build, _fill_distinct, _fill_bernoulli, _fill_poisson, replay_tangents,
+ record_inputs, adjoint_spikes) = _compile(kernels_digest())
+"""``replay_tangents(...)``, ``record_inputs(...)``: ``kernels.tangent``'s, with the model
+constants as the parameter vector ``par`` (float64[N_PAR]); ``adjoint_spikes`` as there."""
 
 
 def bitmap_words(n):

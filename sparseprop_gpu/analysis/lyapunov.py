@@ -46,19 +46,8 @@ smallest exponents' directions are lost near 1 / eps = 4.5e15 in float64)."""
 
 
 def _checked(network, m):
-    from ..specification.network import Network
-    if not isinstance(network, Network):
-        raise ValueError("network: Lyapunov spectra are built for one population (sp.Network) "
-                         f"so far; got {type(network).__name__}")
-    if network.model.name not in ("lif", "qif"):
-        raise ValueError(f"network.model must be LIF or QIF (closed-form phase transition "
-                         f"curves); got {network.model.name}")
-    if network.heterogeneous:
-        raise ValueError("network: one drive and tau for every neuron (per-neuron drives are "
-                         "not in the tangent replay yet)")
-    if network.t_ref > 0.0 or network.coupling > 0.0:
-        raise ValueError("network: inhibitory coupling (J <= 0) and t_ref = 0 (the Jacobian of "
-                         "excitation past threshold and of refractoriness are not built yet)")
+    from ..runs.gradient import check_tangent_network
+    check_tangent_network(network)
     return validate.integer(f"m (exponents, at most n = {network.n})",
                             network.n if m is None else m, 1, network.n)
 

@@ -1,0 +1,171 @@
+"""Exact gradients of a loss of the spike times and final phases (docs/design.md §2.19): the
+adjoint of the event map, taken back through the engine's spikes segment by segment, each
+segment recomputed from a checkpoint of the phases.
+
+``trajectory`` runs the network and keeps the checkpoints; the user's loss gives dL/dt_s for
+every spike and dL/dphi for the phases just after the last one; ``backward`` returns dL/dJ,
+dL/dphi(0) and, for stored connectivity, dL/dw of every connection. The gradient is that of
+the trajectory with its spike order fixed.
+"""
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from .. import validate
+from ..compiled import adjoint_spikes, bitmap_words, candidate_scratch, record_inputs
+from ..kernels import connectivity, models as km
+from ..specification.network import Network
+from .simulate import simulate
+
+Trajectory = namedtuple("Trajectory", "network times senders final_phases checkpoints segment "
+                                      "ties")
+Trajectory.__doc__ = """A run of ``network`` kept for its gradient (``trajectory``).
+
+times, senders : ndarray (S,)
+    The spikes (s; neuron), in the order the engine processed them.
+final_phases : ndarray (n,)
+    Every neuron's phase just after the last spike (the model's phase units).
+checkpoints : list of (int, float, ndarray (n,))
+    (first spike, t0, phases minus (t - t0) / tpp) at the start of every segment.
+segment : int
+    Spikes per segment.
+ties : int
+    Spikes at the same time as the one before (where the spike order, and so the derivative,
+    is decided by index, not by the dynamics; 0 for a network whose gradient exists).
+"""
+
+Gradient = namedtuple("Gradient", "coupling initial_phases synapses peak_bytes")
+Gradient.__doc__ = """dL/d(parameters) of a loss of a trajectory.
+
+coupling : float
+    dL/dJ, J the coupling of every connection.
+initial_phases : ndarray (n,)
+    dL/dphi_i(0).
+synapses : ndarray (n, k) or None
+    dL/dw of the c-th connection of neuron j at ``[j, c]`` (``network.target_table()``'s
+    order), with ``per_synapse=True`` (stored connectivity).
+peak_bytes : int
+    The backward pass's memory: the checkpoints and one segment's inputs.
+"""
+
+
+def check_tangent_network(network):
+    """Refuse a network outside what the tangent replay holds, naming why."""
+    if not isinstance(network, Network):
+        raise ValueError("network: the tangent replay is built for one population (sp.Network) "
+                         f"so far; got {type(network).__name__}")
+    if network.model.name not in ("lif", "qif"):
+        raise ValueError(f"network.model must be LIF or QIF (closed-form phase transition "
+                         f"curves); got {network.model.name}")
+    if network.heterogeneous:
+        raise ValueError("network: one drive and tau for every neuron (per-neuron drives are "
+                         "not in the tangent replay yet)")
+    if network.t_ref > 0.0 or network.coupling > 0.0:
+        raise ValueError("network: inhibitory coupling (J <= 0) and t_ref = 0 (the Jacobian of "
+                         "excitation past threshold and of refractoriness are not built yet)")
+
+
+def _targets(network):
+    if network.connectivity == "stored":
+        return connectivity.STORED, np.ascontiguousarray(network.target_table(), np.int32)
+    return connectivity.ON_THE_FLY, np.zeros((1, 1), np.int32)
+
+
+def _replay(network, times, senders, offsets, t0, lo, hi, buffers):
+    """Replay spikes lo..hi-1 into ``buffers`` (targets, slopes, dg/dJ), moving ``offsets``."""
+    mode, table = _targets(network)
+    n, k = network.n, network.k
+    par = network.model.kernel_params(network.drive, network.coupling, key="phase")
+    worst = record_inputs(np.int64(network.model.kernel_id), par, float(network.drive),
+                          np.int64(mode), table, np.int64(network.seed), np.int64(n),
+                          np.int64(k), np.zeros(bitmap_words(n), np.uint64),
+                          np.zeros(k, np.int32), np.zeros(candidate_scratch(k), np.int64),
+                          offsets, senders, times, float(t0), lo, hi, *buffers)
+    if worst > 1e-6:
+        raise RuntimeError(f"the replay left the engine's trajectory by {worst:.3g} in phase "
+                           f"before spike {hi}: report this with the network")
+
+
+def trajectory(network, n_spikes, segment=None):
+    """Run ``network`` for ``n_spikes`` spikes from t = 0 and keep what ``backward`` needs.
+
+    Parameters
+    ----------
+    network : sp.Network
+        One population of LIF or QIF neurons, inhibitory, t_ref = 0, one drive.
+    n_spikes : int
+    segment : int, optional
+        Spikes between checkpoints (default sqrt(n n_spikes / k), which makes the checkpoints'
+        n S / segment and one segment's k segment about equal).
+
+    Returns
+    -------
+    Trajectory
+    """
+    check_tangent_network(network)
+    n_spikes = validate.integer("n_spikes", n_spikes, 1, 10**12)
+    n, k = network.n, network.k
+    segment = max(1, int(math.sqrt(n * n_spikes / k))) if segment is None else \
+        validate.integer("segment (spikes)", segment, 1, 10**12)
+    rec = simulate(network, n_spikes=n_spikes, record="spikes")
+    times = np.ascontiguousarray(rec.times, np.float64)
+    senders = np.ascontiguousarray(rec.senders, np.int32)
+    tpp = network.model.tau / float(network.model.omega(network.drive))
+    offsets, t0 = np.array(network.initial_phases, np.float64), 0.0
+    buffers = _buffers(min(segment, times.size), k)
+    checkpoints = []
+    for lo in range(0, times.size, segment):
+        hi = min(lo + segment, times.size)
+        checkpoints.append((lo, t0, offsets.copy()))
+        _replay(network, times, senders, offsets, t0, lo, hi, buffers)
+        offsets += (times[hi - 1] - t0) / tpp
+        t0 = times[hi - 1]
+    ties = int(np.sum(np.diff(times) == 0.0))
+    return Trajectory(network, times, senders, offsets, checkpoints, segment, ties)
+
+
+def _buffers(rows, k):
+    return (np.zeros((rows, k), np.int32), np.zeros((rows, k)), np.zeros((rows, k)))
+
+
+def backward(run, dl_dtimes, dl_dphases=None, per_synapse=False):
+    """The gradient of a loss L(t_1, ..., t_S, phi(T)) of ``run``'s spike times and of the
+    phases just after its last spike, given the loss's derivatives.
+
+    Parameters
+    ----------
+    run : Trajectory
+    dl_dtimes : array_like (S,)
+        dL/dt_s of every spike (1/s units of L per s), finite.
+    dl_dphases : array_like (n,), optional
+        dL/dphi_i of the final phases (default 0).
+    per_synapse : bool
+        Also dL/dw of every connection (stored connectivity only).
+
+    Returns
+    -------
+    Gradient
+    """
+    network = run.network
+    n, k, size = network.n, network.k, run.times.size
+    dl_dtimes = validate.finite_array("dl_dtimes (dL/dt_s of every spike; a loss that gives "
+                                      "NaN or inf has no gradient)", dl_dtimes, (size,))
+    adjoint = np.zeros(n) if dl_dphases is None else validate.finite_array(
+        "dl_dphases (dL/dphi of the final phases)", dl_dphases, (n,)).copy()
+    if per_synapse and network.connectivity != "stored":
+        raise ValueError("per_synapse: gradients per connection need stored connectivity "
+                         "(connectivity='stored'); on the fly there is no table to hold them")
+    d_synapse = np.zeros((n, k) if per_synapse else (1, 1))
+    tpp = network.model.tau / float(network.model.omega(network.drive))
+    dl_dtimes = dl_dtimes.copy()        # the final phases are taken at the last spike time,
+    dl_dtimes[-1] += adjoint.sum() / tpp    # which moves with it: d phi_i(t_S) / d t_S = 1 / tpp
+    buffers = _buffers(min(run.segment, size), k)
+    d_coupling = 0.0
+    for lo, t0, phases in reversed(run.checkpoints):
+        hi = min(lo + run.segment, size)
+        _replay(network, run.times, run.senders, phases.copy(), t0, lo, hi, buffers)
+        d_coupling += adjoint_spikes(run.senders, lo, hi, np.int64(k), tpp, *buffers,
+                                     dl_dtimes, adjoint, d_synapse, per_synapse)
+    peak = sum(p.nbytes for _, _, p in run.checkpoints) + sum(b.nbytes for b in buffers)
+    return Gradient(float(d_coupling), adjoint, d_synapse if per_synapse else None, int(peak))

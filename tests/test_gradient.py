@@ -1,0 +1,133 @@
+"""Exact gradients by the adjoint of the event map (docs/design.md §2.19): against central
+finite differences of the forward engine (and of the conventional oracle, per connection),
+against forward-mode tangents replayed through the same spikes (a second implementation), for
+LIF and QIF; checkpointed segments of any length give the same gradient; memory below K x
+spikes; bad input refused."""
+
+import numpy as np
+import pytest
+
+import sparseprop_gpu as sp
+from sparseprop_gpu import reference
+from sparseprop_gpu.runs.gradient import backward, trajectory
+
+LIF, QIF = sp.LIF(tau=0.01), sp.QIF(tau=0.01)
+
+
+def network(model=LIF, coupling=None, phases=None, connectivity="stored", n=100, k=10):
+    base = dict(model=model, n=n, k=k, seed=2, connectivity=connectivity)
+    balanced = sp.Network(j0=1.0, target_rate=1.0, **base)
+    return sp.Network(drive=balanced.drive, initial_phases=phases,
+                      coupling=balanced.coupling if coupling is None else coupling, **base)
+
+
+def loss_weights(net, spikes, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=spikes), rng.normal(size=net.n)
+
+
+@pytest.mark.parametrize("model, connectivity, spikes", [
+    (LIF, "stored", 60), (LIF, "on_the_fly", 400), (QIF, "stored", 60)],
+    ids=["lif", "lif-on-the-fly-400", "qif"])
+def test_the_gradient_equals_central_differences_of_the_engine(model, connectivity, spikes):
+    """L = sum_s w_s t_s + sum_i c_i phi_i(t_S); QIF is chaotic: 60 spikes keep its order."""
+    net = network(model, connectivity=connectivity)
+    w, c = loss_weights(net, spikes)
+    run = trajectory(net, spikes)
+    grad = backward(run, w, c)
+
+    def loss(**kw):
+        other = trajectory(network(model, connectivity=connectivity, **kw), spikes)
+        np.testing.assert_array_equal(other.senders, run.senders)     # the order is fixed
+        return w @ other.times + c @ other.final_phases
+    h = 1e-6 * abs(net.coupling)
+    fd = (loss(coupling=net.coupling + h) - loss(coupling=net.coupling - h)) / (2 * h)
+    assert grad.coupling == pytest.approx(fd, rel=1e-6)
+    v = np.random.default_rng(1).normal(size=net.n)
+    v /= np.linalg.norm(v)
+    fd = (loss(phases=net.initial_phases + 1e-6 * v)
+          - loss(phases=net.initial_phases - 1e-6 * v)) / 2e-6
+    assert grad.initial_phases @ v == pytest.approx(fd, rel=1e-6)
+
+
+def test_the_gradient_equals_forward_mode_tangents():
+    """dL/dphi(0) . v from one tangent vector carried forward through the same spikes
+    (kernels.tangent.replay_tangents, not the adjoint's code): each spike moves by
+    -tpp v_j, the final phases by v_i - v_j(t_S)."""
+    from sparseprop_gpu.compiled import bitmap_words, candidate_scratch, replay_tangents
+    from sparseprop_gpu.kernels import connectivity, models as km
+    net, spikes = network(), 500
+    w, c = loss_weights(net, spikes, seed=3)
+    run = trajectory(net, spikes)
+    grad = backward(run, w, c)
+    par = net.model.kernel_params(net.drive, net.coupling, key="phase")
+    tpp = par[km.P_TPP]
+    v = np.random.default_rng(4).normal(size=net.n)
+    offsets, vector = net.initial_phases.copy(), v.reshape(-1, 1).copy()
+    scratch = (np.zeros(bitmap_words(net.n), np.uint64), np.zeros(net.k, np.int32),
+               np.zeros(candidate_scratch(net.k), np.int64))
+    moved = 0.0
+    for s in range(spikes):
+        j = run.senders[s]
+        moved += w[s] * -tpp * vector[j, 0]
+        if s == spikes - 1:
+            last = vector[j, 0]
+        replay_tangents(np.int64(km.LIF), par, np.int64(connectivity.STORED),
+                        np.ascontiguousarray(net.target_table(), np.int32), np.int64(net.seed),
+                        np.int64(net.n), np.int64(net.k), *scratch, offsets, run.senders,
+                        run.times, 0.0, s, s + 1, vector, np.zeros(1))
+    moved += c @ (vector[:, 0] - last)
+    assert grad.initial_phases @ v == pytest.approx(moved, rel=1e-9)
+
+
+def test_per_connection_gradients_against_the_oracle():
+    """dL/dw of one connection by central differences of the conventional oracle, given one
+    coupling per synapse; the connections' gradients sum to dL/dJ."""
+    net, spikes = network(n=40, k=5), 80
+    w, c = loss_weights(net, spikes, seed=5)
+    grad = backward(trajectory(net, spikes), w, c, per_synapse=True)
+    assert grad.synapses.sum() == pytest.approx(grad.coupling, rel=1e-12)
+    table = net.target_table()
+    indptr = np.arange(0, net.n * net.k + 1, net.k)
+    j, col = np.unravel_index(np.argmax(np.abs(grad.synapses)), grad.synapses.shape)
+
+    def loss(delta):
+        coupling = np.full(net.n * net.k, net.coupling)
+        coupling[j * net.k + col] += delta
+        pop = reference.Population(LIF, net.initial_phases, net.drive)
+        times, _, phases = reference.simulate_populations(
+            [pop], indptr, table.reshape(-1), coupling, np.zeros(net.n * net.k),
+            n_spikes=spikes)
+        return w @ times + c @ phases
+    h = 1e-6 * abs(net.coupling)
+    fd = (loss(h) - loss(-h)) / (2 * h)
+    assert grad.synapses[j, col] == pytest.approx(fd, rel=1e-6)
+
+
+def test_segments_change_nothing_and_memory_stays_below_k_times_spikes():
+    net, spikes = network(), 20_000
+    w, c = loss_weights(net, spikes, seed=6)
+    default = backward(trajectory(net, spikes), w, c)
+    short = backward(trajectory(net, spikes, segment=7), w, c)
+    assert short.coupling == pytest.approx(default.coupling, rel=1e-12)
+    np.testing.assert_allclose(short.initial_phases, default.initial_phases, rtol=1e-12,
+                               atol=1e-15)
+    assert default.peak_bytes < 0.2 * net.k * spikes * 8      # K x spikes of float64
+
+
+def test_bad_input_is_refused_naming_it():
+    net = network()
+    run = trajectory(net, 50)
+    with pytest.raises(ValueError, match="dl_dtimes .*NaN"):
+        backward(run, np.full(50, np.nan))
+    with pytest.raises(ValueError, match="dl_dtimes"):
+        backward(run, np.zeros(49))
+    with pytest.raises(ValueError, match="dl_dphases"):
+        backward(run, np.zeros(50), np.zeros(3))
+    with pytest.raises(ValueError, match="per_synapse: .*stored connectivity"):
+        backward(trajectory(network(connectivity="on_the_fly"), 50), np.zeros(50),
+                 per_synapse=True)
+    with pytest.raises(ValueError, match="inhibitory coupling"):
+        trajectory(network(coupling=0.05), 50)
+    with pytest.raises(ValueError, match="n_spikes"):
+        trajectory(net, 0)
