@@ -15,28 +15,21 @@ import numpy as np
 from numba.extending import register_jitable
 
 from .connectivity import draw_targets, STORED
-from .models import ptc, LIF, P_KICK, P_OMEGA, P_PHI_RESET, P_PHI_TH, P_TPP
+from .models import LIF, P_KICK, P_OMEGA, P_PHI_RESET, P_PHI_TH, P_TPP
 
 
 @register_jitable
-def ptc_slope(model, phi, omega, kick):
-    """g'(phi), the derivative of ``models.ptc`` in the phase (``kick`` as there)."""
+def transition(model, phi, omega, kick, drive):
+    """One input at phase ``phi``: ``(g(phi), g'(phi), dg/dJ)``, the phase after it (as
+    ``models.ptc``), its derivatives in the phase and in the coupling J (``kick`` J / I for LIF,
+    J / sqrt(I) for QIF; ``drive`` I). One exp and one log (LIF), one tan and one atan (QIF)."""
     if model == LIF:
-        z = math.exp(-phi / omega)
-        return z / (z - kick)
-    h = math.tan(0.5 * phi)
+        rest = math.exp(-phi / omega) - kick
+        return -omega * math.log(rest), (rest + kick) / rest, omega / (drive * rest)
+    h = math.tan(0.5 * max(phi, -math.pi))
     u = h + kick
-    return (1.0 + h * h) / (1.0 + u * u)
-
-
-@register_jitable
-def coupling_slope(model, phi, omega, kick, drive):
-    """dg/dJ at ``phi``: the derivative of ``models.ptc`` in the coupling J (``kick`` J / I for
-    LIF, J / sqrt(I) for QIF; ``drive`` I)."""
-    if model == LIF:
-        return omega / (drive * (math.exp(-phi / omega) - kick))
-    u = math.tan(0.5 * phi) + kick
-    return 2.0 / (math.sqrt(drive) * (1.0 + u * u))
+    return 2.0 * math.atan(u), (1.0 + h * h) / (1.0 + u * u), 2.0 / (math.sqrt(drive)
+                                                                     * (1.0 + u * u))
 
 
 @register_jitable
@@ -44,7 +37,12 @@ def record_inputs(model, mp, drive, conn_mode, target_table, seed, n, k, bitmap,
                   candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling):
     """Replay spikes ``lo .. hi - 1`` as ``replay_tangents`` does, without vectors, writing the
     inputs of spike s to row ``s - lo`` of ``targets`` (int32[., k]), ``slopes`` (g') and
-    ``d_coupling`` (dg/dJ); returns the replay's largest distance from threshold."""
+    ``d_coupling`` (dg/dJ); returns the replay's largest distance from threshold. LIF goes
+    through ``record_lif_inputs``."""
+    if model == LIF:
+        return record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, drawn,
+                                 candidates, offsets, senders, times, t0, lo, hi, targets,
+                                 slopes, d_coupling)
     tpp = mp[P_TPP]
     omega = mp[P_OMEGA]
     kick = mp[P_KICK]
@@ -62,12 +60,58 @@ def record_inputs(model, mp, drive, conn_mode, target_table, seed, n, k, bitmap,
         r = s - lo
         for c in range(k):
             i = np.uint64(row[c])
-            phi = offsets[i] + shift
+            after, slopes[r, c], d_coupling[r, c] = transition(model, offsets[i] + shift, omega,
+                                                               kick, drive)
             targets[r, c] = row[c]
-            slopes[r, c] = ptc_slope(model, phi, omega, kick)
-            d_coupling[r, c] = coupling_slope(model, phi, omega, kick, drive)
-            offsets[i] = ptc(model, phi, omega, kick) - shift
+            offsets[i] = after - shift
         offsets[j] = mp[P_PHI_RESET] - shift
+    return worst
+
+
+@register_jitable
+def record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, drawn, candidates,
+                      offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling):
+    """``record_inputs`` for LIF without a transcendental per input: each neuron held as
+    u = exp(-offset / omega), so that z = exp(-phi / omega) = u / G with G = exp((t - t0') /
+    tau); an input is u -= kick G (the exp key's addition), g' = u / (u - kick G) and dg/dJ =
+    omega G / (I (u - kick G)). The origin t0' moves (u /= G) before G could overflow; the
+    offsets are converted in and out, O(n) per call."""
+    tau = mp[P_TPP] * mp[P_OMEGA]
+    omega = mp[P_OMEGA]
+    kick = mp[P_KICK]
+    threshold = mp[P_PHI_TH]
+    for i in range(n):
+        offsets[i] = math.exp(-offsets[i] / omega)
+    origin = t0
+    worst = 0.0
+    for s in range(lo, hi):
+        j = np.uint64(senders[s])
+        if (times[s] - origin) / tau > 600.0:              # exp(600) is far from overflow
+            scale = math.exp(-(times[s] - origin) / tau)
+            for i in range(n):
+                offsets[i] *= scale
+            origin = times[s]
+        big_g = math.exp((times[s] - origin) / tau)
+        worst = max(worst, abs(-omega * math.log(offsets[j] / big_g) - threshold))
+        if conn_mode == STORED:
+            row = target_table[j]
+        else:
+            draw_targets(seed, j, n, k, bitmap, drawn, candidates)
+            row = drawn
+        r = s - lo
+        step = kick * big_g
+        for c in range(k):
+            i = np.uint64(row[c])
+            u = offsets[i]
+            rest = u - step
+            targets[r, c] = row[c]
+            slopes[r, c] = u / rest
+            d_coupling[r, c] = omega * big_g / (drive * rest)
+            offsets[i] = rest
+        offsets[j] = big_g
+    shift = (origin - t0) / mp[P_TPP]
+    for i in range(n):
+        offsets[i] = -omega * math.log(offsets[i]) - shift
     return worst
 
 
@@ -140,10 +184,9 @@ def replay_tangents(model, mp, conn_mode, target_table, seed, n, k, bitmap, draw
             row = drawn
         for c in range(k):
             i = np.uint64(row[c])
-            phi = offsets[i] + shift
-            slope = ptc_slope(model, phi, omega, kick)
+            after, slope, _ = transition(model, offsets[i] + shift, omega, kick, 1.0)
             log_slopes[0] += math.log(slope)
-            offsets[i] = ptc(model, phi, omega, kick) - shift
+            offsets[i] = after - shift
             for v in range(m):
                 vectors[i, v] = slope * vectors[i, v] + (1.0 - slope) * vectors[j, v]
         offsets[j] = mp[P_PHI_RESET] - shift

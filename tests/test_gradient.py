@@ -113,6 +113,13 @@ def test_segments_change_nothing_and_memory_stays_below_k_times_spikes():
     np.testing.assert_allclose(short.initial_phases, default.initial_phases, rtol=1e-12,
                                atol=1e-15)
     assert default.peak_bytes < 0.2 * net.k * spikes * 8      # K x spikes of float64
+    whole = trajectory(net, 6000, segment=6000)      # 7.4 s = 740 tau: LIF's origin moves
+    assert whole.times[-1] > 6.0
+    parts = trajectory(net, 6000, segment=100)
+    np.testing.assert_allclose(whole.final_phases, parts.final_phases, rtol=0, atol=1e-9)
+    w, c = loss_weights(net, 6000, seed=7)
+    assert backward(whole, w, c).coupling == pytest.approx(backward(parts, w, c).coupling,
+                                                           rel=1e-9)
 
 
 def test_bad_input_is_refused_naming_it():

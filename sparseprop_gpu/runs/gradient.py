@@ -66,25 +66,26 @@ def check_tangent_network(network):
                          "excitation past threshold and of refractoriness are not built yet)")
 
 
-def _targets(network):
+def _replayer(network):
+    """A function replaying spikes lo..hi-1 into the buffers (targets, slopes, dg/dJ) and moving
+    the offsets, with the network's constants and scratch made once."""
     if network.connectivity == "stored":
-        return connectivity.STORED, np.ascontiguousarray(network.target_table(), np.int32)
-    return connectivity.ON_THE_FLY, np.zeros((1, 1), np.int32)
-
-
-def _replay(network, times, senders, offsets, t0, lo, hi, buffers):
-    """Replay spikes lo..hi-1 into ``buffers`` (targets, slopes, dg/dJ), moving ``offsets``."""
-    mode, table = _targets(network)
+        mode, table = connectivity.STORED, np.ascontiguousarray(network.target_table(), np.int32)
+    else:
+        mode, table = connectivity.ON_THE_FLY, np.zeros((1, 1), np.int32)
     n, k = network.n, network.k
     par = network.model.kernel_params(network.drive, network.coupling, key="phase")
-    worst = record_inputs(np.int64(network.model.kernel_id), par, float(network.drive),
-                          np.int64(mode), table, np.int64(network.seed), np.int64(n),
-                          np.int64(k), np.zeros(bitmap_words(n), np.uint64),
-                          np.zeros(k, np.int32), np.zeros(candidate_scratch(k), np.int64),
-                          offsets, senders, times, float(t0), lo, hi, *buffers)
-    if worst > 1e-6:
-        raise RuntimeError(f"the replay left the engine's trajectory by {worst:.3g} in phase "
-                           f"before spike {hi}: report this with the network")
+    fixed = (np.int64(network.model.kernel_id), par, float(network.drive), np.int64(mode),
+             table, np.int64(network.seed), np.int64(n), np.int64(k),
+             np.zeros(bitmap_words(n), np.uint64), np.zeros(k, np.int32),
+             np.zeros(candidate_scratch(k), np.int64))
+
+    def replay(times, senders, offsets, t0, lo, hi, buffers):
+        worst = record_inputs(*fixed, offsets, senders, times, float(t0), lo, hi, *buffers)
+        if worst > 1e-6:
+            raise RuntimeError(f"the replay left the engine's trajectory by {worst:.3g} in "
+                               f"phase before spike {hi}: report this with the network")
+    return replay
 
 
 def trajectory(network, n_spikes, segment=None):
@@ -114,11 +115,12 @@ def trajectory(network, n_spikes, segment=None):
     tpp = network.model.tau / float(network.model.omega(network.drive))
     offsets, t0 = np.array(network.initial_phases, np.float64), 0.0
     buffers = _buffers(min(segment, times.size), k)
+    replay = _replayer(network)
     checkpoints = []
     for lo in range(0, times.size, segment):
         hi = min(lo + segment, times.size)
         checkpoints.append((lo, t0, offsets.copy()))
-        _replay(network, times, senders, offsets, t0, lo, hi, buffers)
+        replay(times, senders, offsets, t0, lo, hi, buffers)
         offsets += (times[hi - 1] - t0) / tpp
         t0 = times[hi - 1]
     ties = int(np.sum(np.diff(times) == 0.0))
@@ -161,10 +163,11 @@ def backward(run, dl_dtimes, dl_dphases=None, per_synapse=False):
     dl_dtimes = dl_dtimes.copy()        # the final phases are taken at the last spike time,
     dl_dtimes[-1] += adjoint.sum() / tpp    # which moves with it: d phi_i(t_S) / d t_S = 1 / tpp
     buffers = _buffers(min(run.segment, size), k)
+    replay = _replayer(network)
     d_coupling = 0.0
     for lo, t0, phases in reversed(run.checkpoints):
         hi = min(lo + run.segment, size)
-        _replay(network, run.times, run.senders, phases.copy(), t0, lo, hi, buffers)
+        replay(run.times, run.senders, phases.copy(), t0, lo, hi, buffers)
         d_coupling += adjoint_spikes(run.senders, lo, hi, np.int64(k), tpp, *buffers,
                                      dl_dtimes, adjoint, d_synapse, per_synapse)
     peak = sum(p.nbytes for _, _, p in run.checkpoints) + sum(b.nbytes for b in buffers)
