@@ -34,7 +34,7 @@ Conventions (each function's docstring repeats the relevant ones):
 * Neurons beyond an instance's own ``n`` (ensembles of different sizes) are NaN.
 """
 from .data import SpikeData, spike_data
-from .export import to_neo, to_nwb_units
+from .export import to_neo, to_neo_spiketrains, to_nwb_units, write_nwb
 from .fisher import fisher_information, information_curve, linear_fisher
 from .lyapunov import lyapunov_spectrum
 from .populations import population_summaries

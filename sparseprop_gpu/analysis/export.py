@@ -50,3 +50,54 @@ def to_nwb_units(source):
             "spike_times_index": index,
             "obs_intervals": np.stack([data.t_start[owner], data.t_stop[owner]], axis=1),
             "instance": owner, "neuron": np.arange(total) - unit_offset[owner]}
+
+
+def to_neo_spiketrains(source, instance=None):
+    """The spikes as a ``neo`` ``SpikeTrainList`` (one train per neuron, channel ids as
+    ``to_neo`` numbers them); the ``neo`` extra."""
+    from neo.core.spiketrainlist import SpikeTrainList
+    return SpikeTrainList.from_spike_time_array(**to_neo(source, instance))
+
+
+def write_nwb(source, path, session_description="sparseprop-gpu simulation", identifier=None):
+    """Write the spikes as an NWB file's Units table, one unit per neuron with its ``instance``
+    and ``neuron`` as columns and its window as ``obs_intervals`` (the ``nwb`` extra, pynwb).
+
+    The file is written beside ``path`` and moved into place only when complete; an existing
+    ``path`` is refused (nothing is overwritten). Returns the path.
+    """
+    import json
+    import os
+    import uuid
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from pynwb import NWBHDF5IO, NWBFile
+
+    path = Path(path)
+    if path.exists():
+        raise ValueError(f"path: {path} exists; write_nwb overwrites nothing: give a new path")
+    units = to_nwb_units(source)
+    meta = getattr(source, "meta", None)
+    if meta is None and hasattr(source, "sp"):          # a Dataset of an ensemble or sweep
+        meta = source.sp.meta
+    nwb = NWBFile(session_description=session_description,
+                  identifier=identifier or uuid.uuid4().hex,
+                  session_start_time=datetime.now(timezone.utc),
+                  notes=json.dumps(meta or {}, default=str))
+    nwb.add_unit_column("instance", "the instance of the ensemble or sweep")
+    nwb.add_unit_column("neuron", "the neuron within its instance")
+    start = np.concatenate([[0], units["spike_times_index"][:-1]])
+    for u in range(units["id"].size):
+        nwb.add_unit(spike_times=units["spike_times"][start[u]:units["spike_times_index"][u]],
+                     obs_intervals=units["obs_intervals"][u:u + 1],
+                     instance=int(units["instance"][u]), neuron=int(units["neuron"][u]))
+    partial = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.partial.nwb")
+    try:
+        with NWBHDF5IO(str(partial), "w") as io:
+            io.write(nwb)
+        os.link(partial, path)              # no-clobber: fails if path appeared meanwhile
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return path
