@@ -34,15 +34,18 @@ def transition(model, phi, omega, kick, drive):
 
 @register_jitable
 def record_inputs(model, mp, drive, conn_mode, target_table, seed, n, k, bitmap, drawn,
-                  candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling):
+                  candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling,
+                  d_drive):
     """Replay spikes ``lo .. hi - 1`` as ``replay_tangents`` does, without vectors, writing the
-    inputs of spike s to row ``s - lo`` of ``targets`` (int32[., k]), ``slopes`` (g') and
-    ``d_coupling`` (dg/dJ); returns the replay's largest distance from threshold. LIF goes
-    through ``record_lif_inputs``."""
+    inputs of spike s to row ``s - lo`` of ``targets`` (int32[., k]), ``slopes`` (g'),
+    ``d_coupling`` (dg/dJ) and, unless it has no rows, ``d_drive`` (dg/dI at the input's
+    phase); returns the replay's largest distance from threshold. LIF goes through
+    ``record_lif_inputs``."""
     if model == LIF:
         return record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, drawn,
                                  candidates, offsets, senders, times, t0, lo, hi, targets,
-                                 slopes, d_coupling)
+                                 slopes, d_coupling, d_drive)
+    drives = d_drive.shape[0] > 0
     tpp = mp[P_TPP]
     omega = mp[P_OMEGA]
     kick = mp[P_KICK]
@@ -62,6 +65,8 @@ def record_inputs(model, mp, drive, conn_mode, target_table, seed, n, k, bitmap,
             i = np.uint64(row[c])
             after, slopes[r, c], d_coupling[r, c] = transition(model, offsets[i] + shift, omega,
                                                                kick, drive)
+            if drives:                  # QIF: dg/dI = -kick dg/dJ / (2 sqrt(I))
+                d_drive[r, c] = -kick * d_coupling[r, c] / (2.0 * math.sqrt(drive))
             targets[r, c] = row[c]
             offsets[i] = after - shift
         offsets[j] = mp[P_PHI_RESET] - shift
@@ -70,15 +75,20 @@ def record_inputs(model, mp, drive, conn_mode, target_table, seed, n, k, bitmap,
 
 @register_jitable
 def record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, drawn, candidates,
-                      offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling):
+                      offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling,
+                      d_drive):
     """``record_inputs`` for LIF without a transcendental per input: each neuron held as
     u = exp(-offset / omega), so that z = exp(-phi / omega) = u / G with G = exp((t - t0') /
     tau); an input is u -= kick G (the exp key's addition), g' = u / (u - kick G) and dg/dJ =
     omega G / (I (u - kick G)). The origin t0' moves (u /= G) before G could overflow; the
-    offsets are converted in and out, O(n) per call."""
+    offsets are converted in and out, O(n) per call. dg/dI (``d_drive`` with rows) takes two
+    logs per input: (omega' / omega) g - (z phi omega' / omega + omega kick / I) / (z - kick),
+    omega' = omega^2 / (I (I - 1))."""
     tau = mp[P_TPP] * mp[P_OMEGA]
     omega = mp[P_OMEGA]
     kick = mp[P_KICK]
+    drives = d_drive.shape[0] > 0
+    rate = omega / (drive * (drive - 1.0))          # omega' / omega
     threshold = mp[P_PHI_TH]
     for i in range(n):
         offsets[i] = math.exp(-offsets[i] / omega)
@@ -107,6 +117,11 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, dr
             targets[r, c] = row[c]
             slopes[r, c] = u / rest
             d_coupling[r, c] = omega * big_g / (drive * rest)
+            if drives:
+                z, left = u / big_g, rest / big_g
+                phi = -omega * math.log(z)
+                d_drive[r, c] = rate * -omega * math.log(left) - (z * phi * rate
+                                                                  + omega * kick / drive) / left
             offsets[i] = rest
         offsets[j] = big_g
     shift = (origin - t0) / mp[P_TPP]
@@ -116,27 +131,38 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, dr
 
 
 @register_jitable
-def adjoint_spikes(senders, lo, hi, k, tpp, targets, slopes, d_coupling, dl_dt, adjoint,
-                   d_synapse, per_synapse):
+def adjoint_spikes(senders, times, lo, hi, k, tpp, targets, slopes, d_coupling, d_drive, dl_dt,
+                   adjoint, d_synapse, per_synapse, flow, since, d_drives):
     """Take the adjoint (dL/dphi at equal times, float64[n]) back through spikes ``hi - 1``
     down to ``lo`` (their inputs as ``record_inputs`` wrote them, row ``s - lo``), adding each
     spike time's dL/dt_s (``dl_dt``, indexed by s): O(K) per spike. Returns dL/dJ of these
     spikes; with ``per_synapse`` also adds dL/dw of each connection to ``d_synapse[j, c]``
-    (the c-th target of j)."""
+    (the c-th target of j). Where ``d_drive`` has rows, adds dL/dI_i to ``d_drives[i]``: the
+    inputs' dg/dI, and the velocity's d(1/tpp)/dI = ``flow`` times the adjoint's integral over
+    time, taken when a neuron's adjoint changes (``since[i]``: the time its value began, going
+    back; the host adds each neuron's last piece down to t = 0)."""
+    drives = d_drive.shape[0] > 0
     d_j = 0.0
     for s in range(hi - 1, lo - 1, -1):
         j = np.uint64(senders[s])
+        t = times[s]
         r = s - lo
         into = 0.0
         for c in range(k):
             i = np.uint64(targets[r, c])
             after = adjoint[i]
+            if drives:
+                d_drives[i] += after * (flow * (since[i] - t) + d_drive[r, c])
+                since[i] = t
             into += after * (1.0 - slopes[r, c])
             weight = after * d_coupling[r, c]
             d_j += weight
             if per_synapse:
                 d_synapse[j, c] += weight
             adjoint[i] = slopes[r, c] * after
+        if drives:
+            d_drives[j] += adjoint[j] * flow * (since[j] - t)
+            since[j] = t
         adjoint[j] += into - tpp * dl_dt[s]          # t_s = t - tpp (phi_j - threshold)
     return d_j
 

@@ -80,19 +80,21 @@ def _compile(digest):
 
     @njit(cache=True, _nrt=False)
     def inputs_of(model, par, drive, conn_mode, target_table, seed, n, k, bitmap, drawn,
-                  candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling):
+                  candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling,
+                  d_drive):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         return tangent.record_inputs(model, models.constants(par), drive, conn_mode,
                                      target_table, seed, n, k, bitmap, drawn, candidates,
                                      offsets, senders, times, t0, lo, hi, targets, slopes,
-                                     d_coupling)
+                                     d_coupling, d_drive)
 
     @njit(cache=True, _nrt=False)
-    def adjoint(senders, lo, hi, k, tpp, targets, slopes, d_coupling, dl_dt, state,
-                d_synapse, per_synapse):
+    def adjoint(senders, times, lo, hi, k, tpp, targets, slopes, d_coupling, d_drive, dl_dt,
+                state, d_synapse, per_synapse, flow, since, d_drives):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
-        return tangent.adjoint_spikes(senders, lo, hi, k, tpp, targets, slopes, d_coupling,
-                                      dl_dt, state, d_synapse, per_synapse)
+        return tangent.adjoint_spikes(senders, times, lo, hi, k, tpp, targets, slopes,
+                                      d_coupling, d_drive, dl_dt, state, d_synapse,
+                                      per_synapse, flow, since, d_drives)
 
     return (fill_table, build, fill_distinct, fill_bernoulli, fill_poisson, replay, inputs_of,
             adjoint)

@@ -1,5 +1,6 @@
 """Exact gradients by the adjoint of the event map (docs/design.md §2.19): against central
-finite differences of the forward engine (and of the conventional oracle, per connection),
+finite differences of the forward engine (and of the conventional oracle, per connection and
+per neuron's drive),
 against forward-mode tangents replayed through the same spikes (a second implementation), for
 LIF and QIF; checkpointed segments of any length give the same gradient; memory below K x
 spikes; bad input refused."""
@@ -78,6 +79,36 @@ def test_the_gradient_equals_forward_mode_tangents():
                         run.times, 0.0, s, s + 1, vector, np.zeros(1))
     moved += c @ (vector[:, 0] - last)
     assert grad.initial_phases @ v == pytest.approx(moved, rel=1e-9)
+
+
+@pytest.mark.parametrize("model", [LIF, QIF], ids=["lif", "qif"])
+def test_drive_gradients_against_the_engine_and_per_neuron_against_the_oracle(model):
+    """dL/dI_i: the inputs' dg/dI and the phase velocity's; their sum against central
+    differences of the engine in the common drive, two neurons' against the oracle run with
+    one neuron's drive changed (sp.heterogeneous)."""
+    net, spikes = network(model), 60
+    w, c = loss_weights(net, spikes)
+    run = trajectory(net, spikes)
+    grad = backward(run, w, c, drives=True)
+    h = 1e-6 * net.drive
+
+    def loss(drive):
+        other = trajectory(sp.Network(model=model, n=net.n, k=net.k, seed=net.seed,
+                                      connectivity="stored", drive=drive,
+                                      coupling=net.coupling), spikes)
+        np.testing.assert_array_equal(other.senders, run.senders)
+        return w @ other.times + c @ other.final_phases
+    fd = (loss(net.drive + h) - loss(net.drive - h)) / (2 * h)
+    assert grad.drives.sum() == pytest.approx(fd, rel=1e-6)
+    for i in (3, int(np.argmax(np.abs(grad.drives)))):
+        def one(delta):
+            drive = sp.heterogeneous(lambda q, n: np.where(q == i, net.drive + delta, net.drive))
+            rec, phases = reference.simulate(
+                sp.Network(model=model, n=net.n, k=net.k, seed=net.seed, connectivity="stored",
+                           drive=drive, coupling=net.coupling), n_spikes=spikes)
+            np.testing.assert_array_equal(rec.senders, run.senders)
+            return w @ rec.times + c @ phases
+        assert grad.drives[i] == pytest.approx((one(h) - one(-h)) / (2 * h), rel=1e-6)
 
 
 def test_per_connection_gradients_against_the_oracle():

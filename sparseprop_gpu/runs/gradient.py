@@ -35,7 +35,7 @@ ties : int
     is decided by index, not by the dynamics; 0 for a network whose gradient exists).
 """
 
-Gradient = namedtuple("Gradient", "coupling initial_phases synapses peak_bytes")
+Gradient = namedtuple("Gradient", "coupling initial_phases synapses drives peak_bytes")
 Gradient.__doc__ = """dL/d(parameters) of a loss of a trajectory.
 
 coupling : float
@@ -45,6 +45,9 @@ initial_phases : ndarray (n,)
 synapses : ndarray (n, k) or None
     dL/dw of the c-th connection of neuron j at ``[j, c]`` (``network.target_table()``'s
     order), with ``per_synapse=True`` (stored connectivity).
+drives : ndarray (n,) or None
+    dL/dI_i of each neuron's drive (their sum: dL/dI of the common drive), with
+    ``drives=True``.
 peak_bytes : int
     The backward pass's memory: the checkpoints and one segment's inputs.
 """
@@ -127,11 +130,21 @@ def trajectory(network, n_spikes, segment=None):
     return Trajectory(network, times, senders, offsets, checkpoints, segment, ties)
 
 
-def _buffers(rows, k):
-    return (np.zeros((rows, k), np.int32), np.zeros((rows, k)), np.zeros((rows, k)))
+def _buffers(rows, k, drives=False):
+    """A segment's inputs: targets, g', dg/dJ and dg/dI (no rows without drives)."""
+    return (np.zeros((rows, k), np.int32), np.zeros((rows, k)), np.zeros((rows, k)),
+            np.zeros((rows if drives else 0, k)))
 
 
-def backward(run, dl_dtimes, dl_dphases=None, per_synapse=False):
+def _flow(network):
+    """d(1/tpp)/dI: how the phase velocity omega / tau moves with the drive (1/s)."""
+    drive, model = float(network.drive), network.model
+    omega = float(model.omega(drive))
+    slope = omega**2 / (drive * (drive - 1.0)) if model.name == "lif" else 1.0 / math.sqrt(drive)
+    return slope / model.tau
+
+
+def backward(run, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False):
     """The gradient of a loss L(t_1, ..., t_S, phi(T)) of ``run``'s spike times and of the
     phases just after its last spike, given the loss's derivatives.
 
@@ -144,6 +157,8 @@ def backward(run, dl_dtimes, dl_dphases=None, per_synapse=False):
         dL/dphi_i of the final phases (default 0).
     per_synapse : bool
         Also dL/dw of every connection (stored connectivity only).
+    drives : bool
+        Also dL/dI_i of every neuron's drive (two logs more per input for LIF).
 
     Returns
     -------
@@ -162,13 +177,20 @@ def backward(run, dl_dtimes, dl_dphases=None, per_synapse=False):
     tpp = network.model.tau / float(network.model.omega(network.drive))
     dl_dtimes = dl_dtimes.copy()        # the final phases are taken at the last spike time,
     dl_dtimes[-1] += adjoint.sum() / tpp    # which moves with it: d phi_i(t_S) / d t_S = 1 / tpp
-    buffers = _buffers(min(run.segment, size), k)
+    buffers = _buffers(min(run.segment, size), k, drives)
     replay = _replayer(network)
+    flow = _flow(network)
+    since = np.full(n, run.times[-1])
+    d_drives = np.zeros(n)
     d_coupling = 0.0
     for lo, t0, phases in reversed(run.checkpoints):
         hi = min(lo + run.segment, size)
         replay(run.times, run.senders, phases.copy(), t0, lo, hi, buffers)
-        d_coupling += adjoint_spikes(run.senders, lo, hi, np.int64(k), tpp, *buffers,
-                                     dl_dtimes, adjoint, d_synapse, per_synapse)
+        d_coupling += adjoint_spikes(run.senders, run.times, lo, hi, np.int64(k), tpp,
+                                     *buffers, dl_dtimes, adjoint, d_synapse, per_synapse, flow,
+                                     since, d_drives)
+    if drives:                          # each neuron's last piece of the flow, down to t = 0
+        d_drives += adjoint * flow * since
     peak = sum(p.nbytes for _, _, p in run.checkpoints) + sum(b.nbytes for b in buffers)
-    return Gradient(float(d_coupling), adjoint, d_synapse if per_synapse else None, int(peak))
+    return Gradient(float(d_coupling), adjoint, d_synapse if per_synapse else None,
+                    d_drives if drives else None, int(peak))
