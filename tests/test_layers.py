@@ -14,7 +14,7 @@ LAYERS = [
     ("engine",),
     ("runs",),
     ("storage", "reference"),
-    ("distributed", "analysis", "bench"),
+    ("distributed", "analysis", "bench", "training"),
     ("plotting", "cli", "__init__"),
 ]
 LAYER = {name: depth for depth, names in enumerate(LAYERS) for name in names}

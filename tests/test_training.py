@@ -1,0 +1,72 @@
+"""The exact gradients as a JAX function (sparseprop_gpu.training, the ``train`` extra): its
+VJP is runs.gradient.backward's, and optax learns a teacher network's coupling and drive from
+its spike times."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import sparseprop_gpu as sp
+from sparseprop_gpu.runs.gradient import backward, trajectory
+from sparseprop_gpu.training import spike_function
+
+jax.config.update("jax_enable_x64", True)
+
+
+def network(**kw):
+    base = sp.Network(model=sp.LIF(tau=0.01), n=100, k=10, j0=1.0, target_rate=1.0, seed=2,
+                      connectivity="stored")
+    given = dict(drive=base.drive, coupling=base.coupling, initial_phases=base.initial_phases)
+    given.update(kw)
+    return sp.Network(model=base.model, n=100, k=10, seed=2, connectivity="stored", **given)
+
+
+def test_jax_gradients_are_the_adjoint_s():
+    net, spikes = network(), 60
+    f = spike_function(net, spikes)
+    w = np.random.default_rng(0).normal(size=spikes)
+
+    def loss(coupling, drive, phases):
+        times, final = f(coupling, drive, phases)
+        return jnp.dot(w, times) + jnp.sum(final ** 2)
+    got = jax.grad(loss, argnums=(0, 1, 2))(net.coupling, net.drive,
+                                            jnp.asarray(net.initial_phases))
+    run = trajectory(net, spikes)
+    want = backward(run, w, 2 * run.final_phases, drives=True)
+    assert float(got[0]) == pytest.approx(want.coupling, rel=1e-12)
+    assert float(got[1]) == pytest.approx(want.drives.sum(), rel=1e-12)
+    np.testing.assert_allclose(np.asarray(got[2]), want.initial_phases, rtol=1e-12, atol=1e-15)
+
+
+def test_optax_learns_a_teacher_s_coupling_and_drive_from_its_spike_times():
+    net, spikes = network(), 60
+    teacher = network(coupling=1.05 * net.coupling, drive=1.002 * net.drive)
+    target = jnp.asarray(trajectory(teacher, spikes).times)
+    f = spike_function(net, spikes)
+    phases = jnp.asarray(net.initial_phases)
+
+    def loss(p):                                  # relative changes of J, and of I / 100
+        times, _ = f(net.coupling * (1 + p[0]), net.drive * (1 + 0.01 * p[1]), phases)
+        return jnp.mean((times - target) ** 2)
+    params = jnp.zeros(2)
+    opt = optax.adam(0.01)
+    state = opt.init(params)
+    start = float(loss(params))
+    for _ in range(200):
+        grad = jax.grad(loss)(params)
+        step, state = opt.update(grad, state)
+        params = optax.apply_updates(params, step)
+    assert float(loss(params)) < 1e-4 * start
+    np.testing.assert_allclose(np.asarray(params), [0.05, 0.2], atol=2e-3)
+
+
+def test_32_bit_jax_is_refused():
+    f = spike_function(network(), 10)
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with pytest.raises(ValueError, match="needs 64-bit JAX"):
+            f(-0.3, 1.03, jnp.zeros(100))
+    finally:
+        jax.config.update("jax_enable_x64", True)
