@@ -17,10 +17,10 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LIMIT_S = 120          # each notebook under two minutes on a 2-core machine
 
 
-def test_the_five_notebooks_are_there():
+def test_the_six_notebooks_are_there():
     assert [p.name for p in NOTEBOOKS] == ["01_quickstart.ipynb", "02_ensemble_sweep.ipynb",
                                            "03_scaling.ipynb", "04_models.ipynb",
-                                           "05_inputs.ipynb"]
+                                           "05_inputs.ipynb", "06_information.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
