@@ -203,6 +203,7 @@ class Batch:
         self.rec_cap[...] = np.iinfo(np.int64).max
 
     def _set_blocks(self, blocks, synapses, segments, segment_base):
+        self.population_names = [b.names for b in blocks]
         self.synapses[...] = synapses
         self.segments[...] = segments
         self.segment_base[...] = segment_base

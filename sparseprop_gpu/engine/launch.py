@@ -75,9 +75,10 @@ def run_launches(runner, t_end, n_spikes, warmup, keep, progress=False,
             ring = batch.fifo_ring[m]
             full = int(np.argmax((ring[:, kp.R_COUNT] == ring[:, kp.R_CAPACITY])
                                  & (ring[:, kp.R_CAPACITY] > 0)))
+            names = batch.population_names[m]
             raise ValueError(f"instance {m}: at t = {float(batch.time(m))!r} s more spikes of one "
-                             f"population were in flight in block {full} (source population "
-                             f"{full // batch.pops[m]}, target {full % batch.pops[m]}) than its "
+                             f"population were in flight in block {names[full // batch.pops[m]]}"
+                             f" -> {names[full % batch.pops[m]]} than its "
                              f"{int(ring[full, kp.R_CAPACITY])} slots, sized for a rate of "
                              "max_rate per neuron: give the network a larger max_rate (Hz)")
         if keep:

@@ -20,7 +20,7 @@ from .models import LIF, NeuronModel, check_refractory
 from .network import SEED_MAX
 
 Blocks = namedtuple("Blocks", "pop_start pop_par block_par block_k capacities synapses segments "
-                              "widest tables noise_seed stim_time stim_target stim_kick")
+                              "widest tables noise_seed stim_time stim_target stim_kick names")
 Blocks.__doc__ = """One instance's network of populations, for the engine (``kernels.populations``).
 
 pop_start : int64 (P + 1,); pop_par : float64 (P, N_POP); block_par : float64 (P*P, N_BLOCK)
@@ -41,6 +41,8 @@ noise_seed : int
     The Poisson input's seed.
 stim_time : float64 (E,); stim_target : int32 (E,); stim_kick : float64 (E,)
     The stimulus events: times (s), targets and kicks (``B_KICK``'s terms).
+names : tuple of str
+    The populations' names (for messages).
 """
 
 Population = namedtuple("Population", "name n drive t_ref tau", defaults=(0.0, None))
@@ -478,7 +480,7 @@ class PopulationNetwork:
                 in self.projections.items() if rule == "p"])
         return Blocks(self.pop_start, pop_par, block_par, block_k, capacities, synapses,
                       segments, max(widest, 1), tables, self.noise_seed, stim_time,
-                      stim_target, stim_kick)
+                      stim_target, stim_kick, self.names)
 
     def _kick(self, key_kind, b, weight):
         """The kick of an input of ``weight`` (voltage; a number or an array) into population
