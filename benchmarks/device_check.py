@@ -58,10 +58,12 @@ BYTES_PER_EVENT = {
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=("lif", "qif", "eif", "ei"), default="lif",
+    parser.add_argument("--model", choices=("lif", "qif", "eif", "ei", "brunel"), default="lif",
                         help="neuron model (eif: the table kernel, input map; ei: an E/I LIF "
                              "network of two populations with delays and refractoriness, the "
-                             "population kernel)")
+                             "population kernel; brunel: Brunel's model A from rest with its "
+                             "Poisson input, the population kernel with input and quiescent "
+                             "populations)")
     parser.add_argument("--simulate", action="store_true",
                         help="run on the CUDA simulator (NUMBA_ENABLE_CUDASIM=1) at tiny sizes")
     parser.add_argument("--sizes", type=str, default=None,
@@ -152,6 +154,10 @@ def network():
             [sp.Projection(s, t, j_e if s == "E" else -6.0 * j_e, 0.0015,
                            k=k_e if t == "E" else ARGS.k - k_e) for s in "EI" for t in "EI"],
             seed=0, connectivity="on_the_fly")
+    if ARGS.model == "brunel":  # N = n, C_E + C_I = k, g 5, eta 2, at rest, Poisson input
+        n_e = int(0.8 * ARGS.n)
+        return sp.brunel(n_e=n_e, epsilon=ARGS.k / ARGS.n, external="poisson", seed=0,
+                         gamma=(ARGS.n - n_e) / n_e)
     return sp.Network(model=MODELS[ARGS.model](tau=0.01), n=ARGS.n, k=ARGS.k, j0=1.0,
                       target_rate=1.0, seed=0, connectivity="on_the_fly")
 
@@ -358,10 +364,12 @@ def main():
         print("GPU phases skipped:", info["cuda"])
 
     print()
-    what = ("E/I LIF, two populations, delay 1.5 ms, t_ref 2 ms" if ARGS.model == "ei" else
-            f"Inhibitory {ARGS.model.upper()}, balanced state")
-    print(f"{what}, N = {ARGS.n}, K = {ARGS.k}, on-the-fly topology "
-          f"per instance (seed = instance index), record='summary', no warm-up.")
+    what = {"ei": "E/I LIF, two populations, delay 1.5 ms, t_ref 2 ms, on-the-fly topology",
+            "brunel": "Brunel's model A from rest (g 5, eta 2, Poisson input), stored topology"
+            }.get(ARGS.model, f"Inhibitory {ARGS.model.upper()}, balanced state, on-the-fly "
+                              "topology")
+    print(f"{what}, N = {ARGS.n}, K = {ARGS.k}, per instance (seed = instance index), "
+          f"record='summary', no warm-up.")
     print(f"GPU: {info['cuda']}; CPU: {cpu_threads} numba threads on {os.cpu_count()} cores.")
     print("engine = launch loop (kernel launches + outcome copies, synchronised); wall = the "
           "whole run_ensemble call (batch build, transfers); build = Ensemble(...) on the host.")
