@@ -70,7 +70,7 @@ def _compile(digest):
             t += inputs.poisson_gap(key, event, rate)
         return event if t > t_end else -1
 
-    @njit(cache=True, _nrt=False)
+    @njit(cache=True, _nrt=False, nogil=True)      # nogil: spectra replayed in threads
     def replay(model, par, conn_mode, target_table, seed, n, k, bitmap, drawn, candidates,
                offsets, senders, times, t0, lo, hi, vectors, log_slopes):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)

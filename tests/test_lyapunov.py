@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import sparseprop_gpu as sp
-from sparseprop_gpu.analysis.lyapunov import lyapunov_spectrum
+from sparseprop_gpu.analysis.lyapunov import lyapunov_spectra as an_spectra, lyapunov_spectrum
 
 LIF, QIF = sp.LIF(tau=0.01), sp.QIF(tau=0.01)
 
@@ -103,6 +103,18 @@ def test_a_tangent_vector_predicts_how_a_perturbed_run_s_spikes_move():
     np.testing.assert_allclose(actual, predicted, rtol=0, atol=5e-3 * np.abs(actual).max())
     late = np.abs(actual) > 1e-3 * np.abs(actual).max()
     np.testing.assert_allclose(actual[late], predicted[late], rtol=2e-2)
+
+
+def test_an_ensemble_s_spectra_side_by_side_are_each_instance_s_alone():
+    base = network(LIF, n=60, k=6, connectivity="on_the_fly")
+    ens = sp.Ensemble(base, seeds=[1, 2, 3], j0=[1.0, 1.5, 2.0])
+    ds = an_spectra(ens, m=4, n_spikes=3000)
+    assert ds["exponent"].shape == (3, 4) and list(ds["j0"].values) == [1.0, 1.5, 2.0]
+    for i, net in enumerate(ens.instances):
+        alone = lyapunov_spectrum(net, m=4, n_spikes=3000)
+        np.testing.assert_array_equal(ds["exponent"].values[i], alone.exponents)
+        np.testing.assert_array_equal(ds["stderr"].values[i], alone.stderr)
+        assert ds["kaplan_yorke"].values[i] == alone.kaplan_yorke
 
 
 @pytest.mark.parametrize("kw, match", [

@@ -36,7 +36,7 @@ Conventions (each function's docstring repeats the relevant ones):
 from .data import SpikeData, spike_data
 from .export import to_neo, to_neo_spiketrains, to_nwb_units, write_nwb
 from .fisher import fisher_information, information_curve, linear_fisher
-from .lyapunov import lyapunov_spectrum
+from .lyapunov import lyapunov_spectra, lyapunov_spectrum
 from .populations import population_summaries
 from .replay import chi, chi_from_traces, voltage_traces
 from .statistics import (cv_distribution, cv_isi, fano_factor, mean_rate, population_rate,

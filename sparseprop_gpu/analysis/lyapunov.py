@@ -66,6 +66,18 @@ def _checked(network, m):
                             network.n if m is None else m, 1, network.n)
 
 
+def _settings(network, m, n_spikes, warmup, qr_every, blocks):
+    """The checked settings of a spectrum of ``network``: (m, n_spikes, warmup, qr_every or
+    None, blocks)."""
+    m = _checked(network, m)
+    n_spikes = validate.integer("n_spikes (measured)", n_spikes, 10, 10**12)
+    warmup = n_spikes // 10 if warmup is None else validate.integer("warmup (spikes)", warmup,
+                                                                    0, 10**12)
+    if qr_every is not None:
+        qr_every = validate.integer("qr_every (spikes)", qr_every, 1, 10**9)
+    return m, n_spikes, warmup, qr_every, validate.integer("blocks", blocks, 2, 10**6)
+
+
 def lyapunov_spectrum(network, m=None, n_spikes=100_000, warmup=None, qr_every=None, blocks=10,
                       seed=0):
     """The ``m`` leading Lyapunov exponents of ``network`` (Monteforte and Wolf 2010).
@@ -92,22 +104,62 @@ def lyapunov_spectrum(network, m=None, n_spikes=100_000, warmup=None, qr_every=N
     -------
     Spectrum
     """
+    from ..runs.simulate import simulate
+    settings = _settings(network, m, n_spikes, warmup, qr_every, blocks)
+    rec = simulate(network, n_spikes=settings[1] + settings[2], record="spikes")
+    return _spectrum(network, rec.times, rec.senders, *settings, seed)
+
+
+def lyapunov_spectra(ensemble, m, n_spikes=100_000, warmup=None, qr_every=None, blocks=10,
+                     seed=0, workers=None):
+    """The spectra of every instance of ``ensemble`` side by side, as an xarray Dataset.
+
+    The instances' spikes come from one ``run_ensemble`` (all cores); their tangent replays and
+    QR steps run in ``workers`` threads (default: the cores), each instance as
+    ``lyapunov_spectrum`` would run it alone (the same exponents, bit for bit).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``exponent``, ``stderr``, ``per_spike`` (instance, index: largest first); per instance
+        ``kaplan_yorke``, ``entropy_rate``, ``log_volume``, ``duration``, ``spikes``; the
+        ensemble's parameters as instance coordinates.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import xarray as xr
+
+    from ..runs.ensemble import run_ensemble
+    networks = ensemble.instances
+    settings = [_settings(net, m, n_spikes, warmup, qr_every, blocks) for net in networks]
+    ds = run_ensemble(ensemble, n_spikes=settings[0][1] + settings[0][2], record="spikes",
+                      state=False)
+    spikes = [ds.sp.spikes(i) for i in range(len(networks))]
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        spectra = list(pool.map(lambda i: _spectrum(networks[i], *spikes[i], *settings[i], seed),
+                                range(len(networks))))
+    per = {name: (("instance", "index"), np.stack([getattr(s, name) for s in spectra]))
+           for name in ("exponents", "stderr", "per_spike")}
+    per["exponent"] = per.pop("exponents")
+    one = {name: ("instance", np.array([getattr(s, name) for s in spectra]))
+           for name in ("kaplan_yorke", "entropy_rate", "log_volume", "duration", "spikes")}
+    coords = {name: ("instance", values) for name, values in ensemble.parameters().items()}
+    return xr.Dataset({**per, **one}, coords={"instance": np.arange(len(networks)),
+                                              "index": np.arange(1, m + 1), **coords})
+
+
+def _spectrum(network, times, senders, m, n_spikes, warmup, qr_every, blocks, seed):
+    """The Spectrum of ``network`` along its recorded spikes (``times``, ``senders``)."""
     from ..compiled import bitmap_words, candidate_scratch, replay_tangents
     from ..kernels import connectivity, models as km
-    from ..runs.simulate import simulate
-    m = _checked(network, m)
-    n_spikes = validate.integer("n_spikes (measured)", n_spikes, 10, 10**12)
-    warmup = n_spikes // 10 if warmup is None else validate.integer("warmup (spikes)", warmup,
-                                                                    0, 10**12)
     adaptive = qr_every is None
-    every = 10 if adaptive else validate.integer("qr_every (spikes)", qr_every, 1, 10**9)
-    blocks = validate.integer("blocks", blocks, 2, 10**6)
+    every = 10 if adaptive else qr_every
     longest = max(10, n_spikes // blocks)              # at least one QR step per block
     n, k = network.n, network.k
     par = network.model.kernel_params(network.drive, network.coupling, key="phase")
-    rec = simulate(network, n_spikes=warmup + n_spikes, record="spikes")
-    times = np.ascontiguousarray(rec.times, np.float64)
-    senders = np.ascontiguousarray(rec.senders, np.int32)
+    times = np.ascontiguousarray(times, np.float64)
+    senders = np.ascontiguousarray(senders, np.int32)
     if network.connectivity == "stored":
         mode, table = connectivity.STORED, np.ascontiguousarray(network.target_table(), np.int32)
     else:
