@@ -119,7 +119,8 @@ CARRIED = ("heap", "clock", "counts", "isi")
 """The INSTANCE arrays that carry a run from one launch to the next: the queue's keys (its
 minima follow from them), the time origin and the statistics, and where a run has them
 the per-neuron state (``PER_NEURON_STATE``), the spikes in flight (``IN_FLIGHT``) and the
-external input (``EXTERNAL``). A run continues from them exactly (``Batch.carried``, ``Batch.carry_on``); every other array is scratch or constant."""
+external input (``EXTERNAL``). A run continues from them exactly (``Batch.carried``,
+``Batch.carry_on``); every other array is scratch or constant."""
 PER_NEURON_STATE = ("refractory_end", "past_key", "rest_gap")
 """The per-neuron state a run carries where it has it (one element per instance else): the ends
 of refractoriness (t_ref > 0), the exact keys past threshold (excitation) and the quiescent
