@@ -111,8 +111,36 @@ def tabulated_inputs(lookup, lookup_base, heap, geom, level1, bits, row, gathere
 
 
 @register_jitable
+def weighted_inputs(model, key_kind, mp, heap, geom, level1, bits, row, gathered, k, kicks, j,
+                    neuron, shift, key_min, refractory, excite, t, refractory_end, past_key):
+    """Deliver one input to each of the ``k`` targets of ``j``'s spike in a weighted network
+    (closed-form model, phase or exp key): the c-th input's kick is ``kicks[j, c]``. Refractory
+    targets are skipped and inputs past threshold held as in ``advance``. Its own loop, like
+    ``tabulated_inputs``: a kick chosen per input inside ``advance``'s loop cost 5-10 % where
+    no network has weights (docs/design.md §5.23)."""
+    for c in range(k):
+        i = row[c]
+        queued = gathered[c]
+        if refractory and ignores_input(key_kind, queued, shift, mp, neuron, i, t,
+                                        refractory_end):
+            continue
+        before = queued
+        if excite and queued == key_min:             # its exact key, if past threshold
+            before = min(queued, past_key[np.uint64(i)])
+        kick = kicks[np.uint64(j), np.uint64(c)]
+        after = key_after_input(model, key_kind, before, shift, mp, mp[P_OMEGA], kick, 1.0)
+        if excite:
+            after = excited_key(model, key_kind, before, after, shift, mp[P_OMEGA], kick, 1.0)
+            after, past = hold_past(before, after, key_min)
+            if past == past:
+                past_key[np.uint64(i)] = past
+        if not pq_set_in_group(heap, level1, bits, i, queued, after):
+            pq_update(heap, geom, i, after)
+
+
+@register_jitable
 def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_base, heap, geom, n,
-            k, conn_mode, seed, target_table, bitmap, drawn, candidates, gathered,
+            k, conn_mode, seed, target_table, kicks, bitmap, drawn, candidates, gathered,
             clock, t_end, warmup, counts, isi, refractory_end, past_key,
             keep, buf_times, buf_senders, rec_cap, max_spikes):
     """Process network spikes until a stop condition; see the module docstring.
@@ -146,6 +174,9 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
         Network seed for on-the-fly targets.
     target_table : int32[n, k]
         Stored targets (any shape when on the fly).
+    kicks : float64[n, k]
+        A weighted network's kick per connection (``P_KICK``'s terms, row j the kicks of
+        ``target_table[j]``; the phase and exp keys, in the ``featured`` loop); (1, 1) else.
     bitmap : uint64[ceil(n / 64)], zero; drawn : int32[k]; candidates : int64[even >= 2]
         Scratch for the targets drawn on the fly (``connectivity.draw_targets``).
     gathered : float64[k]
@@ -182,7 +213,8 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
     level1 = geom[3]
     bits = geom[1]
     refractory = featured and mp[P_T_REF] > 0.0
-    excite = featured and mp[P_KICK] > 0.0
+    excite = featured and mp[P_KICK] > 0.0            # a weighted network's largest kick
+    weighted = featured and not tabulated and kicks.shape[0] > 1     # closed forms only
     n_rec = 0
     n_proc = 0
     fill = 0
@@ -213,7 +245,11 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
                                     k, key_kind, neuron, shift, key_min, mp, refractory, t,
                                     refractory_end, past_key):
                 return OUT_OF_TABLE, n_rec, n_proc
-        for c in range(0 if tabulated else k):
+        if weighted:                    # its own loop too
+            weighted_inputs(model, key_kind, mp, heap, geom, level1, bits, row, gathered, k,
+                            kicks, j, neuron, shift, key_min, refractory, excite, t,
+                            refractory_end, past_key)
+        for c in range(0 if tabulated or weighted else k):
             i = row[c]
             queued = gathered[c]
             if refractory and ignores_input(key_kind, queued, shift, mp, neuron, i, t,
@@ -278,7 +314,7 @@ def advance(tabulated, featured, model, key_kind, par, neuron, lookup, lookup_ba
 
 @register_jitable
 def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode, target_table,
-                     lookup, synapses, segments, par, neuron, lookup_base, heap, geom, n, k, seed,
+                     kicks, lookup, synapses, segments, par, neuron, lookup_base, heap, geom, n, k, seed,
                      pops, pop_start, pop_par, block_par, block_k, block_lookup, segment_base,
                      bitmap, drawn, candidates, gathered, clock, counts, isi, refractory_end,
                      past_key, rest_gap, fifo_key, fifo_sender, fifo_serial, fifo_ring, emitted,
@@ -313,7 +349,7 @@ def advance_instance(m, tabulated, featured, blocked, model, key_kind, conn_mode
     else:
         s, r, p = advance(tabulated, featured, model, key_kind, par[m], neuron[m], lookup,
                           lookup_base[m], heap[m], geom[m], n[m], k[m], conn_mode, seed[m],
-                          target_table, bitmap[m], drawn[m], candidates[m], gathered[m],
+                          target_table, kicks, bitmap[m], drawn[m], candidates[m], gathered[m],
                           clock[m], t_end, warmup, counts[m], isi[m], refractory_end[m],
                           past_key[m], keep,
                           buf_times[m], buf_senders[m], rec_cap[m], max_spikes)

@@ -117,12 +117,12 @@ def key_after_input(model, key_kind, key, shift, mp, omega, kick, tpp):
     """A target's new key after one input arriving at global shift ``shift``.
 
     ``omega``, ``kick`` and ``tpp`` are the target's own (time key) or the
-    network's with ``tpp = 1`` (phase key); the exp key needs none of them and
-    the exp-time key only the target's ``kick``, J / (I_i - 1). ``TABLE``
-    models use ``engine.table_inputs``.
+    network's with ``tpp = 1`` (phase key); the exp key needs only ``kick`` (J / I, as the
+    phase key's: ``P_KICK``, or a connection's own) and the exp-time key the target's
+    ``kick``, J / (I_i - 1). ``TABLE`` models use ``engine.table_inputs``.
     """
     if key_kind == KEY_EXP:
-        return key - mp[P_KICK] * shift
+        return key - kick * shift
     if key_kind == KEY_EXP_TIME:
         return key - kick * shift
     phi_th = mp[P_PHI_TH]

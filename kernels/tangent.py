@@ -33,19 +33,20 @@ def transition(model, phi, omega, kick, drive):
 
 
 @register_jitable
-def record_inputs(model, mp, drive, conn_mode, target_table, seed, n, k, bitmap, drawn,
+def record_inputs(model, mp, drive, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
                   candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling,
                   d_drive):
     """Replay spikes ``lo .. hi - 1`` as ``replay_tangents`` does, without vectors, writing the
     inputs of spike s to row ``s - lo`` of ``targets`` (int32[., k]), ``slopes`` (g'),
     ``d_coupling`` (dg/dJ) and, unless it has no rows, ``d_drive`` (dg/dI at the input's
-    phase); returns the replay's largest distance from threshold. LIF goes through
-    ``record_lif_inputs``."""
+    phase); returns the replay's largest distance from threshold. ``kicks`` (n, k): a weighted
+    network's kick per connection, (1, 1) else. LIF goes through ``record_lif_inputs``."""
     if model == LIF:
-        return record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, drawn,
-                                 candidates, offsets, senders, times, t0, lo, hi, targets,
-                                 slopes, d_coupling, d_drive)
+        return record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bitmap,
+                                 drawn, candidates, offsets, senders, times, t0, lo, hi,
+                                 targets, slopes, d_coupling, d_drive)
     drives = d_drive.shape[0] > 0
+    weighted = kicks.shape[0] > 1
     tpp = mp[P_TPP]
     omega = mp[P_OMEGA]
     kick = mp[P_KICK]
@@ -63,10 +64,11 @@ def record_inputs(model, mp, drive, conn_mode, target_table, seed, n, k, bitmap,
         r = s - lo
         for c in range(k):
             i = np.uint64(row[c])
+            own = kicks[j, c] if weighted else kick
             after, slopes[r, c], d_coupling[r, c] = transition(model, offsets[i] + shift, omega,
-                                                               kick, drive)
+                                                               own, drive)
             if drives:                  # QIF: dg/dI = -kick dg/dJ / (2 sqrt(I))
-                d_drive[r, c] = -kick * d_coupling[r, c] / (2.0 * math.sqrt(drive))
+                d_drive[r, c] = -own * d_coupling[r, c] / (2.0 * math.sqrt(drive))
             targets[r, c] = row[c]
             offsets[i] = after - shift
         offsets[j] = mp[P_PHI_RESET] - shift
@@ -74,9 +76,9 @@ def record_inputs(model, mp, drive, conn_mode, target_table, seed, n, k, bitmap,
 
 
 @register_jitable
-def record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, drawn, candidates,
-                      offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling,
-                      d_drive):
+def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
+                      candidates, offsets, senders, times, t0, lo, hi, targets, slopes,
+                      d_coupling, d_drive):
     """``record_inputs`` for LIF without a transcendental per input: each neuron held as
     u = exp(-offset / omega), so that z = exp(-phi / omega) = u / G with G = exp((t - t0') /
     tau); an input is u -= kick G (the exp key's addition), g' = u / (u - kick G) and dg/dJ =
@@ -88,6 +90,7 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, dr
     omega = mp[P_OMEGA]
     kick = mp[P_KICK]
     drives = d_drive.shape[0] > 0
+    weighted = kicks.shape[0] > 1
     rate = omega / (drive * (drive - 1.0))          # omega' / omega
     threshold = mp[P_PHI_TH]
     for i in range(n):
@@ -112,8 +115,9 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, dr
         step = kick * big_g
         for c in range(k):
             i = np.uint64(row[c])
+            own = kicks[j, c] if weighted else kick
             u = offsets[i]
-            rest = u - step
+            rest = u - (own * big_g if weighted else step)
             targets[r, c] = row[c]
             slopes[r, c] = u / rest
             d_coupling[r, c] = omega * big_g / (drive * rest)
@@ -121,7 +125,7 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, seed, n, k, bitmap, dr
                 z, left = u / big_g, rest / big_g
                 phi = -omega * math.log(z)
                 d_drive[r, c] = rate * -omega * math.log(left) - (z * phi * rate
-                                                                  + omega * kick / drive) / left
+                                                                  + omega * own / drive) / left
             offsets[i] = rest
         offsets[j] = big_g
     shift = (origin - t0) / mp[P_TPP]
@@ -168,14 +172,15 @@ def adjoint_spikes(senders, times, lo, hi, k, tpp, targets, slopes, d_coupling, 
 
 
 @register_jitable
-def replay_tangents(model, mp, conn_mode, target_table, seed, n, k, bitmap, drawn, candidates,
-                    offsets, senders, times, t0, lo, hi, vectors, log_slopes):
+def replay_tangents(model, mp, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
+                    candidates, offsets, senders, times, t0, lo, hi, vectors, log_slopes):
     """Move the tangent vectors through spikes ``lo .. hi - 1`` of a recorded sequence.
 
     Parameters
     ----------
-    model, mp, conn_mode, target_table, seed, n, k, bitmap, drawn, candidates :
-        As ``engine.advance`` takes them (``mp`` the model constants' tuple, phase units).
+    model, mp, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn, candidates :
+        As ``engine.advance`` takes them (``mp`` the model constants' tuple, phase units;
+        ``kicks`` a weighted network's kick per connection, (1, 1) else).
     offsets : float64[n]
         Each neuron's phase minus the global shift S = (t - t0) / tpp; updated.
     senders : int32[S]; times : float64[S]
@@ -198,6 +203,7 @@ def replay_tangents(model, mp, conn_mode, target_table, seed, n, k, bitmap, draw
     kick = mp[P_KICK]
     threshold = mp[P_PHI_TH]
     m = vectors.shape[1]
+    weighted = kicks.shape[0] > 1
     worst = 0.0
     for s in range(lo, hi):
         j = senders[s]
@@ -210,7 +216,8 @@ def replay_tangents(model, mp, conn_mode, target_table, seed, n, k, bitmap, draw
             row = drawn
         for c in range(k):
             i = np.uint64(row[c])
-            after, slope, _ = transition(model, offsets[i] + shift, omega, kick, 1.0)
+            after, slope, _ = transition(model, offsets[i] + shift, omega,
+                                         kicks[j, c] if weighted else kick, 1.0)
             log_slopes[0] += math.log(slope)
             offsets[i] = after - shift
             for v in range(m):

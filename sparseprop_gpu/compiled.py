@@ -71,20 +71,20 @@ def _compile(digest):
         return event if t > t_end else -1
 
     @njit(cache=True, _nrt=False, nogil=True)      # nogil: spectra replayed in threads
-    def replay(model, par, conn_mode, target_table, seed, n, k, bitmap, drawn, candidates,
-               offsets, senders, times, t0, lo, hi, vectors, log_slopes):
+    def replay(model, par, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
+               candidates, offsets, senders, times, t0, lo, hi, vectors, log_slopes):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         return tangent.replay_tangents(model, models.constants(par), conn_mode, target_table,
-                                       seed, n, k, bitmap, drawn, candidates, offsets, senders,
-                                       times, t0, lo, hi, vectors, log_slopes)
+                                       kicks, seed, n, k, bitmap, drawn, candidates, offsets,
+                                       senders, times, t0, lo, hi, vectors, log_slopes)
 
     @njit(cache=True, _nrt=False)
-    def inputs_of(model, par, drive, conn_mode, target_table, seed, n, k, bitmap, drawn,
+    def inputs_of(model, par, drive, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
                   candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling,
                   d_drive):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         return tangent.record_inputs(model, models.constants(par), drive, conn_mode,
-                                     target_table, seed, n, k, bitmap, drawn, candidates,
+                                     target_table, kicks, seed, n, k, bitmap, drawn, candidates,
                                      offsets, senders, times, t0, lo, hi, targets, slopes,
                                      d_coupling, d_drive)
 

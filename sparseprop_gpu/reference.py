@@ -421,6 +421,9 @@ def simulate(network, t_end=None, n_spikes=None, warmup=0.0, record="spikes"):
     phases : ndarray (n,)
         Every neuron's phase just after the last processed spike.
     """
+    if getattr(network, "weights", None) is not None:
+        raise ValueError("network: per-connection weights are not in this simulator: give "
+                         "simulate_populations one coupling per synapse")
     t_end, n_spikes, warmup, _ = check_run(t_end, n_spikes, warmup, record, "auto", network)
     if record == "spikes" and n_spikes == UNLIMITED:
         raise ValueError("n_spikes must be given for the reference simulator with record='spikes'")

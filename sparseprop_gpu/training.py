@@ -13,13 +13,18 @@ from .specification.network import Network
 
 
 def _network(base, coupling, drive, phases):
+    """``base`` with the given coupling (a number, or the (n, k) weights of a weighted
+    network), drive and initial phases."""
+    given = {"weights": np.asarray(coupling, np.float64)} if base.weights is not None else \
+        {"coupling": float(coupling)}
     return Network(model=base.model, n=base.n, k=base.k, seed=base.seed,
                    connectivity=base.connectivity, drive=float(drive),
-                   coupling=float(coupling), initial_phases=np.asarray(phases, np.float64))
+                   initial_phases=np.asarray(phases, np.float64), **given)
 
 
 def spike_function(network, n_spikes, segment=None):
-    """A JAX function ``(coupling, drive, initial_phases) -> (times (S,), final_phases (n,))``.
+    """A JAX function ``(coupling, drive, initial_phases) -> (times (S,), final_phases (n,))``;
+    for a network with per-connection weights ``coupling`` is the (n, k) weights.
 
     Parameters
     ----------
@@ -46,11 +51,14 @@ def spike_function(network, n_spikes, segment=None):
         kept = trajectory(_network(network, coupling, drive, phases), size, segment)
         return kept.times.copy(), kept.final_phases.copy()
 
+    weighted = network.weights is not None
+
     def pull(coupling, drive, phases, dl_dt, dl_dphi):
         kept = trajectory(_network(network, coupling, drive, phases), size, segment)
-        grad = backward(kept, np.asarray(dl_dt), np.asarray(dl_dphi), drives=True)
-        return (np.float64(grad.coupling), np.float64(grad.drives.sum()),
-                grad.initial_phases.copy())
+        grad = backward(kept, np.asarray(dl_dt), np.asarray(dl_dphi), per_synapse=weighted,
+                        drives=True)
+        return (grad.synapses.copy() if weighted else np.float64(grad.coupling),
+                np.float64(grad.drives.sum()), grad.initial_phases.copy())
 
     @jax.custom_vjp
     def spikes(coupling, drive, phases):
@@ -65,8 +73,8 @@ def spike_function(network, n_spikes, segment=None):
     def reverse(saved, cotangents):
         coupling, drive, phases = saved
         dl_dt, dl_dphi = cotangents
-        out = (jax.ShapeDtypeStruct((), jnp.float64), jax.ShapeDtypeStruct((), jnp.float64),
-               jax.ShapeDtypeStruct((n,), jnp.float64))
+        out = (jax.ShapeDtypeStruct(network.weights.shape if weighted else (), jnp.float64),
+               jax.ShapeDtypeStruct((), jnp.float64), jax.ShapeDtypeStruct((n,), jnp.float64))
         return jax.pure_callback(pull, out, coupling, drive, phases, dl_dt, dl_dphi)
 
     spikes.defvjp(forward, reverse)

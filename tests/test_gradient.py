@@ -74,7 +74,8 @@ def test_the_gradient_equals_forward_mode_tangents():
         if s == spikes - 1:
             last = vector[j, 0]
         replay_tangents(np.int64(km.LIF), par, np.int64(connectivity.STORED),
-                        np.ascontiguousarray(net.target_table(), np.int32), np.int64(net.seed),
+                        np.ascontiguousarray(net.target_table(), np.int32), np.zeros((1, 1)),
+                        np.int64(net.seed),
                         np.int64(net.n), np.int64(net.k), *scratch, offsets, run.senders,
                         run.times, 0.0, s, s + 1, vector, np.zeros(1))
     moved += c @ (vector[:, 0] - last)

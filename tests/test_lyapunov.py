@@ -94,7 +94,8 @@ def test_a_tangent_vector_predicts_how_a_perturbed_run_s_spikes_move():
     for s in range(400):
         predicted[s] = -par[km.P_TPP] * eps * vector[senders[s], 0]
         replay_tangents(np.int64(km.QIF), par, np.int64(connectivity.STORED),
-                        np.ascontiguousarray(net.target_table(), np.int32), np.int64(net.seed),
+                        np.ascontiguousarray(net.target_table(), np.int32), np.zeros((1, 1)),
+                        np.int64(net.seed),
                         np.int64(net.n), np.int64(net.k), *scratch, offsets, senders,
                         base.times, 0.0, s, s + 1, vector, np.zeros(1))
     np.testing.assert_array_equal(moved.senders[:400], base.senders[:400])

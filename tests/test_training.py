@@ -62,6 +62,18 @@ def test_optax_learns_a_teacher_s_coupling_and_drive_from_its_spike_times():
     np.testing.assert_allclose(np.asarray(params), [0.05, 0.2], atol=2e-3)
 
 
+def test_jax_gradients_per_connection_of_a_weighted_network():
+    base = network()
+    weights = base.coupling * np.random.default_rng(2).uniform(0.5, 1.5, size=(100, 10))
+    net = sp.Network(model=base.model, n=100, k=10, seed=2, drive=base.drive, weights=weights)
+    f = spike_function(net, 60)
+    w = np.random.default_rng(3).normal(size=60)
+    got = jax.grad(lambda ws: jnp.dot(w, f(ws, net.drive, jnp.asarray(net.initial_phases))[0]))(
+        jnp.asarray(weights))
+    want = backward(trajectory(net, 60), w, per_synapse=True).synapses
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-15)
+
+
 def test_32_bit_jax_is_refused():
     f = spike_function(network(), 10)
     jax.config.update("jax_enable_x64", False)

@@ -164,6 +164,7 @@ def _spectrum(network, times, senders, m, n_spikes, warmup, qr_every, blocks, se
         mode, table = connectivity.STORED, np.ascontiguousarray(network.target_table(), np.int32)
     else:
         mode, table = connectivity.ON_THE_FLY, np.zeros((1, 1), np.int32)
+    kicks = network.kicks() if network.kicks() is not None else np.zeros((1, 1))
     bitmap = np.zeros(bitmap_words(n), np.uint64)
     drawn = np.zeros(k, np.int32)
     candidates = np.zeros(candidate_scratch(k), np.int64)
@@ -178,7 +179,8 @@ def _spectrum(network, times, senders, m, n_spikes, warmup, qr_every, blocks, se
         hi = min(lo + every, times.size)
         before = log_slopes[0]
         worst = replay_tangents(np.int64(network.model.kernel_id), par, np.int64(mode), table,
-                                np.int64(network.seed), np.int64(n), np.int64(k), bitmap, drawn,
+                                kicks, np.int64(network.seed), np.int64(n), np.int64(k), bitmap,
+                                drawn,
                                 candidates, offsets, senders, times, t0, lo, hi, vectors,
                                 log_slopes)
         if worst > 1e-6:

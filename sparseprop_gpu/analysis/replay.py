@@ -75,6 +75,9 @@ class _Replay:
         tau = np.broadcast_to(np.asarray(network.tau, float), (n,))
         self.omega = np.asarray(model.omega(self.drive), float).copy()
         self.speed = self.omega / tau
+        if getattr(network, "weights", None) is not None:
+            raise ValueError("network: replaying voltages of a network with per-connection "
+                             "weights is not built (one coupling only)")
         self.coupling = float(network.coupling)
         self.kind = {"lif": LIF_KIND, "qif": QIF_KIND}.get(model.name, OTHER_KIND)
         if initial_known:

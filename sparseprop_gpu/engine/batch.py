@@ -125,11 +125,14 @@ class Batch:
     blocks : list of M ``specification.populations.Blocks``, optional
         A network of populations per instance (the time or exp-time key; ``ks`` and
         ``target_table`` unused): the event loop of ``kernels.populations``.
+    kicks : ndarray (n, k) of float64, optional
+        A weighted network's kick per connection of ``target_table`` (the phase and exp
+        keys), shared by every instance.
     """
 
     def __init__(self, model_id, key_kind, pars, phases, ks, seeds, target_table=None,
                  buffer_spikes=config.SUMMARY_BUFFER, fan_bits=config.FAN_BITS, neurons=None,
-                 lookups=None, blocks=None):
+                 lookups=None, blocks=None, kicks=None):
         m = len(phases)
         self.blocked = blocks is not None
         if self.blocked and model_id == km.TABLE:       # one table per block, all in a row
@@ -166,6 +169,8 @@ class Batch:
             buffer=buffer_spikes,
             table_rows=target_table.shape[0] if target_table is not None else 1,
             table_cols=target_table.shape[1] if target_table is not None else 1,
+            kick_rows=kicks.shape[0] if kicks is not None else 1,
+            kick_cols=kicks.shape[1] if kicks is not None else 1,
             lookup=lookup.shape[0], synapses=synapses.shape[0], segments=segments.shape[0],
             pops=pops, pop_bounds=pops + 1, blocks=pops * pops, channels=pops * pops + pops,
             fifo=max(int(b.capacities.sum()) for b in blocks) or 1 if self.blocked else 1,
@@ -179,6 +184,8 @@ class Batch:
         self.conn_mode = engine.STORED if stored else engine.ON_THE_FLY
         if target_table is not None:
             self.target_table[...] = target_table
+        if kicks is not None:
+            self.kicks[...] = kicks
         self.pops[...] = pops
         if self.blocked:
             self._set_blocks(blocks, synapses, segments, segment_base)
@@ -244,9 +251,10 @@ class Batch:
 
     @property
     def featured(self):
-        """Whether some instance has a refractory period or excitatory coupling (the event
-        loop compiled with their code)."""
-        return bool(np.any(self.par[:, km.P_T_REF] > 0.0) or np.any(self.par[:, km.P_KICK] > 0.0))
+        """Whether some instance has a refractory period, excitatory coupling or a kick per
+        connection (the event loop compiled with their code)."""
+        return bool(np.any(self.par[:, km.P_T_REF] > 0.0) or np.any(self.par[:, km.P_KICK] > 0.0)
+                    or self.kicks.shape[0] > 1)
 
     @property
     def tabulated(self):

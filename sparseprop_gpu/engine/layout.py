@@ -38,6 +38,8 @@ ARGUMENTS = (
     Argument("conn_mode", np.int64, (), CONSTANT, "ON_THE_FLY or STORED"),
     Argument("target_table", np.int32, ("table_rows", "table_cols"), SHARED,
              "stored targets, one row per neuron ((1, 1) on the fly)"),
+    Argument("kicks", np.float64, ("kick_rows", "kick_cols"), SHARED,
+             "a weighted network's kick per connection, as target_table ((1, 1) else)"),
     Argument("lookup", np.float64, ("lookup",), SHARED,
              "the distinct lookup tables of a TABLE model, one after another ((1,) else)"),
     Argument("synapses", np.int32, ("synapses",), SHARED,
@@ -142,8 +144,8 @@ the code of external input and quiescent populations."""
 
 Sizes = namedtuple("Sizes", "m n_max k_max heap geom bitmap drawn candidates neuron_rows "
                             "refractory_rows excite_rows quiescent_rows buffer table_rows "
-                            "table_cols lookup synapses segments pops pop_bounds blocks "
-                            "channels fifo stimulus")
+                            "table_cols kick_rows kick_cols lookup synapses segments pops "
+                            "pop_bounds blocks channels fifo stimulus")
 Sizes.__doc__ = "The lengths the shapes of ``ARGUMENTS`` name, for one batch (``m`` instances)."
 
 

@@ -78,8 +78,10 @@ def _replayer(network):
         mode, table = connectivity.ON_THE_FLY, np.zeros((1, 1), np.int32)
     n, k = network.n, network.k
     par = network.model.kernel_params(network.drive, network.coupling, key="phase")
+    kicks = network.kicks()
     fixed = (np.int64(network.model.kernel_id), par, float(network.drive), np.int64(mode),
-             table, np.int64(network.seed), np.int64(n), np.int64(k),
+             table, np.zeros((1, 1)) if kicks is None else kicks, np.int64(network.seed),
+             np.int64(n), np.int64(k),
              np.zeros(bitmap_words(n), np.uint64), np.zeros(k, np.int32),
              np.zeros(candidate_scratch(k), np.int64))
 

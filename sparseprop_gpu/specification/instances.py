@@ -92,6 +92,11 @@ class InstanceTable:
             if name in columns:
                 other = "j0/target_rate" if self.balanced else "drive/coupling"
                 raise ValueError(f"{name} given per instance, but the network uses {other}")
+        if self.base.weights is not None:
+            varied = [name for name in ("n", "k", "seed", "drive", "coupling") if name in columns]
+            if varied:
+                raise ValueError(f"{varied[0]} cannot vary per instance in a network with "
+                                 "per-connection weights (they belong to its one stored table)")
         if self.base.targets is not None and ("n" in columns or "k" in columns):
             if not all(np.all(np.asarray(columns.get(name, base)) == base)
                        for name, base in (("n", self.base.n), ("k", self.base.k))):
@@ -196,6 +201,7 @@ class InstanceTable:
             raise InstanceError(i, None, str(exc)) from None
         if self.shared_table:
             net.targets, net.connectivity = self.base.target_table(), "stored"
+        net.weights = self.base.weights
         return net
 
     def shortest_period(self):
@@ -228,7 +234,8 @@ class InstanceTable:
                     pars=np.stack([par for par, _, _ in rows]),
                     phases=[self.initial_phases(i) for i in members],
                     ks=self.columns["k"][members], seeds=self.columns["seed"][members],
-                    target_table=self.target_table(), neurons=neurons, lookups=lookups)
+                    target_table=self.target_table(), neurons=neurons, lookups=lookups,
+                    kicks=self.base.kicks())
 
     def __repr__(self):
         return f"InstanceTable({self.size} instances of {self.base!r})"

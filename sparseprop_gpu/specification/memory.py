@@ -97,7 +97,7 @@ def target_table_bytes(n, k):
 
 def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, lookup=1,
                  fan_bits=config.FAN_BITS, refractory_rows=1, excite_rows=1, pops=1, fifo=1,
-                 synapses=1, segments=1, stimulus=1, quiescent_rows=1):
+                 synapses=1, segments=1, stimulus=1, quiescent_rows=1, weighted=False):
     """Bytes of a batch's engine state (every SHARED and INSTANCE argument).
 
     Parameters
@@ -124,6 +124,8 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
     quiescent_rows : int
         Length of the quiescent neurons' gaps to rest (n_max with a quiescent population, else
         1).
+    weighted : bool
+        A kick per connection of the stored table (else a (1, 1) placeholder).
     """
     stored = stored_shape is not None
     heap = tree_geometry(int(n_max), fan_bits)[1]
@@ -140,7 +142,8 @@ def engine_bytes(m, n_max, k_max, buffer, stored_shape=None, neuron_rows=1, look
                                                       # state, seed; events drawn ahead
                     + (8 + 4 + 8) * fifo + (8 + 4 + 8) * stimulus)
     shared = (4 * (stored_shape[0] * stored_shape[1] if stored else 1) + 8 * lookup
-              + 4 * synapses + 8 * segments)
+              + 4 * synapses + 8 * segments
+              + 8 * (stored_shape[0] * stored_shape[1] if stored and weighted else 1))
     return int(m) * int(per_instance) + int(shared)
 
 

@@ -104,11 +104,16 @@ class Network:
         the threshold voltage.
     tau : Heterogeneous, optional
         Per-neuron membrane time constants (s), > 0; default: the model's.
+    weights : array_like (n, k), optional
+        A coupling per connection, in place of ``coupling`` (with ``drive``): row j holds the
+        voltage jumps of j's inputs to ``target_table()[j]``. Stored connectivity, LIF or QIF,
+        one drive; ``coupling`` is then the largest weight (it decides whether inputs can
+        excite).
     """
 
     def __init__(self, model, n, k, *, j0=None, target_rate=None, drive=None, coupling=None,
                  seed=0, ic_seed=None, connectivity="auto", targets=None,
-                 initial_phases=None, initial_voltages=None, tau=None, t_ref=0.0):
+                 initial_phases=None, initial_voltages=None, tau=None, t_ref=0.0, weights=None):
         if not isinstance(model, NeuronModel):
             raise ValueError(f"model must be a NeuronModel such as sp.LIF() or sp.QIF(); got {model!r}")
         self.model = model
@@ -116,6 +121,10 @@ class Network:
         self.k = validate.integer("k", k, 1, self.n - 1)
         self.seed = validate.integer("seed", seed, 0, SEED_MAX)
         self.ic_seed = self.seed if ic_seed is None else validate.integer("ic_seed", ic_seed, 0, SEED_MAX)
+        self.weights = None if weights is None else self._check_weights(weights, coupling, j0,
+                                                                         connectivity, drive)
+        if self.weights is not None:
+            coupling = float(self.weights.max())
         self._set_coupling(j0, target_rate, drive, coupling)
         self._set_tau(tau)
         self.t_ref = check_refractory(t_ref, float(np.min(self.tau)))
@@ -130,6 +139,8 @@ class Network:
         else:
             self.targets = None
             table = memory.target_table_bytes(self.n, self.k)
+            if connectivity == "auto" and self.weights is not None:
+                connectivity = "stored"         # a weight per stored connection
             if connectivity == "auto":
                 connectivity = ("stored" if self.n < config.STORED_BELOW and memory.fits(table)
                                 else "on_the_fly")
@@ -225,6 +236,29 @@ class Network:
         tau = np.broadcast_to(self.tau, (self.n,)).astype(float)
         return self.model.neuron_params(drive, self.coupling, tau)
 
+    def _check_weights(self, weights, coupling, j0, connectivity, drive):
+        if coupling is not None or j0 is not None:
+            raise ValueError("weights replace coupling (and j0, target_rate): give drive and "
+                             "weights")
+        if connectivity == "on_the_fly":
+            raise ValueError("weights need connectivity 'stored' or 'auto' (a weight per "
+                             "stored connection)")
+        if self.model.name not in ("lif", "qif"):
+            raise ValueError(f"weights: per-connection weights are built for LIF and QIF "
+                             f"(closed-form phase transition curves); got {self.model.name}")
+        if isinstance(drive, Heterogeneous):
+            raise ValueError("weights: one drive for every neuron (per-neuron drives and "
+                             "per-connection weights together are not built)")
+        return validate.finite_array(f"weights (one per connection, (n, k) = ({self.n}, "
+                                     f"{self.k}))", weights, (self.n, self.k))
+
+    def kicks(self):
+        """A weighted network's kick per connection (``kernels.models.P_KICK``'s terms: J / I
+        for LIF, J / sqrt(I) for QIF), (n, k) float64; None without weights."""
+        if self.weights is None:
+            return None
+        return np.ascontiguousarray(self.model._kick(self.drive, self.weights), np.float64)
+
     def _check_targets(self, targets):
         expected = f"an (n, k) = ({self.n}, {self.k}) table of neuron indices"
         try:
@@ -296,7 +330,15 @@ class Network:
                 "tau": plain(self.tau), "n": self.n, "k": self.k,
                 "j0": self.j0, "target_rate": self.target_rate, "drive": plain(self.drive),
                 "coupling": self.coupling, "seed": self.seed, "ic_seed": self.ic_seed,
-                "connectivity": self.connectivity, **({"t_ref": self.t_ref} if self.t_ref else {})}
+                "connectivity": self.connectivity, **({"t_ref": self.t_ref} if self.t_ref else {}),
+                **({"weights": self._describe_weights()} if self.weights is not None else {})}
+
+    def _describe_weights(self):
+        """The weights as a description holds them: summary and SHA-256 of their bytes."""
+        import hashlib
+        w = self.weights
+        return {"min": float(w.min()), "max": float(w.max()), "mean": float(w.mean()),
+                "sha256": hashlib.sha256(np.ascontiguousarray(w, np.float64).tobytes()).hexdigest()}
 
     @classmethod
     def from_description(cls, meta):
@@ -304,9 +346,9 @@ class Network:
         seeds). Raises ValueError for an unknown model or per-neuron parameters."""
         name, tau = meta.get("model"), meta.get("tau")
         if name not in MODELS or not isinstance(tau, (int, float)) or \
-                isinstance(meta.get("drive"), dict):
-            raise ValueError("cannot rebuild this network from its description (unknown model "
-                             "or per-neuron parameters): pass network=")
+                isinstance(meta.get("drive"), dict) or "weights" in meta:
+            raise ValueError("cannot rebuild this network from its description (unknown model, "
+                             "per-neuron parameters or per-connection weights): pass network=")
         model = MODELS[name](tau=tau, **meta.get("model_params", {}))
         return cls(model=model, n=meta["n"], k=meta["k"], drive=meta["drive"],
                    coupling=meta["coupling"], seed=meta["seed"], ic_seed=meta["ic_seed"],

@@ -85,6 +85,9 @@ def resolve_key(key, network):
                              f"{config.EXP_KEY_MAX_DELAY * network.tau:g} s; this network's "
                              f"longest delay is {network.longest_delay():g} s: use key='time'")
         exp_possible = False
+    if getattr(network, "weights", None) is not None and key == "time":
+        raise ValueError("key: a network with per-connection weights runs on the 'phase' or "
+                         "'exp' key ('auto' picks), not 'time'")
     quiescent = getattr(network, "quiescent", ())
     if quiescent and not (exp_possible and key in ("auto", "exp")):
         raise ValueError(f"key: population {quiescent[0]!r} is quiescent (LIF driven at or "
