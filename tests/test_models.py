@@ -66,7 +66,7 @@ def test_exp_key_turns_the_lif_ptc_into_an_addition():
         g = math.exp(shift_phase / omega)
         for phi in (-0.3, 0.1, 0.5, 0.99):
             z = math.exp(-(phi - shift_phase) / omega)
-            z_new = km.key_after_input(km.LIF, km.KEY_EXP, z, g, par, 0.0, 0.0, 1.0)
+            z_new = km.key_after_input(km.LIF, km.KEY_EXP, z, g, par, 0.0, par[km.P_KICK], 1.0)
             phi_new = shift_phase - omega * math.log(z_new)
             assert phi_new == pytest.approx(lif.ptc(phi, drive, coupling), abs=1e-12)
         # the neuron whose key is smallest reaches threshold (phi = 1) at G = z I / (I - 1)
