@@ -77,6 +77,8 @@ def write_nwb(source, path, session_description="sparseprop-gpu simulation", ide
     path = Path(path)
     if path.exists():
         raise ValueError(f"path: {path} exists; write_nwb overwrites nothing: give a new path")
+    if not path.parent.is_dir():
+        raise ValueError(f"path: the folder {str(path.parent)!r} does not exist; create it first")
     units = to_nwb_units(source)
     meta = getattr(source, "meta", None)
     if meta is None and hasattr(source, "sp"):          # a Dataset of an ensemble or sweep

@@ -164,7 +164,8 @@ def _spectrum(network, times, senders, m, n_spikes, warmup, qr_every, blocks, se
         mode, table = connectivity.STORED, np.ascontiguousarray(network.target_table(), np.int32)
     else:
         mode, table = connectivity.ON_THE_FLY, np.zeros((1, 1), np.int32)
-    kicks = network.kicks() if network.kicks() is not None else np.zeros((1, 1))
+    kicks = network.kicks()
+    kicks = np.zeros((1, 1)) if kicks is None else kicks
     bitmap = np.zeros(bitmap_words(n), np.uint64)
     drawn = np.zeros(k, np.int32)
     candidates = np.zeros(candidate_scratch(k), np.int64)
