@@ -1,14 +1,19 @@
 """The exact gradients as a JAX function (the ``train`` extra; docs/design.md §2.19).
 
-``spike_function(network, n_spikes)`` is a JAX function of the coupling J, the drive I and the
-initial phases whose value is the engine's spike times and final phases, and whose VJP is
-``runs.gradient.backward``: the loss and the optimiser are ordinary JAX (optax) code. JAX is
-chosen over a home-made autodiff because a ``custom_vjp`` around host callbacks is all that is
-needed and it brings jit, optimisers and the users' own models; the engine stays Numba.
+``spike_function(network, n_spikes)`` is a JAX function of the coupling J (or the weights W),
+the drive I and the initial phases whose value is the engine's spike times, their senders and
+the final phases, and whose VJP is ``runs.gradient.backward``: the loss and the optimiser are
+ordinary JAX (optax) code. JAX is chosen over a home-made autodiff because a ``custom_vjp``
+around host callbacks is all that is needed and it brings jit, vmap, optimisers and the users'
+own models; the engine stays Numba.
 """
+import math
+
 import numpy as np
 
-from .runs.gradient import backward, check_tangent_network, trajectory
+from . import validate
+from .runs.gradient import Trajectory, backward, check_tangent_network, default_segment, \
+    trajectory
 from .specification.network import Network
 
 
@@ -19,63 +24,106 @@ def _network(base, coupling, drive, phases):
         {"coupling": float(coupling)}
     return Network(model=base.model, n=base.n, k=base.k, seed=base.seed,
                    connectivity=base.connectivity, drive=float(drive),
-                   initial_phases=np.asarray(phases, np.float64), **given)
+                   targets=base.targets, initial_phases=np.asarray(phases, np.float64), **given)
+
+
+def _samples(*arrays):
+    """The arrays of a call, batched by ``vmap`` (``broadcast_all``: every argument tiled to the
+    same leading axes) or not, as a list of per-sample tuples and the leading shape."""
+    lead = np.shape(arrays[-1])[:-1]                       # the phases are (..., n)
+    count = math.prod(lead)
+    flat = [np.array(a).reshape((count,) + np.shape(a)[len(lead):]) for a in arrays]
+    return [tuple(a[b] for a in flat) for b in range(count)], lead
+
+
+def _stacked(lead, rows):
+    """Per-sample results (tuples of arrays) stacked back onto the leading shape."""
+    return tuple(np.stack(column).reshape(lead + np.shape(column[0])) for column in zip(*rows))
 
 
 def spike_function(network, n_spikes, segment=None):
-    """A JAX function ``(coupling, drive, initial_phases) -> (times (S,), final_phases (n,))``;
-    for a network with per-connection weights ``coupling`` is the (n, k) weights.
+    """A JAX function ``(coupling, drive, initial_phases) -> (times (S,), senders (S,),
+    final_phases (n,))``; for a network with per-connection weights ``coupling`` is the (n, k)
+    weights.
 
     Parameters
     ----------
     network : sp.Network
-        The structure (model, n, k, seed, connectivity) every call runs; one population of LIF
-        or QIF neurons, inhibitory, t_ref = 0.
+        The structure (model, n, k, seed, connectivity or ``targets``) every call runs; one
+        population of LIF (inhibitory) or QIF (both signs) neurons, t_ref = 0.
     n_spikes : int
-        S, the spikes of every run (the times in the engine's order).
+        S, the spikes of every run (the times in the engine's order; ``senders`` are integers,
+        without a derivative).
     segment : int, optional
         As ``runs.gradient.trajectory``.
 
-    The function runs the engine (a ``jax.pure_callback``); its VJP runs it again and takes the
-    adjoint back (``runs.gradient.backward``): the gradient of the trajectory with its spike
-    order fixed. Needs 64-bit JAX (``jax.config.update("jax_enable_x64", True)``).
+    The forward runs the engine (a ``jax.pure_callback``) and keeps its checkpoints as the
+    VJP's residuals; the VJP replays the segments from them and takes the adjoint back
+    (``runs.gradient.backward``): the gradient of the trajectory with its spike order fixed.
+    ``jax.vmap`` over any argument runs one instance per sample (a mini-batch). Needs 64-bit
+    JAX (``jax.config.update("jax_enable_x64", True)``).
     """
     import jax
     import jax.numpy as jnp
 
     check_tangent_network(network)
-    size, n = int(n_spikes), network.n
-    shapes = (jax.ShapeDtypeStruct((size,), jnp.float64), jax.ShapeDtypeStruct((n,), jnp.float64))
+    size, n = validate.integer("n_spikes", n_spikes, 1, 10**12), network.n
+    segment = default_segment(network, size) if segment is None else \
+        validate.integer("segment (spikes)", segment, 1, 10**12)
+    pieces = -(-size // segment)
+    weighted = network.weights is not None
+    f64 = jnp.float64
+    outputs = (jax.ShapeDtypeStruct((size,), f64), jax.ShapeDtypeStruct((size,), jnp.int32),
+               jax.ShapeDtypeStruct((n,), f64))
+    residuals = outputs + (jax.ShapeDtypeStruct((pieces,), f64),
+                           jax.ShapeDtypeStruct((pieces, n), f64))
+    grads = (jax.ShapeDtypeStruct(network.weights.shape if weighted else (), f64),
+             jax.ShapeDtypeStruct((), f64), jax.ShapeDtypeStruct((n,), f64))
+
+    def one(coupling, drive, phases):
+        kept = trajectory(_network(network, coupling, drive, phases), size, segment)
+        return (kept.times, kept.senders, kept.final_phases,
+                np.array([t0 for _, t0, _ in kept.checkpoints]),
+                np.stack([offsets for _, _, offsets in kept.checkpoints]))
 
     def run(coupling, drive, phases):
-        kept = trajectory(_network(network, coupling, drive, phases), size, segment)
-        return kept.times.copy(), kept.final_phases.copy()
+        samples, lead = _samples(coupling, drive, phases)
+        return _stacked(lead, [one(*sample) for sample in samples])
 
-    weighted = network.weights is not None
+    def pull_one(coupling, drive, phases, times, senders, final, starts, offsets, dl_dt,
+                 dl_dphi):
+        kept = Trajectory(_network(network, coupling, drive, phases), times, senders, final,
+                          [(p * segment, starts[p], offsets[p]) for p in range(pieces)],
+                          segment, int(np.sum(np.diff(times) == 0.0)))
+        grad = backward(kept, dl_dt, dl_dphi, per_synapse=weighted, drives=True)
+        return (grad.synapses if weighted else np.float64(grad.coupling),
+                np.float64(grad.drives.sum()), grad.initial_phases)
 
-    def pull(coupling, drive, phases, dl_dt, dl_dphi):
-        kept = trajectory(_network(network, coupling, drive, phases), size, segment)
-        grad = backward(kept, np.asarray(dl_dt), np.asarray(dl_dphi), per_synapse=weighted,
-                        drives=True)
-        return (grad.synapses.copy() if weighted else np.float64(grad.coupling),
-                np.float64(grad.drives.sum()), grad.initial_phases.copy())
+    def pull(*arrays):
+        samples, lead = _samples(*arrays)
+        return _stacked(lead, [pull_one(*sample) for sample in samples])
 
-    @jax.custom_vjp
-    def spikes(coupling, drive, phases):
+    def check_x64():
         if not jax.config.jax_enable_x64:
             raise ValueError("spike_function needs 64-bit JAX: jax.config.update("
                              "'jax_enable_x64', True) before calling it (spike times to 1e-12 s)")
-        return jax.pure_callback(run, shapes, coupling, drive, phases)
+
+    @jax.custom_vjp
+    def spikes(coupling, drive, phases):
+        check_x64()
+        return jax.pure_callback(run, residuals, coupling, drive, phases,
+                                 vmap_method="broadcast_all")[:3]
 
     def forward(coupling, drive, phases):
-        return spikes(coupling, drive, phases), (coupling, drive, phases)
+        check_x64()
+        kept = jax.pure_callback(run, residuals, coupling, drive, phases,
+                                 vmap_method="broadcast_all")
+        return kept[:3], (coupling, drive, phases) + tuple(kept)
 
     def reverse(saved, cotangents):
-        coupling, drive, phases = saved
-        dl_dt, dl_dphi = cotangents
-        out = (jax.ShapeDtypeStruct(network.weights.shape if weighted else (), jnp.float64),
-               jax.ShapeDtypeStruct((), jnp.float64), jax.ShapeDtypeStruct((n,), jnp.float64))
-        return jax.pure_callback(pull, out, coupling, drive, phases, dl_dt, dl_dphi)
+        dl_dt, _, dl_dphi = cotangents          # the senders' cotangent is float0: no derivative
+        return jax.pure_callback(pull, grads, *saved, dl_dt, dl_dphi,
+                                 vmap_method="broadcast_all")
 
     spikes.defvjp(forward, reverse)
     return spikes

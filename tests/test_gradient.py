@@ -166,7 +166,7 @@ def test_bad_input_is_refused_naming_it():
     with pytest.raises(ValueError, match="per_synapse: .*stored connectivity"):
         backward(trajectory(network(connectivity="on_the_fly"), 50), np.zeros(50),
                  per_synapse=True)
-    with pytest.raises(ValueError, match="inhibitory coupling"):
+    with pytest.raises(ValueError, match="LIF needs inhibitory coupling"):
         trajectory(network(coupling=0.05), 50)
     with pytest.raises(ValueError, match="n_spikes"):
         trajectory(net, 0)

@@ -29,7 +29,7 @@ def test_jax_gradients_are_the_adjoint_s():
     w = np.random.default_rng(0).normal(size=spikes)
 
     def loss(coupling, drive, phases):
-        times, final = f(coupling, drive, phases)
+        times, senders, final = f(coupling, drive, phases)
         return jnp.dot(w, times) + jnp.sum(final ** 2)
     got = jax.grad(loss, argnums=(0, 1, 2))(net.coupling, net.drive,
                                             jnp.asarray(net.initial_phases))
@@ -48,7 +48,7 @@ def test_optax_learns_a_teacher_s_coupling_and_drive_from_its_spike_times():
     phases = jnp.asarray(net.initial_phases)
 
     def loss(p):                                  # relative changes of J, and of I / 100
-        times, _ = f(net.coupling * (1 + p[0]), net.drive * (1 + 0.01 * p[1]), phases)
+        times, _, _ = f(net.coupling * (1 + p[0]), net.drive * (1 + 0.01 * p[1]), phases)
         return jnp.mean((times - target) ** 2)
     params = jnp.zeros(2)
     opt = optax.adam(0.01)
@@ -72,6 +72,29 @@ def test_jax_gradients_per_connection_of_a_weighted_network():
         jnp.asarray(weights))
     want = backward(trajectory(net, 60), w, per_synapse=True).synapses
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-15)
+
+
+def test_the_senders_are_the_engine_s_and_vmap_runs_a_mini_batch():
+    net = network()
+    f = spike_function(net, 60, segment=25)            # three checkpoints kept as residuals
+    phases = np.stack([net.initial_phases, np.roll(net.initial_phases, 3)])
+    times, senders, final = jax.vmap(f, in_axes=(None, None, 0))(net.coupling, net.drive,
+                                                                 jnp.asarray(phases))
+    w = np.random.default_rng(5).normal(size=(2, 60))
+
+    def loss(coupling):
+        t, _, _ = jax.vmap(f, in_axes=(None, None, 0))(coupling, net.drive, jnp.asarray(phases))
+        return jnp.sum(w * t)
+    got = jax.grad(loss)(net.coupling)
+    want = 0.0
+    for b in range(2):
+        alone = network(initial_phases=phases[b])
+        run = trajectory(alone, 60, segment=25)
+        np.testing.assert_array_equal(np.asarray(times[b]), run.times)
+        np.testing.assert_array_equal(np.asarray(senders[b]), run.senders)
+        np.testing.assert_array_equal(np.asarray(final[b]), run.final_phases)
+        want += backward(run, w[b]).coupling
+    assert float(got) == pytest.approx(want, rel=1e-12)
 
 
 def test_32_bit_jax_is_refused():

@@ -59,9 +59,11 @@ def test_equal_weights_are_the_unweighted_network_bit_for_bit(model):
     np.testing.assert_array_equal(a.times, b.times)
 
 
-@pytest.mark.parametrize("model", [LIF, QIF], ids=["lif", "qif"])
-def test_the_gradient_per_connection_equals_central_differences_of_the_engine(model):
-    net, _ = weighted(model)
+@pytest.mark.parametrize("model, spread", [(LIF, 0.5), (QIF, 0.5), (QIF, 1.6)],
+                         ids=["lif", "qif", "qif-both-signs"])
+def test_the_gradient_per_connection_equals_central_differences_of_the_engine(model, spread):
+    net, _ = weighted(model, spread)
+    assert (net.weights.max() > 0) == (spread > 1)
     spikes = 60
     rng = np.random.default_rng(4)
     w, c = rng.normal(size=spikes), rng.normal(size=net.n)

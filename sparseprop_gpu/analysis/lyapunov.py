@@ -4,7 +4,7 @@ The engine runs the network and records its spikes; ``kernels.tangent.replay_tan
 tangent vectors through them with the single-spike Jacobians (O(K m) per spike), and every r
 spikes the vectors are reorthonormalised (QR, O(N m^2)); the exponents are the mean growth
 rates of R's diagonal. The slice built so far: one population (``sp.Network``) of LIF or QIF
-neurons with inhibitory coupling, no refractory period, one drive.
+neurons (LIF inhibitory, QIF couplings of both signs), no refractory period, one drive.
 """
 import math
 from collections import namedtuple
@@ -85,7 +85,7 @@ def lyapunov_spectrum(network, m=None, n_spikes=100_000, warmup=None, qr_every=N
     Parameters
     ----------
     network : sp.Network
-        One population of LIF or QIF neurons, inhibitory, no refractory period.
+        One population of LIF (inhibitory) or QIF (both signs) neurons, no refractory period.
     m : int, optional
         Exponents, 1 <= m <= n (default n: the full spectrum).
     n_spikes : int

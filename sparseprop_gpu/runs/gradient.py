@@ -18,6 +18,8 @@ from ..kernels import connectivity, models as km
 from ..specification.network import Network
 from .simulate import simulate
 
+SEGMENT_LEAST = 1024     # a replay call costs ~30 us: short runs take one segment (docs §2.19)
+
 Trajectory = namedtuple("Trajectory", "network times senders final_phases checkpoints segment "
                                       "ties")
 Trajectory.__doc__ = """A run of ``network`` kept for its gradient (``trajectory``).
@@ -64,9 +66,13 @@ def check_tangent_network(network):
     if network.heterogeneous:
         raise ValueError("network: one drive and tau for every neuron (per-neuron drives are "
                          "not in the tangent replay yet)")
-    if network.t_ref > 0.0 or network.coupling > 0.0:
-        raise ValueError("network: inhibitory coupling (J <= 0) and t_ref = 0 (the Jacobian of "
-                         "excitation past threshold and of refractoriness are not built yet)")
+    if network.t_ref > 0.0:
+        raise ValueError("network: t_ref = 0 (the Jacobian of refractoriness is not built yet)")
+    if network.coupling > 0.0 and network.model.name == "lif":
+        raise ValueError("network: LIF needs inhibitory coupling (J <= 0; an excitatory input "
+                         "can take a LIF neuron past threshold, a Jacobian not built yet); QIF "
+                         "takes couplings of both signs (its phase transition curve never "
+                         "reaches threshold)")
 
 
 def _replayer(network):
@@ -93,17 +99,23 @@ def _replayer(network):
     return replay
 
 
+def default_segment(network, n_spikes):
+    """Spikes between checkpoints: sqrt(n S / k), which makes the checkpoints' n S / segment
+    and one segment's k segment about equal, and at least ``SEGMENT_LEAST``."""
+    return max(SEGMENT_LEAST, int(math.sqrt(network.n * n_spikes / network.k)))
+
+
 def trajectory(network, n_spikes, segment=None):
     """Run ``network`` for ``n_spikes`` spikes from t = 0 and keep what ``backward`` needs.
 
     Parameters
     ----------
     network : sp.Network
-        One population of LIF or QIF neurons, inhibitory, t_ref = 0, one drive.
+        One population of LIF (inhibitory) or QIF (couplings of both signs) neurons, t_ref = 0,
+        one drive.
     n_spikes : int
     segment : int, optional
-        Spikes between checkpoints (default sqrt(n n_spikes / k), which makes the checkpoints'
-        n S / segment and one segment's k segment about equal).
+        Spikes between checkpoints (default ``default_segment``).
 
     Returns
     -------
@@ -112,7 +124,7 @@ def trajectory(network, n_spikes, segment=None):
     check_tangent_network(network)
     n_spikes = validate.integer("n_spikes", n_spikes, 1, 10**12)
     n, k = network.n, network.k
-    segment = max(1, int(math.sqrt(n * n_spikes / k))) if segment is None else \
+    segment = default_segment(network, n_spikes) if segment is None else \
         validate.integer("segment (spikes)", segment, 1, 10**12)
     rec = simulate(network, n_spikes=n_spikes, record="spikes")
     times = np.ascontiguousarray(rec.times, np.float64)
