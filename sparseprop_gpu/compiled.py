@@ -78,7 +78,7 @@ def _compile(digest):
                                        kicks, seed, n, k, bitmap, drawn, candidates, offsets,
                                        senders, times, t0, lo, hi, vectors, log_slopes)
 
-    @njit(cache=True, _nrt=False)
+    @njit(cache=True, _nrt=False, nogil=True)      # nogil: mini-batches replayed in threads
     def inputs_of(model, par, drive, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
                   candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling,
                   d_drive):
@@ -88,7 +88,7 @@ def _compile(digest):
                                      offsets, senders, times, t0, lo, hi, targets, slopes,
                                      d_coupling, d_drive)
 
-    @njit(cache=True, _nrt=False)
+    @njit(cache=True, _nrt=False, nogil=True)
     def adjoint(senders, times, lo, hi, k, tpp, targets, slopes, d_coupling, d_drive, dl_dt,
                 state, d_synapse, per_synapse, flow, since, d_drives):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)

@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 from . import validate
-from .runs.gradient import Trajectory, backward, check_tangent_network, default_segment, \
-    trajectory
+from .runs.gradient import Trajectory, backwards, check_tangent_network, default_segment, \
+    trajectories, trajectory
 from .specification.network import Network
 
 
@@ -80,28 +80,31 @@ def spike_function(network, n_spikes, segment=None):
     grads = (jax.ShapeDtypeStruct(network.weights.shape if weighted else (), f64),
              jax.ShapeDtypeStruct((), f64), jax.ShapeDtypeStruct((n,), f64))
 
-    def one(coupling, drive, phases):
-        kept = trajectory(_network(network, coupling, drive, phases), size, segment)
-        return (kept.times, kept.senders, kept.final_phases,
-                np.array([t0 for _, t0, _ in kept.checkpoints]),
-                np.stack([offsets for _, _, offsets in kept.checkpoints]))
+    def kept(run):
+        return (run.times, run.senders, run.final_phases,
+                np.array([t0 for _, t0, _ in run.checkpoints]),
+                np.stack([offsets for _, _, offsets in run.checkpoints]))
 
     def run(coupling, drive, phases):
         samples, lead = _samples(coupling, drive, phases)
-        return _stacked(lead, [one(*sample) for sample in samples])
-
-    def pull_one(coupling, drive, phases, times, senders, final, starts, offsets, dl_dt,
-                 dl_dphi):
-        kept = Trajectory(_network(network, coupling, drive, phases), times, senders, final,
-                          [(p * segment, starts[p], offsets[p]) for p in range(pieces)],
-                          segment, int(np.sum(np.diff(times) == 0.0)))
-        grad = backward(kept, dl_dt, dl_dphi, per_synapse=weighted, drives=True)
-        return (grad.synapses if weighted else np.float64(grad.coupling),
-                np.float64(grad.drives.sum()), grad.initial_phases)
+        first = samples[0]
+        if all(np.array_equal(c, first[0]) and d == first[1] for c, d, _ in samples[1:]):
+            runs = trajectories(_network(network, *first), [p for _, _, p in samples], size,
+                                segment)                # a mini-batch: one ensemble
+        else:
+            runs = [trajectory(_network(network, *sample), size, segment) for sample in samples]
+        return _stacked(lead, [kept(r) for r in runs])
 
     def pull(*arrays):
         samples, lead = _samples(*arrays)
-        return _stacked(lead, [pull_one(*sample) for sample in samples])
+        runs = [Trajectory(_network(network, c, d, p), t, s, f,
+                           [(i * segment, starts[i], offsets[i]) for i in range(pieces)],
+                           segment, int(np.sum(np.diff(t) == 0.0)))
+                for c, d, p, t, s, f, starts, offsets, _, _ in samples]
+        grads = backwards(runs, [sample[8] for sample in samples],
+                          [sample[9] for sample in samples], per_synapse=weighted, drives=True)
+        return _stacked(lead, [(g.synapses if weighted else np.float64(g.coupling),
+                                np.float64(g.drives.sum()), g.initial_phases) for g in grads])
 
     def check_x64():
         if not jax.config.jax_enable_x64:

@@ -77,6 +77,28 @@ def test_shared_stored_table_equals_per_instance_topology():
     np.testing.assert_array_equal(a.sp.senders, b.sp.senders)
 
 
+def test_per_instance_initial_phases_are_each_instance_s_own_start():
+    net = sp.Network(model=sp.QIF(tau=0.01), n=60, k=6, j0=1.0, target_rate=5.0, seed=3,
+                     connectivity="stored")
+    phases = np.random.default_rng(1).uniform(-3.0, 3.0, (3, 60))
+    out = sp.run_ensemble(sp.Ensemble(net, initial_phases=phases, j0=[1.0, 1.2, 0.8]),
+                          n_spikes=300, record="spikes", backend="cpu")
+    for m, j0 in enumerate((1.0, 1.2, 0.8)):
+        alone = sp.simulate(sp.Network(model=net.model, n=60, k=6, j0=j0, target_rate=5.0,
+                                       seed=3, connectivity="stored",
+                                       initial_phases=phases[m]), n_spikes=300)
+        np.testing.assert_array_equal(out.sp.spikes(m)[0], alone.times)
+        np.testing.assert_array_equal(out.sp.spikes(m)[1], alone.senders)
+    with pytest.raises(ValueError, match="ic_seed cannot vary .*initial_phases"):
+        sp.Ensemble(net, initial_phases=phases, ic_seeds=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"initial_phases .*shape \(3, 60\)"):
+        sp.Ensemble(net, initial_phases=phases[:, :10])
+    with pytest.raises(ValueError, match=r"initial_phases .*\(-3.14159, 3.14159\)"):
+        sp.Ensemble(net, initial_phases=np.full((2, 60), -4.0))
+    with pytest.raises(ValueError, match="initial_phases: per-instance phases are for a single"):
+        sp.Ensemble(sp.brunel(n_e=40), initial_phases=phases)
+
+
 @pytest.mark.parametrize("kwargs, words", [
     (dict(seeds=range(4), j0=[1.0, 2.0]), "same length"),
     (dict(seeds=[]), "at least one"),

@@ -10,7 +10,7 @@ import pytest
 
 import sparseprop_gpu as sp
 from sparseprop_gpu import reference
-from sparseprop_gpu.runs.gradient import backward, trajectory
+from sparseprop_gpu.runs.gradient import backward, backwards, trajectories, trajectory
 
 LIF, QIF = sp.LIF(tau=0.01), sp.QIF(tau=0.01)
 
@@ -152,6 +152,27 @@ def test_segments_change_nothing_and_memory_stays_below_k_times_spikes():
     w, c = loss_weights(net, 6000, seed=7)
     assert backward(whole, w, c).coupling == pytest.approx(backward(parts, w, c).coupling,
                                                            rel=1e-9)
+
+
+def test_a_mini_batch_runs_as_one_ensemble_and_equals_one_run_per_sample():
+    net = network(QIF)
+    phases = np.random.default_rng(8).uniform(-3.0, 3.0, (4, net.n))
+    runs = trajectories(net, phases, 300, segment=70)
+    w = np.random.default_rng(9).normal(size=(4, 300))
+    c = np.random.default_rng(10).normal(size=(4, net.n))
+    grads = backwards(runs, w, c, drives=True)
+    for b in range(4):
+        alone = trajectory(network(QIF, phases=phases[b]), 300, segment=70)
+        np.testing.assert_array_equal(runs[b].times, alone.times)
+        np.testing.assert_array_equal(runs[b].senders, alone.senders)
+        np.testing.assert_array_equal(runs[b].final_phases, alone.final_phases)
+        np.testing.assert_array_equal(runs[b].network.initial_phases, phases[b])
+        want = backward(alone, w[b], c[b], drives=True)
+        assert grads[b].coupling == want.coupling
+        np.testing.assert_array_equal(grads[b].drives, want.drives)
+        np.testing.assert_array_equal(grads[b].initial_phases, want.initial_phases)
+    with pytest.raises(ValueError, match="one row per run"):
+        backwards(runs, w[:3])
 
 
 def test_bad_input_is_refused_naming_it():

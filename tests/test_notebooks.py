@@ -17,10 +17,11 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LIMIT_S = 120          # each notebook under two minutes on a 2-core machine
 
 
-def test_the_six_notebooks_are_there():
+def test_the_eight_notebooks_are_there():
     assert [p.name for p in NOTEBOOKS] == ["01_quickstart.ipynb", "02_ensemble_sweep.ipynb",
                                            "03_scaling.ipynb", "04_models.ipynb",
-                                           "05_inputs.ipynb", "06_information.ipynb"]
+                                           "05_inputs.ipynb", "06_information.ipynb",
+                                           "07_spike_timing.ipynb", "08_yinyang.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -35,10 +36,11 @@ def test_notebook_is_stripped(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path):
     # run from a copy of the notebooks folder, so files it writes stay in tmp_path and
-    # "../README.md" resolves as it does in the repository
+    # "../README.md" and "../examples" resolve as they do in the repository
     work = tmp_path / "notebooks"
     work.mkdir()
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")     # the training showcases
     book = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(book, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(work)}})

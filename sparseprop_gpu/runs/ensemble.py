@@ -58,6 +58,9 @@ class Ensemble:
     stimuli : sequence of sp.Stimulus or None, optional
         A network of populations: each instance's stimulus (None: the network's), e.g. one
         per value of a stimulus parameter or one per trial.
+    initial_phases : array_like (M, n), optional
+        A single-population network: every instance's initial phases (e.g. one per sample of
+        a mini-batch); ``n`` and ``ic_seeds`` then do not vary.
 
     Every sequence must have the same length M, the number of instances. Instances share the
     network's stored target table when all of them have its ``n``, ``k`` and ``seed`` (or it
@@ -71,12 +74,17 @@ class Ensemble:
 
     def __init__(self, network, *, seeds=None, ic_seeds=None, n=None, k=None, tau=None, j0=None,
                  target_rate=None, drive=None, coupling=None, t_ref=None, n_max=None,
-                 k_max=None, noise_seeds=None, stimuli=None, **parameters):
+                 k_max=None, noise_seeds=None, stimuli=None, initial_phases=None,
+                 **parameters):
         given = dict(seeds=seeds, ic_seeds=ic_seeds, n=n, k=k, tau=tau, j0=j0,
                      target_rate=target_rate, drive=drive, coupling=coupling, t_ref=t_ref)
         columns = {PER_INSTANCE[name]: _per_instance(name, value)
                    for name, value in given.items() if value is not None}
         if isinstance(network, PopulationNetwork):
+            if initial_phases is not None:
+                raise ValueError("initial_phases: per-instance phases are for a single-"
+                                 "population network; a network of populations draws them "
+                                 "from ic_seeds")
             if noise_seeds is not None:
                 parameters["noise_seed"] = noise_seeds
             columns.update({name: _per_instance(name, value)
@@ -86,9 +94,9 @@ class Ensemble:
             name = next(iter(parameters)) if parameters else \
                 "noise_seeds" if noise_seeds is not None else "stimuli"
             raise ValueError(f"unknown Ensemble parameter {name!r} for a single-population "
-                             f"network; allowed: {', '.join(PER_INSTANCE)}")
+                             f"network; allowed: {', '.join(PER_INSTANCE)}, initial_phases")
         else:
-            self.table = InstanceTable(network, **columns)
+            self.table = InstanceTable(network, initial_phases, **columns)
         self.network = network
         self.size = len(self.table)
         ns, ks = self.table.columns["n"], self.table.columns["k"]

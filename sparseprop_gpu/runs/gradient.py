@@ -9,7 +9,9 @@ the trajectory with its spike order fixed.
 """
 import math
 from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from .. import validate
@@ -127,11 +129,60 @@ def trajectory(network, n_spikes, segment=None):
     segment = default_segment(network, n_spikes) if segment is None else \
         validate.integer("segment (spikes)", segment, 1, 10**12)
     rec = simulate(network, n_spikes=n_spikes, record="spikes")
-    times = np.ascontiguousarray(rec.times, np.float64)
-    senders = np.ascontiguousarray(rec.senders, np.int32)
+    return _kept(network, rec.times, rec.senders, segment)
+
+
+def trajectories(network, initial_phases, n_spikes, segment=None, backend="cpu"):
+    """``trajectory`` of ``network`` from each row of ``initial_phases``, as one ensemble (a
+    mini-batch): the forward runs on the CPU cores (or one instance per CUDA thread), the
+    checkpoints are replayed in threads.
+
+    Parameters
+    ----------
+    network : sp.Network
+        As ``trajectory``'s.
+    initial_phases : array_like (B, n)
+    n_spikes, segment :
+        As ``trajectory``'s.
+    backend : {"cpu", "cuda", "auto"}
+        The forward's (``run_ensemble``'s).
+
+    Returns
+    -------
+    list of Trajectory
+        Each bitwise the one ``trajectory`` gives from that row.
+    """
+    from .ensemble import Ensemble, record_ensemble
+    check_tangent_network(network)
+    n_spikes = validate.integer("n_spikes", n_spikes, 1, 10**12)
+    segment = default_segment(network, n_spikes) if segment is None else \
+        validate.integer("segment (spikes)", segment, 1, 10**12)
+    ensemble = Ensemble(network, initial_phases=initial_phases)
+    rec = record_ensemble(ensemble, n_spikes=n_spikes, record="spikes", backend=backend,
+                          state=False)
+    at = rec.offsets
+    return _threads(lambda b: _kept(ensemble.table.network(b), rec.times[at[b]:at[b + 1]],
+                                    rec.senders[at[b]:at[b + 1]], segment), range(len(ensemble)))
+
+
+def _threads(work, items):
+    """``[work(item) for item in items]`` over the CPU cores (the replay kernels release the
+    GIL)."""
+    items = list(items)
+    if len(items) < 2:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(min(len(items), numba.get_num_threads())) as pool:
+        return list(pool.map(work, items))
+
+
+def _kept(network, times, senders, segment):
+    """The Trajectory of ``network``'s recorded spikes: replayed once, a checkpoint of the
+    phases at the start of every segment."""
+    times = np.ascontiguousarray(times, np.float64)
+    senders = np.ascontiguousarray(senders, np.int32)
     tpp = network.model.tau / float(network.model.omega(network.drive))
     offsets, t0 = np.array(network.initial_phases, np.float64), 0.0
-    buffers = _buffers(min(segment, times.size), k)
+    buffers = _buffers(min(segment, times.size), network.k)
     replay = _replayer(network)
     checkpoints = []
     for lo in range(0, times.size, segment):
@@ -148,6 +199,29 @@ def _buffers(rows, k, drives=False):
     """A segment's inputs: targets, g', dg/dJ and dg/dI (no rows without drives)."""
     return (np.zeros((rows, k), np.int32), np.zeros((rows, k)), np.zeros((rows, k)),
             np.zeros((rows if drives else 0, k)))
+
+
+def backwards(runs, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False):
+    """``backward`` of every run of a mini-batch (``trajectories``), in threads.
+
+    Parameters
+    ----------
+    runs : list of Trajectory
+    dl_dtimes : array_like (B, S)
+    dl_dphases : array_like (B, n), optional
+    per_synapse, drives : bool
+        As ``backward``'s.
+
+    Returns
+    -------
+    list of Gradient
+    """
+    dl_dphases = [None] * len(runs) if dl_dphases is None else dl_dphases
+    if len(dl_dtimes) != len(runs) or len(dl_dphases) != len(runs):
+        raise ValueError(f"dl_dtimes and dl_dphases: one row per run ({len(runs)}); got "
+                         f"{len(dl_dtimes)} and {len(dl_dphases)}")
+    return _threads(lambda b: backward(runs[b], dl_dtimes[b], dl_dphases[b], per_synapse,
+                                       drives), range(len(runs)))
 
 
 def _flow(network):

@@ -15,7 +15,7 @@ from .. import config, validate
 from ..kernels import models as km
 from . import memory
 from .inputs import Stimulus
-from .network import SEED_MAX, Network, random_phases
+from .network import SEED_MAX, Network, check_phases, random_phases
 from .populations import PopulationNetwork, rebuild
 
 COLUMNS = ("n", "k", "seed", "ic_seed", "tau", "j0", "target_rate", "drive", "coupling", "t_ref")
@@ -54,6 +54,8 @@ class InstanceTable:
         connectivity mode, per-neuron profiles (``sp.heterogeneous``), a user-supplied
         targets table, and the initial phases of instances with its ``n`` and ``ic_seed``.
         Its own values fill the columns not given.
+    phases : array_like (M, n), optional
+        Every instance's initial phases (then ``n`` and ``ic_seed`` do not vary).
     **columns : scalar or sequence
         Any of ``COLUMNS`` (``j0``/``target_rate`` for a balanced network, ``drive``/
         ``coupling`` for a direct one); sequences must share one length M.
@@ -61,13 +63,14 @@ class InstanceTable:
     Raises ``InstanceError`` (a ValueError) naming the first bad instance and parameter.
     """
 
-    def __init__(self, network, **columns):
+    def __init__(self, network, phases=None, **columns):
         if not isinstance(network, Network):
             raise ValueError(f"network must be a sp.Network; got {network!r}")
         self.base = network
         self.balanced = network.j0 is not None
         self._check_names(columns)
         self.size = _common_length(columns)
+        self.phases = None if phases is None else self._check_phases(phases, columns)
         memory.check_instances(self.size, "per-instance parameters")
         self.columns = self._fill(columns)
         self._check_ranges()
@@ -102,6 +105,18 @@ class InstanceTable:
                        for name, base in (("n", self.base.n), ("k", self.base.k))):
                 raise ValueError("n and k cannot vary per instance when the network has a "
                                  "user-supplied targets table")
+
+    def _check_phases(self, phases, columns):
+        """The (M, n) initial phases of every instance (M from them where no column says)."""
+        for name in ("n", "ic_seed"):
+            if name in columns:
+                raise ValueError(f"{name} cannot vary per instance when initial_phases are "
+                                 "given (every instance has the network's n)")
+        rows = np.shape(phases)[0] if np.ndim(phases) == 2 else self.size
+        self.size = self.size if columns else rows
+        return check_phases(self.base.model, f"initial_phases (one row of the network's n = "
+                            f"{self.base.n} phases per instance)", phases,
+                            (self.size, self.base.n))
 
     def _fill(self, columns):
         base = self.base
@@ -193,7 +208,7 @@ class InstanceTable:
         """The Network of instance ``i`` (its own seeds; the shared table where it has one)."""
         same_start = (self.columns["n"][i] == self.base.n
                       and self.columns["ic_seed"][i] == self.base.ic_seed)
-        extra = {"initial_phases": self.base.initial_phases} if same_start else {}
+        extra = {"initial_phases": self.initial_phases(i)} if same_start else {}
         try:
             net = self._network(i, int(self.columns["seed"][i]),
                                 int(self.columns["ic_seed"][i]), **extra)
@@ -209,8 +224,10 @@ class InstanceTable:
         return min(net.shortest_period() for net in self._networks)
 
     def initial_phases(self, i):
-        """Initial phases of instance ``i``: the base network's where it has its n and
-        ic_seed, else drawn from its own ic_seed."""
+        """Initial phases of instance ``i``: its row of the given ones, or the base network's
+        where it has its n and ic_seed, else drawn from its own ic_seed."""
+        if self.phases is not None:
+            return self.phases[i]
         n, ic_seed = int(self.columns["n"][i]), int(self.columns["ic_seed"][i])
         if n == self.base.n and ic_seed == self.base.ic_seed:
             return self.base.initial_phases

@@ -18,6 +18,20 @@ def random_phases(model, n, ic_seed):
     return rng.uniform(model.phase_reset, model.phase_threshold, n)
 
 
+def check_phases(model, name, phases, shape):
+    """``phases`` as a float64 array of ``shape``, checked finite and below threshold (above
+    reset where the reset is -pi, QIF)."""
+    phases = validate.finite_array(name, phases, shape)
+    if np.any(phases >= model.phase_threshold):
+        raise ValueError(f"{name} must be below the threshold phase "
+                         f"{model.phase_threshold:g} (a voltage within rounding of "
+                         f"threshold has the threshold's phase); got {np.max(phases)!r}")
+    if model.phase_reset < 0 and np.any(phases <= model.phase_reset):
+        raise ValueError(f"{name} must be in ({model.phase_reset:g}, "
+                         f"{model.phase_threshold:g}); got {np.min(phases)!r}")
+    return phases
+
+
 class Heterogeneous:
     """A per-neuron value: an array of n values, or a function ``f(i, n)`` of the index.
 
@@ -298,15 +312,7 @@ class Network:
             return None
         else:
             name = "initial_phases"
-        phases = validate.finite_array(name, phases, (self.n,))
-        if np.any(phases >= model.phase_threshold):
-            raise ValueError(f"{name} must be below the threshold phase "
-                             f"{model.phase_threshold:g} (a voltage within rounding of "
-                             f"threshold has the threshold's phase); got {np.max(phases)!r}")
-        if model.phase_reset < 0 and np.any(phases <= model.phase_reset):
-            raise ValueError(f"{name} must be in ({model.phase_reset:g}, "
-                             f"{model.phase_threshold:g}); got {np.min(phases)!r}")
-        return phases
+        return check_phases(model, name, phases, (self.n,))
 
     def target_table(self):
         """The (n, k) int32 target table: the stored one or one drawn from ``seed``."""
