@@ -1,6 +1,7 @@
 """Cost of the exact gradient against the forward run, side by side in one process.
 
     python benchmarks/gradient.py [--sizes 1000 10000 100000] [--spikes 200000]
+    python benchmarks/gradient.py --dense 500 1000 2000 --dense-spikes 2000
 
 For each N (the reference inhibitory LIF network, K = 100, stored below 1e5 neurons): the wall
 time per network spike of the forward run alone (``sp.simulate``, spikes kept), of
@@ -8,6 +9,11 @@ time per network spike of the forward run alone (``sp.simulate``, spikes kept), 
 replayed again, the adjoint back through it), and the backward pass's memory against the
 forward run's spikes. The issue's goal: the backward pass at most 2x the forward cost, with the
 same growth in N.
+
+``--dense``: against the conventional backward pass at those N: a forward run that advances all
+N phases at every spike (O(N) per spike, the next spiker by argmax), keeping each spike's
+targets and PTC slopes, then dense Jacobian-transpose-vector products back (an N x N matrix per
+spike, O(N^2)); its dL/dphi(0) is checked against ``backward``'s.
 """
 import argparse
 import time
@@ -19,13 +25,61 @@ from sparseprop_gpu import bench
 from sparseprop_gpu.runs.gradient import backward, trajectory
 
 
+def dense_gradient(net, times, dl_dt):
+    """dL/dphi(0) of L = sum dl_dt[s] t_s by the conventional passes (see the module's doc)."""
+    model, drive, n = net.model, net.drive, net.n
+    omega = float(model.omega(drive))
+    tpp, kick = net.model.tau / omega, float(model._kick(drive, net.coupling))
+    table = net.target_table()
+    phases = np.array(net.initial_phases, np.float64)
+    kept = []
+    for s in range(times.size):                       # forward: O(N) per spike
+        j = int(np.argmax(phases))
+        phases += model.phase_threshold - phases[j]
+        row = table[j]
+        z = np.exp(-phases[row] / omega)
+        kept.append((j, row, z / (z - kick)))          # g'(phi) of LIF's PTC
+        phases[row] = model.ptc(phases[row], drive, net.coupling)
+        phases[j] = model.phase_reset
+    adjoint = np.zeros(n)
+    for s in range(times.size - 1, -1, -1):           # backward: dense J^T lambda, O(N^2)
+        j, row, slope = kept[s]
+        jac = np.eye(n)
+        jac[row, row] = slope
+        jac[row, j] += 1.0 - slope
+        adjoint = jac.T @ adjoint
+        adjoint[j] -= tpp * dl_dt[s]
+    return adjoint
+
+
+def dense(sizes, spikes):
+    print(f"conventional backward (dense), {spikes} spikes, K = 100")
+    print(f"{'N':>8} {'ours us':>9} {'dense us':>10} {'dense/ours':>11} {'max rel diff':>13}")
+    for n in sizes:
+        net = bench.reference_network(n)
+        w = np.random.default_rng(0).normal(size=spikes)
+        tick = time.perf_counter()
+        grad = backward(trajectory(net, spikes), w)
+        ours = (time.perf_counter() - tick) / spikes * 1e6
+        tick = time.perf_counter()
+        other = dense_gradient(net, trajectory(net, spikes).times, w)
+        conventional = (time.perf_counter() - tick) / spikes * 1e6
+        diff = np.max(np.abs(other - grad.initial_phases)) / np.max(np.abs(grad.initial_phases))
+        print(f"{n:>8} {ours:>9.3g} {conventional:>10.3g} {conventional / ours:>11.3g} "
+              f"{diff:>13.2g}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--spikes", type=int, default=200_000)
+    parser.add_argument("--dense", type=int, nargs="+", default=None)
+    parser.add_argument("--dense-spikes", type=int, default=2000)
     args = parser.parse_args()
     small = bench.reference_network(1000)
     backward(trajectory(small, 100), np.ones(100))                      # compile
+    if args.dense:
+        return dense(args.dense, args.dense_spikes)
     print(f"{args.spikes} spikes, K = 100; {bench.machine()}")
     print(f"{'N':>8} {'forward us':>11} {'trajectory us':>14} {'backward us':>12} "
           f"{'backward/fwd':>13} {'(traj+bwd)/fwd':>15} {'memory MB':>10} {'K S 8 MB':>9}")

@@ -224,3 +224,33 @@ def replay_tangents(model, mp, conn_mode, target_table, kicks, seed, n, k, bitma
                 vectors[i, v] = slope * vectors[i, v] + (1.0 - slope) * vectors[j, v]
         offsets[j] = mp[P_PHI_RESET] - shift
     return worst
+
+
+@register_jitable
+def backward_instance(b, model, mp, drive, conn_mode, target_table, kicks, seed, n, k, segment,
+                      times, senders, starts, checkpoints, dl_dt, adjoint, offsets, bitmap,
+                      drawn, candidates, targets, slopes, d_coupling, d_drive, d_synapse,
+                      per_synapse, flow, since, d_drives, out):
+    """Sample ``b`` of a mini-batch (row b of every array): its adjoint taken back through all
+    its spikes, each segment of ``segment`` spikes replayed from its checkpoint (``starts``
+    (B, P) the segments' t0, ``checkpoints`` (B, P, n) their offsets), last first, as
+    ``runs.gradient.backward`` does; one CUDA thread or one CPU iteration per sample.
+    ``adjoint`` (B, n) holds dL/dphi of the final phases and ends as dL/dphi(0); ``out[b]``
+    gets (dL/dJ, the replays' largest distance from threshold)."""
+    size = times.shape[1]
+    d_j = 0.0
+    worst = 0.0
+    for p in range(starts.shape[1] - 1, -1, -1):
+        lo = p * segment
+        hi = min(lo + segment, size)
+        for i in range(n):
+            offsets[b, i] = checkpoints[b, p, i]
+        worst = max(worst, record_inputs(model, mp, drive, conn_mode, target_table, kicks, seed,
+                                         n, k, bitmap[b], drawn[b], candidates[b], offsets[b],
+                                         senders[b], times[b], starts[b, p], lo, hi, targets[b],
+                                         slopes[b], d_coupling[b], d_drive[b]))
+        d_j += adjoint_spikes(senders[b], times[b], lo, hi, k, mp[P_TPP], targets[b], slopes[b],
+                              d_coupling[b], d_drive[b], dl_dt[b], adjoint[b], d_synapse[b],
+                              per_synapse, flow, since[b], d_drives[b])
+    out[b, 0] = d_j
+    out[b, 1] = worst

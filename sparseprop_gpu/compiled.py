@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .kernels import connectivity, engine, inputs, models, pqueue, tangent
 
@@ -96,14 +96,30 @@ def _compile(digest):
                                       d_coupling, d_drive, dl_dt, state, d_synapse,
                                       per_synapse, flow, since, d_drives)
 
+    @njit(cache=True, parallel=True, _nrt=False)
+    def backward_batch(model, par, drive, conn_mode, target_table, kicks, seed, n, k, segment,
+                       times, senders, starts, checkpoints, dl_dt, adjoint, offsets, bitmap,
+                       drawn, candidates, targets, slopes, d_coupling, d_drive, d_synapse,
+                       per_synapse, flow, since, d_drives, out):
+        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
+        mp = models.constants(par)
+        for b in prange(times.shape[0]):
+            tangent.backward_instance(b, model, mp, drive, conn_mode, target_table, kicks, seed,
+                                      n, k, segment, times, senders, starts, checkpoints, dl_dt,
+                                      adjoint, offsets, bitmap, drawn, candidates, targets,
+                                      slopes, d_coupling, d_drive, d_synapse, per_synapse,
+                                      flow, since, d_drives, out)
+
     return (fill_table, build, fill_distinct, fill_bernoulli, fill_poisson, replay, inputs_of,
-            adjoint)
+            adjoint, backward_batch)
 
 
 (_fill_table, _build, _fill_distinct, _fill_bernoulli, _fill_poisson, replay_tangents,
- record_inputs, adjoint_spikes) = _compile(kernels_digest())
+ record_inputs, adjoint_spikes, backward_batch) = _compile(kernels_digest())
 """``replay_tangents(...)``, ``record_inputs(...)``: ``kernels.tangent``'s, with the model
-constants as the parameter vector ``par`` (float64[N_PAR]); ``adjoint_spikes`` as there."""
+constants as the parameter vector ``par`` (float64[N_PAR]); ``adjoint_spikes`` as there;
+``backward_batch(model, par, ...)``: ``tangent.backward_instance`` of every sample over the
+cores."""
 
 
 def bitmap_words(n):

@@ -1,6 +1,6 @@
 """The real CUDA kernels (closed-form and table models, with and without refractory periods
-and excitation, and the loop of populations) compile for sm_90 (H100/H200) on a machine with
-no GPU.
+and excitation, the loop of populations, and the gradients' backward pass) compile for sm_90
+(H100/H200) on a machine with no GPU.
 
 ``numba.cuda.compile_ptx`` turns the cuda backend's kernel into PTX without a driver,
 and ``ptxas -arch=sm_90 -v`` (from the ``numba-cuda[cu12]`` wheels) assembles it and
@@ -102,6 +102,26 @@ for (tabulated, model, drives, key, name), external in itertools.product((
          J("I", "E", -0.12, 0.001, p=0.3), J("I", "I", -0.1, 0.0, k=8)], seed=2, **inputs)
     compile_variant((tabulated, external, True), engine_state(net, key=key, buffer_spikes=64),
                     name + ("_inputs" if external else ""))
+
+# the backward pass of a mini-batch (one sample per thread): LIF on the fly, QIF weighted and
+# per connection, with the drives' gradients
+import numpy as np
+from sparseprop_gpu.runs.gradient import backward_arguments, trajectories
+for name, model, connectivity in (("backward_lif", sp.LIF(tau=0.01), "on_the_fly"),
+                                  ("backward_qif_weighted", sp.QIF(tau=0.01), "stored")):
+    net = sp.Network(model=model, n=40, k=5, j0=1.0, target_rate=5.0, seed=1,
+                     connectivity=connectivity)
+    if connectivity == "stored":
+        net = sp.Network(model=model, n=40, k=5, drive=net.drive, seed=1,
+                         weights=np.full((40, 5), net.coupling))
+    runs = trajectories(net, np.stack([net.initial_phases] * 2), 30, segment=10)
+    args = backward_arguments(runs, np.zeros((2, 30)), [None, None],
+                              connectivity == "stored", True)
+    signature = tuple(numba.typeof(a) for a in args)
+    ptx, _ = cuda.compile_ptx(backend.backward_kernel, signature, device=False, cc=(9, 0))
+    with open(f"{sys.argv[1]}/{name}.ptx", "w") as f:
+        f.write(ptx)
+    out[name] = {"chars": len(ptx)}
 print(json.dumps(out))
 """
 
@@ -159,7 +179,7 @@ def parse_ptxas(text):
 
 def short(name):
     """A readable form of a mangled name."""
-    match = re.search(r"(advance_kernel)", name)
+    match = re.search(r"(advance_kernel|backward_kernel)", name)
     return match.group(1) if match else name[:60]
 
 
@@ -183,7 +203,7 @@ def test_kernel_compiles_for_sm90_without_spills(tmp_path):
     spilled = {}
     for name in ("closed_form", "tables", "closed_form_featured", "tables_featured",
                  "populations", "populations_tables", "populations_inputs",
-                 "populations_tables_inputs"):
+                 "populations_tables_inputs", "backward_lif", "backward_qif_weighted"):
         cubin = tmp_path / f"{name}.cubin"
         assembled = subprocess.run([ptxas, f"-arch={ARCH}", "-v", str(tmp_path / f"{name}.ptx"),
                                     "-o", str(cubin)], capture_output=True, text=True,

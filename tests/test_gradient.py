@@ -12,6 +12,8 @@ import sparseprop_gpu as sp
 from sparseprop_gpu import reference
 from sparseprop_gpu.runs.gradient import backward, backwards, trajectories, trajectory
 
+from conftest import under_simulator
+
 LIF, QIF = sp.LIF(tau=0.01), sp.QIF(tau=0.01)
 
 
@@ -173,6 +175,45 @@ def test_a_mini_batch_runs_as_one_ensemble_and_equals_one_run_per_sample():
         np.testing.assert_array_equal(grads[b].initial_phases, want.initial_phases)
     with pytest.raises(ValueError, match="one row per run"):
         backwards(runs, w[:3])
+
+
+BACKWARD_ON_THE_SIMULATOR = r"""
+import json
+import numpy as np
+import sparseprop_gpu as sp
+from sparseprop_gpu.runs.gradient import backwards, trajectories
+out = {}
+for name, model, connectivity in (("lif-on-the-fly", sp.LIF(tau=0.01), "on_the_fly"),
+                                  ("qif-weighted", sp.QIF(tau=0.01), "stored")):
+    base = sp.Network(model=model, n=24, k=4, j0=1.0, target_rate=5.0, seed=3,
+                      connectivity=connectivity)
+    net = base
+    if connectivity == "stored":
+        weights = base.coupling * np.random.default_rng(1).uniform(-0.5, 1.5, (24, 4))
+        net = sp.Network(model=model, n=24, k=4, drive=base.drive, weights=weights, seed=3)
+    low = model.phase_reset + 0.1
+    phases = np.random.default_rng(2).uniform(low, model.phase_threshold - 0.1, (3, 24))
+    runs = trajectories(net, phases, 40, segment=15)
+    w = np.random.default_rng(4).normal(size=(3, 40))
+    c = np.random.default_rng(5).normal(size=(3, 24))
+    per = connectivity == "stored"
+    cpu = backwards(runs, w, c, per_synapse=per, drives=True)
+    gpu = backwards(runs, w, c, per_synapse=per, drives=True, backend="cuda")
+    diff = 0.0
+    for a, b in zip(cpu, gpu):
+        pairs = [(a.coupling, b.coupling), (a.initial_phases, b.initial_phases),
+                 (a.drives, b.drives)] + ([(a.synapses, b.synapses)] if per else [])
+        for x, y in pairs:
+            diff = max(diff, float(np.max(np.abs(np.asarray(x) - np.asarray(y))
+                                          / (np.abs(np.asarray(x)) + 1e-300))))
+    out[name] = diff
+print(json.dumps(out))
+"""
+
+
+def test_the_cuda_backward_kernel_under_the_simulator_equals_the_cpu_s():
+    got = under_simulator(BACKWARD_ON_THE_SIMULATOR)
+    assert max(got.values()) <= 1e-12, got
 
 
 def test_bad_input_is_refused_naming_it():

@@ -10,7 +10,7 @@ KERNELS = Path(sparseprop_gpu.kernels.__file__).parent
 
 LAYERS = [
     ("kernels", "_version", "config", "options", "validate", "compiled", "text"),
-    ("specification",),
+    ("specification", "datasets"),
     ("engine",),
     ("runs",),
     ("storage", "reference"),

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import config
-from ..kernels import engine
+from ..kernels import engine, models, tangent
 from . import layout
 
 INSTALL = 'pip install "sparseprop-gpu[cuda]"'
@@ -61,6 +61,38 @@ def kernel_function(tabulated, featured=False, blocked=False):
 # compiled at their first launch
 KERNELS = {} if cuda is None else {variant: cuda.jit(kernel_function(*variant))
                                    for variant in layout.VARIANTS}
+
+
+def backward_kernel(model, par, drive, conn_mode, target_table, kicks, seed, n, k, segment,
+                    times, senders, starts, checkpoints, dl_dt, adjoint, offsets, bitmap, drawn,
+                    candidates, targets, slopes, d_coupling, d_drive, d_synapse, per_synapse,
+                    flow, since, d_drives, out):
+    """One sample of a mini-batch's backward pass per thread (``tangent.backward_instance``)."""
+    b = cuda.grid(1)
+    if b < times.shape[0]:
+        tangent.backward_instance(b, model, models.constants(par), drive, conn_mode,
+                                  target_table, kicks, seed, n, k, segment, times, senders,
+                                  starts, checkpoints, dl_dt, adjoint, offsets, bitmap, drawn,
+                                  candidates, targets, slopes, d_coupling, d_drive, d_synapse,
+                                  per_synapse, flow, since, d_drives, out)
+
+
+BACKWARD = None if cuda is None else cuda.jit(backward_kernel)
+
+
+def run_backward(args, written, threads_per_block=None):
+    """Launch ``BACKWARD`` on the host arrays of ``args`` (a namedtuple in
+    ``backward_kernel``'s order, ``runs.gradient.BackwardArguments``) and copy the fields
+    ``written`` back into them."""
+    usable, message = status()
+    if not usable:
+        raise RuntimeError(f"backend 'cuda' is not usable: {message}")
+    device = args._replace(**{name: cuda.to_device(value) for name, value in
+                              args._asdict().items() if isinstance(value, np.ndarray)})
+    threads = threads_per_block or config.THREADS_PER_BLOCK
+    BACKWARD[math.ceil(args.times.shape[0] / threads), threads](*device)
+    for name in written:
+        getattr(device, name).copy_to_host(getattr(args, name))
 
 
 class CudaRunner:

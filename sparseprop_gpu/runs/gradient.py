@@ -15,7 +15,8 @@ import numba
 import numpy as np
 
 from .. import validate
-from ..compiled import adjoint_spikes, bitmap_words, candidate_scratch, record_inputs
+from ..compiled import adjoint_spikes, backward_batch, bitmap_words, candidate_scratch, \
+    record_inputs
 from ..kernels import connectivity, models as km
 from ..specification.network import Network
 from .simulate import simulate
@@ -77,27 +78,41 @@ def check_tangent_network(network):
                          "reaches threshold)")
 
 
-def _replayer(network):
-    """A function replaying spikes lo..hi-1 into the buffers (targets, slopes, dg/dJ) and moving
-    the offsets, with the network's constants and scratch made once."""
+def _constants(network):
+    """The replay kernels' network arguments: model, par, drive, connectivity mode, table,
+    kicks, seed, n, k."""
     if network.connectivity == "stored":
         mode, table = connectivity.STORED, np.ascontiguousarray(network.target_table(), np.int32)
     else:
         mode, table = connectivity.ON_THE_FLY, np.zeros((1, 1), np.int32)
-    n, k = network.n, network.k
     par = network.model.kernel_params(network.drive, network.coupling, key="phase")
     kicks = network.kicks()
-    fixed = (np.int64(network.model.kernel_id), par, float(network.drive), np.int64(mode),
-             table, np.zeros((1, 1)) if kicks is None else kicks, np.int64(network.seed),
-             np.int64(n), np.int64(k),
-             np.zeros(bitmap_words(n), np.uint64), np.zeros(k, np.int32),
-             np.zeros(candidate_scratch(k), np.int64))
+    return (np.int64(network.model.kernel_id), par, float(network.drive), np.int64(mode), table,
+            np.zeros((1, 1)) if kicks is None else kicks, np.int64(network.seed),
+            np.int64(network.n), np.int64(network.k))
+
+
+def _scratch(network, rows=()):
+    """The connectivity's scratch (bitmap, drawn targets, candidates), ``rows`` of each."""
+    n, k = network.n, network.k
+    return (np.zeros(rows + (bitmap_words(n),), np.uint64), np.zeros(rows + (k,), np.int32),
+            np.zeros(rows + (candidate_scratch(k),), np.int64))
+
+
+def _check_replay(worst, where):
+    if worst > 1e-6:
+        raise RuntimeError(f"the replay left the engine's trajectory by {worst:.3g} in phase "
+                           f"{where}: report this with the network")
+
+
+def _replayer(network):
+    """A function replaying spikes lo..hi-1 into the buffers (targets, slopes, dg/dJ) and moving
+    the offsets, with the network's constants and scratch made once."""
+    fixed = _constants(network) + _scratch(network)
 
     def replay(times, senders, offsets, t0, lo, hi, buffers):
-        worst = record_inputs(*fixed, offsets, senders, times, float(t0), lo, hi, *buffers)
-        if worst > 1e-6:
-            raise RuntimeError(f"the replay left the engine's trajectory by {worst:.3g} in "
-                               f"phase before spike {hi}: report this with the network")
+        _check_replay(record_inputs(*fixed, offsets, senders, times, float(t0), lo, hi,
+                                    *buffers), f"before spike {hi}")
     return replay
 
 
@@ -201,27 +216,108 @@ def _buffers(rows, k, drives=False):
             np.zeros((rows if drives else 0, k)))
 
 
-def backwards(runs, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False):
-    """``backward`` of every run of a mini-batch (``trajectories``), in threads.
+def backwards(runs, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False,
+              backend="cpu"):
+    """``backward`` of every run of a mini-batch (``trajectories``), one sample per CPU
+    iteration over the cores or per CUDA thread (``kernels.tangent.backward_instance``).
 
     Parameters
     ----------
     runs : list of Trajectory
+        Runs of one network (its parameters; initial phases of their own), with the same
+        number of spikes and segment, as ``trajectories`` makes them; others go one by one.
     dl_dtimes : array_like (B, S)
     dl_dphases : array_like (B, n), optional
     per_synapse, drives : bool
         As ``backward``'s.
+    backend : {"cpu", "cuda"}
 
     Returns
     -------
     list of Gradient
+        Each bitwise the one ``backward`` gives.
     """
+    validate.choice("backend", backend, ("cpu", "cuda"))
     dl_dphases = [None] * len(runs) if dl_dphases is None else dl_dphases
     if len(dl_dtimes) != len(runs) or len(dl_dphases) != len(runs):
         raise ValueError(f"dl_dtimes and dl_dphases: one row per run ({len(runs)}); got "
                          f"{len(dl_dtimes)} and {len(dl_dphases)}")
-    return _threads(lambda b: backward(runs[b], dl_dtimes[b], dl_dphases[b], per_synapse,
-                                       drives), range(len(runs)))
+    network = runs[0].network
+    if not all(_same_network(run, runs[0]) for run in runs[1:]):
+        return [backward(run, dl_dtimes[b], dl_dphases[b], per_synapse, drives)
+                for b, run in enumerate(runs)]
+    a = backward_arguments(runs, dl_dtimes, dl_dphases, per_synapse, drives)
+    if backend == "cuda":
+        from ..engine.cuda import run_backward
+        run_backward(a, written=("adjoint", "d_synapse", "since", "d_drives", "out"))
+    else:
+        backward_batch(*a)
+    _check_replay(a.out[:, 1].max(), "in a backward replay")
+    peak = sum(p.nbytes for _, _, p in runs[0].checkpoints) + sum(
+        b[0].nbytes for b in (a.targets, a.slopes, a.d_coupling, a.d_drive))
+    if drives:
+        a.d_drives[...] += a.adjoint * a.flow * a.since
+    return [Gradient(float(a.out[b, 0]), a.adjoint[b], a.d_synapse[b] if per_synapse else None,
+                     a.d_drives[b] if drives else None, int(peak)) for b in range(len(runs))]
+
+
+BackwardArguments = namedtuple(
+    "BackwardArguments", "model par drive conn_mode target_table kicks seed n k segment times "
+    "senders starts checkpoints dl_dt adjoint offsets bitmap drawn candidates targets slopes "
+    "d_coupling d_drive d_synapse per_synapse flow since d_drives out")
+
+
+def backward_arguments(runs, dl_dtimes, dl_dphases, per_synapse, drives):
+    """``BackwardArguments``: those of ``tangent.backward_instance``'s batch
+    (``compiled.backward_batch``, ``engine.cuda.backward_kernel``, in their order) for
+    ``runs`` of one network: constants, the runs' spikes and checkpoints, the loss's
+    derivatives, scratch and outputs."""
+    network = runs[0].network
+    size, n, k = runs[0].times.size, network.n, network.k
+    _check_synapses(network, per_synapse)
+    batch = len(runs)
+    dl_dt, adjoint = np.zeros((batch, size)), np.zeros((batch, n))
+    for b in range(batch):
+        dl_dt[b], adjoint[b] = _loss_derivatives(runs[b], dl_dtimes[b], dl_dphases[b])
+    buffers = tuple(np.zeros((batch,) + b.shape, b.dtype)
+                    for b in _buffers(min(runs[0].segment, size), k, drives))
+    since = np.repeat(np.array([run.times[-1] for run in runs])[:, None], n, axis=1)
+    return BackwardArguments(*_constants(network), np.int64(runs[0].segment),
+            np.stack([run.times for run in runs]), np.stack([run.senders for run in runs]),
+            np.array([[t0 for _, t0, _ in run.checkpoints] for run in runs]),
+            np.array([[p for _, _, p in run.checkpoints] for run in runs]), dl_dt, adjoint,
+            np.zeros((batch, n)), *_scratch(network, (batch,)), *buffers,
+            np.zeros((batch, n, k) if per_synapse else (batch, 1, 1)), bool(per_synapse),
+            _flow(network), since, np.zeros((batch, n)), np.zeros((batch, 2)))
+
+
+def _same_network(run, other):
+    """Whether two runs replay with the same constants and segments."""
+    a, b = run.network, other.network
+    return (run.times.size == other.times.size and run.segment == other.segment
+            and a.n == b.n and a.k == b.k and a.seed == b.seed and a.drive == b.drive
+            and a.coupling == b.coupling and a.connectivity == b.connectivity
+            and a.model.tau == b.model.tau and a.weights is b.weights
+            and (a.targets is None) == (b.targets is None)
+            and (a.targets is None or np.array_equal(a.targets, b.targets)))
+
+
+def _loss_derivatives(run, dl_dtimes, dl_dphases):
+    """dL/dt_s checked and with the final phases' term, and the adjoint's start dL/dphi(T)."""
+    network, size = run.network, run.times.size
+    dl_dtimes = validate.finite_array("dl_dtimes (dL/dt_s of every spike; a loss that gives "
+                                      "NaN or inf has no gradient)", dl_dtimes, (size,)).copy()
+    adjoint = np.zeros(network.n) if dl_dphases is None else validate.finite_array(
+        "dl_dphases (dL/dphi of the final phases)", dl_dphases, (network.n,)).copy()
+    tpp = network.model.tau / float(network.model.omega(network.drive))
+    dl_dtimes[-1] += adjoint.sum() / tpp   # the final phases are taken at the last spike time,
+    return dl_dtimes, adjoint              # which moves with it: d phi_i(t_S) / d t_S = 1 / tpp
+
+
+def _check_synapses(network, per_synapse):
+    if per_synapse and network.connectivity != "stored":
+        raise ValueError("per_synapse: gradients per connection need stored connectivity "
+                         "(connectivity='stored'); on the fly there is no table to hold them")
 
 
 def _flow(network):
@@ -254,17 +350,10 @@ def backward(run, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False):
     """
     network = run.network
     n, k, size = network.n, network.k, run.times.size
-    dl_dtimes = validate.finite_array("dl_dtimes (dL/dt_s of every spike; a loss that gives "
-                                      "NaN or inf has no gradient)", dl_dtimes, (size,))
-    adjoint = np.zeros(n) if dl_dphases is None else validate.finite_array(
-        "dl_dphases (dL/dphi of the final phases)", dl_dphases, (n,)).copy()
-    if per_synapse and network.connectivity != "stored":
-        raise ValueError("per_synapse: gradients per connection need stored connectivity "
-                         "(connectivity='stored'); on the fly there is no table to hold them")
+    dl_dtimes, adjoint = _loss_derivatives(run, dl_dtimes, dl_dphases)
+    _check_synapses(network, per_synapse)
     d_synapse = np.zeros((n, k) if per_synapse else (1, 1))
     tpp = network.model.tau / float(network.model.omega(network.drive))
-    dl_dtimes = dl_dtimes.copy()        # the final phases are taken at the last spike time,
-    dl_dtimes[-1] += adjoint.sum() / tpp    # which moves with it: d phi_i(t_S) / d t_S = 1 / tpp
     buffers = _buffers(min(run.segment, size), k, drives)
     replay = _replayer(network)
     flow = _flow(network)
