@@ -2,6 +2,7 @@
 
     python benchmarks/gradient.py [--sizes 1000 10000 100000] [--spikes 200000]
     python benchmarks/gradient.py --dense 500 1000 2000 --dense-spikes 2000
+    python benchmarks/gradient.py --minibatch 32
 
 For each N (the reference inhibitory LIF network, K = 100, stored below 1e5 neurons): the wall
 time per network spike of the forward run alone (``sp.simulate``, spikes kept), of
@@ -69,17 +70,53 @@ def dense(sizes, spikes):
               f"{diff:>13.2g}", flush=True)
 
 
+def minibatch(batch, repeat=5):
+    import os
+    from device_gradient import network_and_phases
+    from sparseprop_gpu.runs.gradient import backwards, trajectories
+    print(f"mini-batch of {batch} against one sample at a time, {os.cpu_count()} cores; "
+          f"us per sample, best of {repeat}")
+    print(f"{'network':>22} {'one by one':>11} {'mini-batch':>11} {'speed-up':>9}")
+    cases = [("Yin-Yang 5-120-3", *network_and_phases(batch), 216)]
+    for n in (1000, 10_000):
+        net = bench.reference_network(n)
+        rng = np.random.default_rng(n)
+        cases.append((f"reference N = {n}", net, rng.uniform(0.0, 1.0, (batch, n)), 2000))
+    for name, net, phases, spikes in cases:
+        dl_dt = np.random.default_rng(2).normal(size=(batch, spikes))
+        alone = [sp.Network(model=net.model, n=net.n, k=net.k, seed=net.seed, drive=net.drive,
+                            connectivity=net.connectivity, targets=net.targets,
+                            initial_phases=p, **({"weights": net.weights} if net.weights
+                                                 is not None else {"coupling": net.coupling}))
+                 for p in phases]
+        backwards(trajectories(net, phases[:2], spikes), dl_dt[:2])      # compile
+        one, many = [], []
+        for _ in range(repeat):
+            tick = time.perf_counter()
+            for b, other in enumerate(alone):
+                backward(trajectory(other, spikes), dl_dt[b])
+            one.append((time.perf_counter() - tick) / batch * 1e6)
+            tick = time.perf_counter()
+            backwards(trajectories(net, phases, spikes), dl_dt)
+            many.append((time.perf_counter() - tick) / batch * 1e6)
+        print(f"{name:>22} {min(one):>11.4g} {min(many):>11.4g} {min(one) / min(many):>9.3g}",
+              flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--spikes", type=int, default=200_000)
     parser.add_argument("--dense", type=int, nargs="+", default=None)
     parser.add_argument("--dense-spikes", type=int, default=2000)
+    parser.add_argument("--minibatch", type=int, default=None)
     args = parser.parse_args()
     small = bench.reference_network(1000)
     backward(trajectory(small, 100), np.ones(100))                      # compile
     if args.dense:
         return dense(args.dense, args.dense_spikes)
+    if args.minibatch:
+        return minibatch(args.minibatch)
     print(f"{args.spikes} spikes, K = 100; {bench.machine()}")
     print(f"{'N':>8} {'forward us':>11} {'trajectory us':>14} {'backward us':>12} "
           f"{'backward/fwd':>13} {'(traj+bwd)/fwd':>15} {'memory MB':>10} {'K S 8 MB':>9}")
