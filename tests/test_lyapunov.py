@@ -46,9 +46,13 @@ def dense_spectrum(net, times, senders, every, seed):
     return np.sort(logs / times[-1])[::-1], volume / times[-1]
 
 
-@pytest.mark.parametrize("model", [LIF, QIF], ids=["lif", "qif"])
-def test_the_full_spectrum_equals_a_dense_jacobian_reference(model):
+@pytest.mark.parametrize("model, excitatory", [(LIF, False), (QIF, False), (QIF, True)],
+                         ids=["lif", "qif", "qif-excitatory"])
+def test_the_full_spectrum_equals_a_dense_jacobian_reference(model, excitatory):
     net = network(model)
+    if excitatory:                  # QIF takes J > 0: its PTC never reaches threshold
+        net = sp.Network(model=model, n=16, k=4, drive=net.drive, coupling=0.1, seed=1,
+                         connectivity="stored")
     ours = lyapunov_spectrum(net, n_spikes=1500, warmup=0, qr_every=5, seed=3)
     rec = sp.simulate(net, n_spikes=1500)
     want, volume = dense_spectrum(net, rec.times, rec.senders, 5, 3)
