@@ -2,12 +2,14 @@
 spectrum against a dense-Jacobian QR reference written apart (its own phases, the models'
 vectorised PTCs, slopes by central differences, an N x N matrix per spike) along the engine's
 spikes; the zero exponent of time translation; the sum rule; stable inhibitory LIF and chaotic
-QIF networks; a tangent vector against the spikes of a perturbed run of the engine."""
+QIF networks (QIF with excitation too); the largest exponent against Benettin's renormalised
+divergence of two runs of the engine; a tangent vector against the spikes of a perturbed run."""
 
 import numpy as np
 import pytest
 
 import sparseprop_gpu as sp
+from sparseprop_gpu import analysis as an
 from sparseprop_gpu.analysis.lyapunov import lyapunov_spectra as an_spectra, lyapunov_spectrum
 
 LIF, QIF = sp.LIF(tau=0.01), sp.QIF(tau=0.01)
@@ -74,6 +76,33 @@ def test_qif_is_chaotic():
     spec = lyapunov_spectrum(network(QIF, n=200, k=20), m=3, n_spikes=40_000)
     assert spec.exponents[0] > 10 * spec.stderr[0] > 0 and spec.entropy_rate > 0
     assert np.all(np.diff(spec.exponents) <= 0)
+
+
+def test_the_largest_exponent_is_the_divergence_rate_of_two_nearby_runs():
+    """Benettin's method on the forward engine alone: two runs from phases eps apart, their
+    difference at equal times (the exact voltage replay at T) renormalised to eps every T;
+    the mean log growth per time is the largest exponent."""
+    base = network(QIF, n=200, k=20)
+    spec = lyapunov_spectrum(base, m=1, n_spikes=40_000)
+
+    def phases_at(phases, t):
+        net = network(QIF, n=200, k=20, initial_phases=phases)
+        rec = sp.simulate(net, t_end=t, record="spikes")
+        return an.voltage_traces(rec, [t], net, observable="phase")[:, 0]
+    eps, every = 1e-8, 0.02
+    phases = phases_at(base.initial_phases, 0.2)            # onto the attractor
+    direction = np.random.default_rng(0).normal(size=200)
+    growth = []
+    for _ in range(500):
+        a, b = phases_at(phases, every), phases_at(phases + eps * direction, every)
+        diff = (b - a + np.pi) % (2 * np.pi) - np.pi          # a reset on one side only
+        diff -= diff.mean()                                   # not the time-translation
+        growth.append(np.log(np.linalg.norm(diff) / eps))
+        direction, phases = diff / np.linalg.norm(diff), a
+    growth = np.array(growth[10:]) / every
+    error = np.hypot(spec.stderr[0], growth.std() / np.sqrt(growth.size))
+    assert abs(growth.mean() - spec.exponents[0]) < 3 * error, (growth.mean(), spec, error)
+    assert error < 0.1 * spec.exponents[0]
 
 
 def test_a_tangent_vector_predicts_how_a_perturbed_run_s_spikes_move():
