@@ -6,8 +6,8 @@ Compared at equal times (Monteforte and Wolf 2010), a spike of ``j`` changes onl
 targets' phases: row ``i`` of its Jacobian holds g'(phi_i) at ``i`` and 1 - g'(phi_i) at ``j``
 (phi_i the target's phase just before the input), the identity elsewhere, so moving m vectors
 costs O(K m) per spike. The phases are replayed from the engine's spike times as offsets to the
-global phase shift, as the phase key holds them; one population of a closed-form model without
-refractoriness (the slice built so far).
+global phase shift, as the phase key holds them; one population of a closed-form model, inputs
+to refractory targets the identity (the slice built so far).
 """
 import math
 
@@ -15,7 +15,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from .connectivity import draw_targets, STORED
-from .models import LIF, P_KICK, P_OMEGA, P_PHI_RESET, P_PHI_TH, P_TPP
+from .models import LIF, P_KICK, P_OMEGA, P_PHI_RESET, P_PHI_TH, P_REF, P_T_REF, P_TPP
 
 
 @register_jitable
@@ -33,24 +33,46 @@ def transition(model, phi, omega, kick, drive):
 
 
 @register_jitable
+def refractory_at(times, senders, lo, t_ref, refractory_end):
+    """Each neuron's end of refractoriness (s) at spike ``lo``, from the spikes of the last
+    t_ref before it (a checkpoint holds no more): its last spike's time + t_ref where that is
+    after ``times[lo]``, -inf else; nothing when t_ref = 0."""
+    if t_ref <= 0.0:
+        return
+    for i in range(refractory_end.shape[0]):
+        refractory_end[i] = -math.inf
+    s = lo - 1
+    while s >= 0 and lo < times.shape[0] and times[s] + t_ref > times[lo]:
+        j = senders[s]
+        if refractory_end[j] == -math.inf:
+            refractory_end[j] = times[s] + t_ref
+        s -= 1
+
+
+@register_jitable
 def record_inputs(model, mp, drive, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
-                  candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling,
-                  d_drive):
+                  candidates, refractory_end, offsets, senders, times, t0, lo, hi, targets, slopes,
+                  d_coupling, d_drive):
     """Replay spikes ``lo .. hi - 1`` as ``replay_tangents`` does, without vectors, writing the
     inputs of spike s to row ``s - lo`` of ``targets`` (int32[., k]), ``slopes`` (g'),
     ``d_coupling`` (dg/dJ) and, unless it has no rows, ``d_drive`` (dg/dI at the input's
     phase); returns the replay's largest distance from threshold. ``kicks`` (n, k): a weighted
-    network's kick per connection, (1, 1) else. LIF goes through ``record_lif_inputs``."""
+    network's kick per connection, (1, 1) else. An input to a refractory target (below reset
+    before ``refractory_end``, float64[n] scratch, as the engine's rule) is the identity: g' = 1,
+    dg/dJ = dg/dI = 0. LIF goes through ``record_lif_inputs``."""
     if model == LIF:
         return record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bitmap,
-                                 drawn, candidates, offsets, senders, times, t0, lo, hi,
-                                 targets, slopes, d_coupling, d_drive)
+                                 drawn, candidates, refractory_end, offsets, senders, times, t0,
+                                 lo, hi, targets, slopes, d_coupling, d_drive)
     drives = d_drive.shape[0] > 0
     weighted = kicks.shape[0] > 1
     tpp = mp[P_TPP]
     omega = mp[P_OMEGA]
     kick = mp[P_KICK]
     threshold = mp[P_PHI_TH]
+    reset = mp[P_PHI_RESET]
+    t_ref = mp[P_T_REF]
+    refractory_at(times, senders, lo, t_ref, refractory_end)
     worst = 0.0
     for s in range(lo, hi):
         j = senders[s]
@@ -64,21 +86,28 @@ def record_inputs(model, mp, drive, conn_mode, target_table, kicks, seed, n, k, 
         r = s - lo
         for c in range(k):
             i = np.uint64(row[c])
+            targets[r, c] = row[c]
+            if t_ref > 0.0 and offsets[i] + shift < reset and times[s] < refractory_end[i]:
+                slopes[r, c], d_coupling[r, c] = 1.0, 0.0       # refractory: ignored
+                if drives:
+                    d_drive[r, c] = 0.0
+                continue
             own = kicks[j, c] if weighted else kick
             after, slopes[r, c], d_coupling[r, c] = transition(model, offsets[i] + shift, omega,
                                                                own, drive)
             if drives:                  # QIF: dg/dI = -kick dg/dJ / (2 sqrt(I))
                 d_drive[r, c] = -own * d_coupling[r, c] / (2.0 * math.sqrt(drive))
-            targets[r, c] = row[c]
             offsets[i] = after - shift
-        offsets[j] = mp[P_PHI_RESET] - shift
+        offsets[j] = reset - mp[P_REF] - shift
+        if t_ref > 0.0:
+            refractory_end[j] = times[s] + t_ref
     return worst
 
 
 @register_jitable
 def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
-                      candidates, offsets, senders, times, t0, lo, hi, targets, slopes,
-                      d_coupling, d_drive):
+                      candidates, refractory_end, offsets, senders, times, t0, lo, hi, targets,
+                      slopes, d_coupling, d_drive):
     """``record_inputs`` for LIF without a transcendental per input: each neuron held as
     u = exp(-offset / omega), so that z = exp(-phi / omega) = u / G with G = exp((t - t0') /
     tau); an input is u -= kick G (the exp key's addition), g' = u / (u - kick G) and dg/dJ =
@@ -93,6 +122,9 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bit
     weighted = kicks.shape[0] > 1
     rate = omega / (drive * (drive - 1.0))          # omega' / omega
     threshold = mp[P_PHI_TH]
+    t_ref = mp[P_T_REF]
+    restart = math.exp(mp[P_REF] / omega)           # z after a reset: below it by t_ref
+    refractory_at(times, senders, lo, t_ref, refractory_end)
     for i in range(n):
         offsets[i] = math.exp(-offsets[i] / omega)
     origin = t0
@@ -117,8 +149,13 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bit
             i = np.uint64(row[c])
             own = kicks[j, c] if weighted else kick
             u = offsets[i]
-            rest = u - (own * big_g if weighted else step)
             targets[r, c] = row[c]
+            if t_ref > 0.0 and u > big_g and times[s] < refractory_end[i]:
+                slopes[r, c], d_coupling[r, c] = 1.0, 0.0       # refractory: ignored
+                if drives:
+                    d_drive[r, c] = 0.0
+                continue
+            rest = u - (own * big_g if weighted else step)
             slopes[r, c] = u / rest
             d_coupling[r, c] = omega * big_g / (drive * rest)
             if drives:
@@ -127,7 +164,9 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bit
                 d_drive[r, c] = rate * -omega * math.log(left) - (z * phi * rate
                                                                   + omega * own / drive) / left
             offsets[i] = rest
-        offsets[j] = big_g
+        offsets[j] = big_g * restart
+        if t_ref > 0.0:
+            refractory_end[j] = times[s] + t_ref
     shift = (origin - t0) / mp[P_TPP]
     for i in range(n):
         offsets[i] = -omega * math.log(offsets[i]) - shift
@@ -135,8 +174,8 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bit
 
 
 @register_jitable
-def adjoint_spikes(senders, times, lo, hi, k, tpp, targets, slopes, d_coupling, d_drive, dl_dt,
-                   adjoint, d_synapse, per_synapse, flow, since, d_drives):
+def adjoint_spikes(senders, times, lo, hi, k, tpp, t_ref, targets, slopes, d_coupling, d_drive,
+                   dl_dt, adjoint, d_synapse, per_synapse, flow, since, d_drives):
     """Take the adjoint (dL/dphi at equal times, float64[n]) back through spikes ``hi - 1``
     down to ``lo`` (their inputs as ``record_inputs`` wrote them, row ``s - lo``), adding each
     spike time's dL/dt_s (``dl_dt``, indexed by s): O(K) per spike. Returns dL/dJ of these
@@ -144,7 +183,8 @@ def adjoint_spikes(senders, times, lo, hi, k, tpp, targets, slopes, d_coupling, 
     (the c-th target of j). Where ``d_drive`` has rows, adds dL/dI_i to ``d_drives[i]``: the
     inputs' dg/dI, and the velocity's d(1/tpp)/dI = ``flow`` times the adjoint's integral over
     time, taken when a neuron's adjoint changes (``since[i]``: the time its value began, going
-    back; the host adds each neuron's last piece down to t = 0)."""
+    back; the host adds each neuron's last piece down to t = 0), and the restart phase's
+    -t_ref omega / tau: -t_ref ``flow`` per reset."""
     drives = d_drive.shape[0] > 0
     d_j = 0.0
     for s in range(hi - 1, lo - 1, -1):
@@ -165,7 +205,7 @@ def adjoint_spikes(senders, times, lo, hi, k, tpp, targets, slopes, d_coupling, 
                 d_synapse[j, c] += weight
             adjoint[i] = slopes[r, c] * after
         if drives:
-            d_drives[j] += adjoint[j] * flow * (since[j] - t)
+            d_drives[j] += adjoint[j] * flow * (since[j] - t - t_ref)
             since[j] = t
         adjoint[j] += into - tpp * dl_dt[s]          # t_s = t - tpp (phi_j - threshold)
     return d_j
@@ -173,7 +213,8 @@ def adjoint_spikes(senders, times, lo, hi, k, tpp, targets, slopes, d_coupling, 
 
 @register_jitable
 def replay_tangents(model, mp, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
-                    candidates, offsets, senders, times, t0, lo, hi, vectors, log_slopes):
+                    candidates, refractory_end, offsets, senders, times, t0, lo, hi, vectors,
+                    log_slopes):
     """Move the tangent vectors through spikes ``lo .. hi - 1`` of a recorded sequence.
 
     Parameters
@@ -181,6 +222,9 @@ def replay_tangents(model, mp, conn_mode, target_table, kicks, seed, n, k, bitma
     model, mp, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn, candidates :
         As ``engine.advance`` takes them (``mp`` the model constants' tuple, phase units;
         ``kicks`` a weighted network's kick per connection, (1, 1) else).
+    refractory_end : float64[n]
+        Scratch: each neuron's end of refractoriness (``refractory_at``); inputs to refractory
+        targets are the identity.
     offsets : float64[n]
         Each neuron's phase minus the global shift S = (t - t0) / tpp; updated.
     senders : int32[S]; times : float64[S]
@@ -204,6 +248,9 @@ def replay_tangents(model, mp, conn_mode, target_table, kicks, seed, n, k, bitma
     threshold = mp[P_PHI_TH]
     m = vectors.shape[1]
     weighted = kicks.shape[0] > 1
+    reset = mp[P_PHI_RESET]
+    t_ref = mp[P_T_REF]
+    refractory_at(times, senders, lo, t_ref, refractory_end)
     worst = 0.0
     for s in range(lo, hi):
         j = senders[s]
@@ -216,21 +263,25 @@ def replay_tangents(model, mp, conn_mode, target_table, kicks, seed, n, k, bitma
             row = drawn
         for c in range(k):
             i = np.uint64(row[c])
+            if t_ref > 0.0 and offsets[i] + shift < reset and times[s] < refractory_end[i]:
+                continue                                    # refractory: the identity
             after, slope, _ = transition(model, offsets[i] + shift, omega,
                                          kicks[j, c] if weighted else kick, 1.0)
             log_slopes[0] += math.log(slope)
             offsets[i] = after - shift
             for v in range(m):
                 vectors[i, v] = slope * vectors[i, v] + (1.0 - slope) * vectors[j, v]
-        offsets[j] = mp[P_PHI_RESET] - shift
+        offsets[j] = reset - mp[P_REF] - shift
+        if t_ref > 0.0:
+            refractory_end[j] = times[s] + t_ref
     return worst
 
 
 @register_jitable
 def backward_instance(b, model, mp, drive, conn_mode, target_table, kicks, seed, n, k, segment,
                       times, senders, starts, checkpoints, dl_dt, adjoint, offsets, bitmap,
-                      drawn, candidates, targets, slopes, d_coupling, d_drive, d_synapse,
-                      per_synapse, flow, since, d_drives, out):
+                      drawn, candidates, refractory_end, targets, slopes, d_coupling, d_drive,
+                      d_synapse, per_synapse, flow, since, d_drives, out):
     """Sample ``b`` of a mini-batch (row b of every array): its adjoint taken back through all
     its spikes, each segment of ``segment`` spikes replayed from its checkpoint (``starts``
     (B, P) the segments' t0, ``checkpoints`` (B, P, n) their offsets), last first, as
@@ -246,11 +297,13 @@ def backward_instance(b, model, mp, drive, conn_mode, target_table, kicks, seed,
         for i in range(n):
             offsets[b, i] = checkpoints[b, p, i]
         worst = max(worst, record_inputs(model, mp, drive, conn_mode, target_table, kicks, seed,
-                                         n, k, bitmap[b], drawn[b], candidates[b], offsets[b],
-                                         senders[b], times[b], starts[b, p], lo, hi, targets[b],
-                                         slopes[b], d_coupling[b], d_drive[b]))
-        d_j += adjoint_spikes(senders[b], times[b], lo, hi, k, mp[P_TPP], targets[b], slopes[b],
-                              d_coupling[b], d_drive[b], dl_dt[b], adjoint[b], d_synapse[b],
-                              per_synapse, flow, since[b], d_drives[b])
+                                         n, k, bitmap[b], drawn[b], candidates[b],
+                                         refractory_end[b], offsets[b], senders[b], times[b],
+                                         starts[b, p], lo, hi, targets[b], slopes[b],
+                                         d_coupling[b], d_drive[b]))
+        d_j += adjoint_spikes(senders[b], times[b], lo, hi, k, mp[P_TPP], mp[P_T_REF],
+                              targets[b], slopes[b], d_coupling[b], d_drive[b], dl_dt[b],
+                              adjoint[b], d_synapse[b], per_synapse, flow, since[b],
+                              d_drives[b])
     out[b, 0] = d_j
     out[b, 1] = worst

@@ -72,43 +72,45 @@ def _compile(digest):
 
     @njit(cache=True, _nrt=False, nogil=True)      # nogil: spectra replayed in threads
     def replay(model, par, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
-               candidates, offsets, senders, times, t0, lo, hi, vectors, log_slopes):
+               candidates, refractory_end, offsets, senders, times, t0, lo, hi, vectors,
+               log_slopes):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         return tangent.replay_tangents(model, models.constants(par), conn_mode, target_table,
-                                       kicks, seed, n, k, bitmap, drawn, candidates, offsets,
-                                       senders, times, t0, lo, hi, vectors, log_slopes)
+                                       kicks, seed, n, k, bitmap, drawn, candidates,
+                                       refractory_end, offsets, senders, times, t0, lo, hi,
+                                       vectors, log_slopes)
 
     @njit(cache=True, _nrt=False, nogil=True)      # nogil: mini-batches replayed in threads
     def inputs_of(model, par, drive, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
-                  candidates, offsets, senders, times, t0, lo, hi, targets, slopes, d_coupling,
-                  d_drive):
+                  candidates, refractory_end, offsets, senders, times, t0, lo, hi, targets,
+                  slopes, d_coupling, d_drive):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         return tangent.record_inputs(model, models.constants(par), drive, conn_mode,
                                      target_table, kicks, seed, n, k, bitmap, drawn, candidates,
-                                     offsets, senders, times, t0, lo, hi, targets, slopes,
-                                     d_coupling, d_drive)
+                                     refractory_end, offsets, senders, times, t0, lo, hi,
+                                     targets, slopes, d_coupling, d_drive)
 
     @njit(cache=True, _nrt=False, nogil=True)
-    def adjoint(senders, times, lo, hi, k, tpp, targets, slopes, d_coupling, d_drive, dl_dt,
-                state, d_synapse, per_synapse, flow, since, d_drives):
+    def adjoint(senders, times, lo, hi, k, tpp, t_ref, targets, slopes, d_coupling, d_drive,
+                dl_dt, state, d_synapse, per_synapse, flow, since, d_drives):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
-        return tangent.adjoint_spikes(senders, times, lo, hi, k, tpp, targets, slopes,
+        return tangent.adjoint_spikes(senders, times, lo, hi, k, tpp, t_ref, targets, slopes,
                                       d_coupling, d_drive, dl_dt, state, d_synapse,
                                       per_synapse, flow, since, d_drives)
 
     @njit(cache=True, parallel=True, _nrt=False)
     def backward_batch(model, par, drive, conn_mode, target_table, kicks, seed, n, k, segment,
                        times, senders, starts, checkpoints, dl_dt, adjoint, offsets, bitmap,
-                       drawn, candidates, targets, slopes, d_coupling, d_drive, d_synapse,
-                       per_synapse, flow, since, d_drives, out):
+                       drawn, candidates, refractory_end, targets, slopes, d_coupling, d_drive,
+                       d_synapse, per_synapse, flow, since, d_drives, out):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         mp = models.constants(par)
         for b in prange(times.shape[0]):
             tangent.backward_instance(b, model, mp, drive, conn_mode, target_table, kicks, seed,
                                       n, k, segment, times, senders, starts, checkpoints, dl_dt,
-                                      adjoint, offsets, bitmap, drawn, candidates, targets,
-                                      slopes, d_coupling, d_drive, d_synapse, per_synapse,
-                                      flow, since, d_drives, out)
+                                      adjoint, offsets, bitmap, drawn, candidates,
+                                      refractory_end, targets, slopes, d_coupling, d_drive,
+                                      d_synapse, per_synapse, flow, since, d_drives, out)
 
     return (fill_table, build, fill_distinct, fill_bernoulli, fill_poisson, replay, inputs_of,
             adjoint, backward_batch)

@@ -24,7 +24,8 @@ def _network(base, coupling, drive, phases):
         {"coupling": float(coupling)}
     return Network(model=base.model, n=base.n, k=base.k, seed=base.seed,
                    connectivity=base.connectivity, drive=float(drive),
-                   targets=base.targets, initial_phases=np.asarray(phases, np.float64), **given)
+                   targets=base.targets, t_ref=base.t_ref,
+                   initial_phases=np.asarray(phases, np.float64), **given)
 
 
 def _samples(*arrays):
@@ -50,7 +51,7 @@ def spike_function(network, n_spikes, segment=None):
     ----------
     network : sp.Network
         The structure (model, n, k, seed, connectivity or ``targets``) every call runs; one
-        population of LIF (inhibitory) or QIF (both signs) neurons, t_ref = 0.
+        population of LIF (inhibitory) or QIF (both signs) neurons, any t_ref.
     n_spikes : int
         S, the spikes of every run (the times in the engine's order; ``senders`` are integers,
         without a derivative).

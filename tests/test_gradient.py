@@ -53,6 +53,42 @@ def test_the_gradient_equals_central_differences_of_the_engine(model, connectivi
     assert grad.initial_phases @ v == pytest.approx(fd, rel=1e-6)
 
 
+@pytest.mark.parametrize("model, spikes", [(LIF, 200), (QIF, 80)], ids=["lif", "qif"])
+def test_refractory_networks_gradients_equal_central_differences_of_the_engine(model, spikes):
+    """t_ref = 3 ms at 20 Hz: inputs to refractory targets are ignored (the identity), the
+    restart phase reset - t_ref omega / tau moves with the drive; dL/dJ, dL/dI, dL/dphi(0)."""
+    base = sp.Network(model=model, n=60, k=6, j0=1.0, target_rate=20.0, seed=5,
+                      connectivity="stored")
+
+    def make(drive=base.drive, coupling=base.coupling, phases=None):
+        return sp.Network(model=model, n=60, k=6, seed=5, connectivity="stored", drive=drive,
+                          coupling=coupling, t_ref=0.003, initial_phases=phases)
+    net = make()
+    run = trajectory(net, spikes)
+    last, ignored = np.full(net.n, -np.inf), 0           # count the ignored inputs
+    for t, j in zip(run.times, run.senders):
+        ignored += int(np.sum(t < last[net.target_table()[j]] + 0.003))
+        last[j] = t
+    assert ignored > 5
+    w, c = loss_weights(net, spikes, seed=11)
+    grad = backward(run, w, c, drives=True)
+
+    def loss(**kw):
+        other = trajectory(make(**kw), spikes)
+        np.testing.assert_array_equal(other.senders, run.senders)
+        return w @ other.times + c @ other.final_phases
+    for name, value, got in (("coupling", net.coupling, grad.coupling),
+                             ("drive", net.drive, grad.drives.sum())):
+        h = 1e-6 * abs(value)
+        fd = (loss(**{name: value + h}) - loss(**{name: value - h})) / (2 * h)
+        assert got == pytest.approx(fd, rel=1e-6), name
+    v = np.random.default_rng(1).normal(size=net.n)
+    v /= np.linalg.norm(v)
+    fd = (loss(phases=net.initial_phases + 1e-6 * v)
+          - loss(phases=net.initial_phases - 1e-6 * v)) / 2e-6
+    assert grad.initial_phases @ v == pytest.approx(fd, rel=1e-6)
+
+
 def test_the_gradient_equals_forward_mode_tangents():
     """dL/dphi(0) . v from one tangent vector carried forward through the same spikes
     (kernels.tangent.replay_tangents, not the adjoint's code): each spike moves by
@@ -68,7 +104,7 @@ def test_the_gradient_equals_forward_mode_tangents():
     v = np.random.default_rng(4).normal(size=net.n)
     offsets, vector = net.initial_phases.copy(), v.reshape(-1, 1).copy()
     scratch = (np.zeros(bitmap_words(net.n), np.uint64), np.zeros(net.k, np.int32),
-               np.zeros(candidate_scratch(net.k), np.int64))
+               np.zeros(candidate_scratch(net.k), np.int64), np.zeros(net.n))
     moved = 0.0
     for s in range(spikes):
         j = run.senders[s]
@@ -190,7 +226,8 @@ for name, model, connectivity in (("lif-on-the-fly", sp.LIF(tau=0.01), "on_the_f
     net = base
     if connectivity == "stored":
         weights = base.coupling * np.random.default_rng(1).uniform(-0.5, 1.5, (24, 4))
-        net = sp.Network(model=model, n=24, k=4, drive=base.drive, weights=weights, seed=3)
+        net = sp.Network(model=model, n=24, k=4, drive=base.drive, weights=weights, seed=3,
+                         t_ref=0.004)
     low = model.phase_reset + 0.1
     phases = np.random.default_rng(2).uniform(low, model.phase_threshold - 0.1, (3, 24))
     runs = trajectories(net, phases, 40, segment=15)

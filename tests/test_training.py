@@ -97,6 +97,17 @@ def test_the_senders_are_the_engine_s_and_vmap_runs_a_mini_batch():
     assert float(got) == pytest.approx(want, rel=1e-12)
 
 
+def test_a_refractory_network_s_jax_gradient_is_the_adjoint_s():
+    net = network(t_ref=0.004)
+    f = spike_function(net, 80)
+    w = np.random.default_rng(6).normal(size=80)
+    got = jax.grad(lambda j, i: jnp.dot(w, f(j, i, jnp.asarray(net.initial_phases))[0]),
+                   argnums=(0, 1))(net.coupling, net.drive)
+    want = backward(trajectory(net, 80), w, drives=True)
+    assert float(got[0]) == pytest.approx(want.coupling, rel=1e-12)
+    assert float(got[1]) == pytest.approx(want.drives.sum(), rel=1e-12)
+
+
 def test_32_bit_jax_is_refused():
     f = spike_function(network(), 10)
     jax.config.update("jax_enable_x64", False)

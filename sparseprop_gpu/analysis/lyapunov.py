@@ -4,7 +4,7 @@ The engine runs the network and records its spikes; ``kernels.tangent.replay_tan
 tangent vectors through them with the single-spike Jacobians (O(K m) per spike), and every r
 spikes the vectors are reorthonormalised (QR, O(N m^2)); the exponents are the mean growth
 rates of R's diagonal. The slice built so far: one population (``sp.Network``) of LIF or QIF
-neurons (LIF inhibitory, QIF couplings of both signs), no refractory period, one drive.
+neurons (LIF inhibitory, QIF couplings of both signs), any refractory period, one drive.
 """
 import math
 from collections import namedtuple
@@ -85,7 +85,7 @@ def lyapunov_spectrum(network, m=None, n_spikes=100_000, warmup=None, qr_every=N
     Parameters
     ----------
     network : sp.Network
-        One population of LIF (inhibitory) or QIF (both signs) neurons, no refractory period.
+        One population of LIF (inhibitory) or QIF (both signs) neurons, any refractory period.
     m : int, optional
         Exponents, 1 <= m <= n (default n: the full spectrum).
     n_spikes : int
@@ -151,24 +151,17 @@ def lyapunov_spectra(ensemble, m, n_spikes=100_000, warmup=None, qr_every=None, 
 
 def _spectrum(network, times, senders, m, n_spikes, warmup, qr_every, blocks, seed):
     """The Spectrum of ``network`` along its recorded spikes (``times``, ``senders``)."""
-    from ..compiled import bitmap_words, candidate_scratch, replay_tangents
-    from ..kernels import connectivity, models as km
+    from ..compiled import replay_tangents
+    from ..kernels import models as km
+    from ..runs.gradient import replay_constants, replay_scratch
     adaptive = qr_every is None
     every = 10 if adaptive else qr_every
     longest = max(10, n_spikes // blocks)              # at least one QR step per block
-    n, k = network.n, network.k
-    par = network.model.kernel_params(network.drive, network.coupling, key="phase")
+    n = network.n
+    model, par, _, mode, table, kicks, net_seed, n_, k = replay_constants(network)
+    scratch = replay_scratch(network)
     times = np.ascontiguousarray(times, np.float64)
     senders = np.ascontiguousarray(senders, np.int32)
-    if network.connectivity == "stored":
-        mode, table = connectivity.STORED, np.ascontiguousarray(network.target_table(), np.int32)
-    else:
-        mode, table = connectivity.ON_THE_FLY, np.zeros((1, 1), np.int32)
-    kicks = network.kicks()
-    kicks = np.zeros((1, 1)) if kicks is None else kicks
-    bitmap = np.zeros(bitmap_words(n), np.uint64)
-    drawn = np.zeros(k, np.int32)
-    candidates = np.zeros(candidate_scratch(k), np.int64)
     offsets = np.array(network.initial_phases, np.float64)
     vectors = np.linalg.qr(np.random.default_rng(seed).normal(size=(n, m)))[0].copy()
     log_slopes = np.zeros(1)
@@ -179,11 +172,8 @@ def _spectrum(network, times, senders, m, n_spikes, warmup, qr_every, blocks, se
     while lo < times.size:
         hi = min(lo + every, times.size)
         before = log_slopes[0]
-        worst = replay_tangents(np.int64(network.model.kernel_id), par, np.int64(mode), table,
-                                kicks, np.int64(network.seed), np.int64(n), np.int64(k), bitmap,
-                                drawn,
-                                candidates, offsets, senders, times, t0, lo, hi, vectors,
-                                log_slopes)
+        worst = replay_tangents(model, par, mode, table, kicks, net_seed, n_, k, *scratch,
+                                offsets, senders, times, t0, lo, hi, vectors, log_slopes)
         if worst > 1e-6:
             raise RuntimeError(f"the tangent replay left the engine's trajectory by {worst:.3g} "
                                f"in phase before spike {hi}: report this with the network")

@@ -69,8 +69,6 @@ def check_tangent_network(network):
     if network.heterogeneous:
         raise ValueError("network: one drive and tau for every neuron (per-neuron drives are "
                          "not in the tangent replay yet)")
-    if network.t_ref > 0.0:
-        raise ValueError("network: t_ref = 0 (the Jacobian of refractoriness is not built yet)")
     if network.coupling > 0.0 and network.model.name == "lif":
         raise ValueError("network: LIF needs inhibitory coupling (J <= 0; an excitatory input "
                          "can take a LIF neuron past threshold, a Jacobian not built yet); QIF "
@@ -78,25 +76,27 @@ def check_tangent_network(network):
                          "reaches threshold)")
 
 
-def _constants(network):
+def replay_constants(network):
     """The replay kernels' network arguments: model, par, drive, connectivity mode, table,
     kicks, seed, n, k."""
     if network.connectivity == "stored":
         mode, table = connectivity.STORED, np.ascontiguousarray(network.target_table(), np.int32)
     else:
         mode, table = connectivity.ON_THE_FLY, np.zeros((1, 1), np.int32)
-    par = network.model.kernel_params(network.drive, network.coupling, key="phase")
+    par = network.model.kernel_params(network.drive, network.coupling, key="phase",
+                                      t_ref=network.t_ref)
     kicks = network.kicks()
     return (np.int64(network.model.kernel_id), par, float(network.drive), np.int64(mode), table,
             np.zeros((1, 1)) if kicks is None else kicks, np.int64(network.seed),
             np.int64(network.n), np.int64(network.k))
 
 
-def _scratch(network, rows=()):
-    """The connectivity's scratch (bitmap, drawn targets, candidates), ``rows`` of each."""
+def replay_scratch(network, rows=()):
+    """The replay's scratch (the connectivity's bitmap, drawn targets, candidates; the ends of
+    refractoriness), ``rows`` of each."""
     n, k = network.n, network.k
     return (np.zeros(rows + (bitmap_words(n),), np.uint64), np.zeros(rows + (k,), np.int32),
-            np.zeros(rows + (candidate_scratch(k),), np.int64))
+            np.zeros(rows + (candidate_scratch(k),), np.int64), np.zeros(rows + (n,)))
 
 
 def _check_replay(worst, where):
@@ -108,7 +108,7 @@ def _check_replay(worst, where):
 def _replayer(network):
     """A function replaying spikes lo..hi-1 into the buffers (targets, slopes, dg/dJ) and moving
     the offsets, with the network's constants and scratch made once."""
-    fixed = _constants(network) + _scratch(network)
+    fixed = replay_constants(network) + replay_scratch(network)
 
     def replay(times, senders, offsets, t0, lo, hi, buffers):
         _check_replay(record_inputs(*fixed, offsets, senders, times, float(t0), lo, hi,
@@ -128,8 +128,8 @@ def trajectory(network, n_spikes, segment=None):
     Parameters
     ----------
     network : sp.Network
-        One population of LIF (inhibitory) or QIF (couplings of both signs) neurons, t_ref = 0,
-        one drive.
+        One population of LIF (inhibitory) or QIF (couplings of both signs) neurons, one drive,
+        any refractory period.
     n_spikes : int
     segment : int, optional
         Spikes between checkpoints (default ``default_segment``).
@@ -263,7 +263,8 @@ def backwards(runs, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False,
 
 BackwardArguments = namedtuple(
     "BackwardArguments", "model par drive conn_mode target_table kicks seed n k segment times "
-    "senders starts checkpoints dl_dt adjoint offsets bitmap drawn candidates targets slopes "
+    "senders starts checkpoints dl_dt adjoint offsets bitmap drawn candidates refractory_end "
+    "targets slopes "
     "d_coupling d_drive d_synapse per_synapse flow since d_drives out")
 
 
@@ -282,11 +283,11 @@ def backward_arguments(runs, dl_dtimes, dl_dphases, per_synapse, drives):
     buffers = tuple(np.zeros((batch,) + b.shape, b.dtype)
                     for b in _buffers(min(runs[0].segment, size), k, drives))
     since = np.repeat(np.array([run.times[-1] for run in runs])[:, None], n, axis=1)
-    return BackwardArguments(*_constants(network), np.int64(runs[0].segment),
+    return BackwardArguments(*replay_constants(network), np.int64(runs[0].segment),
             np.stack([run.times for run in runs]), np.stack([run.senders for run in runs]),
             np.array([[t0 for _, t0, _ in run.checkpoints] for run in runs]),
             np.array([[p for _, _, p in run.checkpoints] for run in runs]), dl_dt, adjoint,
-            np.zeros((batch, n)), *_scratch(network, (batch,)), *buffers,
+            np.zeros((batch, n)), *replay_scratch(network, (batch,)), *buffers,
             np.zeros((batch, n, k) if per_synapse else (batch, 1, 1)), bool(per_synapse),
             _flow(network), since, np.zeros((batch, n)), np.zeros((batch, 2)))
 
@@ -297,6 +298,7 @@ def _same_network(run, other):
     return (run.times.size == other.times.size and run.segment == other.segment
             and a.n == b.n and a.k == b.k and a.seed == b.seed and a.drive == b.drive
             and a.coupling == b.coupling and a.connectivity == b.connectivity
+            and a.t_ref == b.t_ref
             and a.model.tau == b.model.tau and a.weights is b.weights
             and (a.targets is None) == (b.targets is None)
             and (a.targets is None or np.array_equal(a.targets, b.targets)))
@@ -364,6 +366,7 @@ def backward(run, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False):
         hi = min(lo + run.segment, size)
         replay(run.times, run.senders, phases.copy(), t0, lo, hi, buffers)
         d_coupling += adjoint_spikes(run.senders, run.times, lo, hi, np.int64(k), tpp,
+                                     float(network.t_ref),
                                      *buffers, dl_dtimes, adjoint, d_synapse, per_synapse, flow,
                                      since, d_drives)
     if drives:                          # each neuron's last piece of the flow, down to t = 0
