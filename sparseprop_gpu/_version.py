@@ -1,2 +1,2 @@
 """The package version, in a module of its own so that any layer can read it."""
-__version__ = "0.7.0"
+__version__ = "0.8.0"
