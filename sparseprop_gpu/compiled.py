@@ -90,14 +90,6 @@ def _compile(digest):
                                      refractory_end, offsets, senders, times, t0, lo, hi,
                                      targets, slopes, d_coupling, d_drive)
 
-    @njit(cache=True, _nrt=False, nogil=True)
-    def adjoint(senders, times, lo, hi, k, tpp, t_ref, targets, slopes, d_coupling, d_drive,
-                dl_dt, state, d_synapse, per_synapse, flow, since, d_drives):
-        digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
-        return tangent.adjoint_spikes(senders, times, lo, hi, k, tpp, t_ref, targets, slopes,
-                                      d_coupling, d_drive, dl_dt, state, d_synapse,
-                                      per_synapse, flow, since, d_drives)
-
     @njit(cache=True, parallel=True, _nrt=False)
     def backward_batch(model, par, drive, conn_mode, target_table, kicks, seed, n, k, segment,
                        times, senders, starts, checkpoints, dl_dt, adjoint, offsets, bitmap,
@@ -113,15 +105,14 @@ def _compile(digest):
                                       d_synapse, per_synapse, flow, since, d_drives, out)
 
     return (fill_table, build, fill_distinct, fill_bernoulli, fill_poisson, replay, inputs_of,
-            adjoint, backward_batch)
+            backward_batch)
 
 
 (_fill_table, _build, _fill_distinct, _fill_bernoulli, _fill_poisson, replay_tangents,
- record_inputs, adjoint_spikes, backward_batch) = _compile(kernels_digest())
+ record_inputs, backward_batch) = _compile(kernels_digest())
 """``replay_tangents(...)``, ``record_inputs(...)``: ``kernels.tangent``'s, with the model
-constants as the parameter vector ``par`` (float64[N_PAR]); ``adjoint_spikes`` as there;
-``backward_batch(model, par, ...)``: ``tangent.backward_instance`` of every sample over the
-cores."""
+constants as the parameter vector ``par`` (float64[N_PAR]); ``backward_batch(model, par, ...)``:
+``tangent.backward_instance`` of every sample of a mini-batch over the cores."""
 
 
 def bitmap_words(n):

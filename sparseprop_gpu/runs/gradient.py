@@ -15,8 +15,7 @@ import numba
 import numpy as np
 
 from .. import validate
-from ..compiled import adjoint_spikes, backward_batch, bitmap_words, candidate_scratch, \
-    record_inputs
+from ..compiled import backward_batch, bitmap_words, candidate_scratch, record_inputs
 from ..kernels import connectivity, models as km
 from ..specification.network import Network
 from .simulate import simulate
@@ -54,7 +53,8 @@ drives : ndarray (n,) or None
     dL/dI_i of each neuron's drive (their sum: dL/dI of the common drive), with
     ``drives=True``.
 peak_bytes : int
-    The backward pass's memory: the checkpoints and one segment's inputs.
+    The backward pass's memory: the checkpoints (and their copy in one array) and one
+    segment's inputs.
 """
 
 
@@ -242,7 +242,6 @@ def backwards(runs, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False,
     if len(dl_dtimes) != len(runs) or len(dl_dphases) != len(runs):
         raise ValueError(f"dl_dtimes and dl_dphases: one row per run ({len(runs)}); got "
                          f"{len(dl_dtimes)} and {len(dl_dphases)}")
-    network = runs[0].network
     if not all(_same_network(run, runs[0]) for run in runs[1:]):
         return [backward(run, dl_dtimes[b], dl_dphases[b], per_synapse, drives)
                 for b, run in enumerate(runs)]
@@ -253,9 +252,9 @@ def backwards(runs, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False,
     else:
         backward_batch(*a)
     _check_replay(a.out[:, 1].max(), "in a backward replay")
-    peak = sum(p.nbytes for _, _, p in runs[0].checkpoints) + sum(
+    peak = 2 * sum(p.nbytes for _, _, p in runs[0].checkpoints) + sum(   # theirs and a copy
         b[0].nbytes for b in (a.targets, a.slopes, a.d_coupling, a.d_drive))
-    if drives:
+    if drives:                          # each neuron's last piece of the flow, down to t = 0
         a.d_drives[...] += a.adjoint * a.flow * a.since
     return [Gradient(float(a.out[b, 0]), a.adjoint[b], a.d_synapse[b] if per_synapse else None,
                      a.d_drives[b] if drives else None, int(peak)) for b in range(len(runs))]
@@ -350,27 +349,4 @@ def backward(run, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False):
     -------
     Gradient
     """
-    network = run.network
-    n, k, size = network.n, network.k, run.times.size
-    dl_dtimes, adjoint = _loss_derivatives(run, dl_dtimes, dl_dphases)
-    _check_synapses(network, per_synapse)
-    d_synapse = np.zeros((n, k) if per_synapse else (1, 1))
-    tpp = network.model.tau / float(network.model.omega(network.drive))
-    buffers = _buffers(min(run.segment, size), k, drives)
-    replay = _replayer(network)
-    flow = _flow(network)
-    since = np.full(n, run.times[-1])
-    d_drives = np.zeros(n)
-    d_coupling = 0.0
-    for lo, t0, phases in reversed(run.checkpoints):
-        hi = min(lo + run.segment, size)
-        replay(run.times, run.senders, phases.copy(), t0, lo, hi, buffers)
-        d_coupling += adjoint_spikes(run.senders, run.times, lo, hi, np.int64(k), tpp,
-                                     float(network.t_ref),
-                                     *buffers, dl_dtimes, adjoint, d_synapse, per_synapse, flow,
-                                     since, d_drives)
-    if drives:                          # each neuron's last piece of the flow, down to t = 0
-        d_drives += adjoint * flow * since
-    peak = sum(p.nbytes for _, _, p in run.checkpoints) + sum(b.nbytes for b in buffers)
-    return Gradient(float(d_coupling), adjoint, d_synapse if per_synapse else None,
-                    d_drives if drives else None, int(peak))
+    return backwards([run], [dl_dtimes], [dl_dphases], per_synapse, drives)[0]
