@@ -26,7 +26,7 @@ def transition(model, phi, omega, kick, drive):
     if model == LIF:
         rest = math.exp(-phi / omega) - kick
         return -omega * math.log(rest), (rest + kick) / rest, omega / (drive * rest)
-    h = math.tan(0.5 * max(phi, -math.pi))
+    h = math.tan(0.5 * min(max(phi, -math.pi), math.pi))   # a replayed tie may round past pi
     u = h + kick
     return 2.0 * math.atan(u), (1.0 + h * h) / (1.0 + u * u), 2.0 / (math.sqrt(drive)
                                                                      * (1.0 + u * u))

@@ -68,3 +68,18 @@ def test_a_layered_network_s_gradient_equals_central_differences():
         np.testing.assert_array_equal(a.senders, kept.senders)
         np.testing.assert_array_equal(b.senders, kept.senders)
         assert grad[j, c] == pytest.approx(dl_dt @ (a.times - b.times) / (2 * h), rel=1e-6)
+
+
+def test_ties_replay_where_a_phase_rounds_past_threshold():
+    """All weights zero: the 123 neurons after the inputs start alike and fire in one instant;
+    replayed, a tied neuron's phase can round just past pi, where QIF's curve would wrap it to
+    -pi (the replay clamps it, as the engine's key holds it at threshold)."""
+    targets, mask, first = layered([5, 120, 3])
+    phases = np.zeros(targets.shape[0])
+    phases[:5] = np.pi - np.array([0.04, 0.1, 0.2, 0.3, 0.04])
+    net = sp.Network(model=sp.QIF(tau=0.01), n=targets.shape[0], k=targets.shape[1],
+                     drive=0.01, targets=targets, weights=np.zeros(targets.shape),
+                     initial_phases=phases)
+    run = trajectory(net, 2 * net.n)
+    assert run.ties > 200
+    assert np.all(np.isfinite(backward(run, np.ones(run.times.size)).initial_phases))
