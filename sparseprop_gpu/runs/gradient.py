@@ -15,7 +15,8 @@ import numba
 import numpy as np
 
 from .. import validate
-from ..compiled import backward_batch, bitmap_words, candidate_scratch, record_inputs
+from ..compiled import backward_parallel, backward_serial, bitmap_words, candidate_scratch, \
+    record_inputs
 from ..kernels import connectivity, models as km
 from ..specification.network import Network
 from .simulate import simulate
@@ -53,8 +54,8 @@ drives : ndarray (n,) or None
     dL/dI_i of each neuron's drive (their sum: dL/dI of the common drive), with
     ``drives=True``.
 peak_bytes : int
-    The backward pass's memory: the checkpoints (and their copy in one array) and one
-    segment's inputs.
+    The backward pass's memory: the checkpoints (twice where a mini-batch stacks them) and
+    one segment's inputs.
 """
 
 
@@ -93,10 +94,11 @@ def replay_constants(network):
 
 def replay_scratch(network, rows=()):
     """The replay's scratch (the connectivity's bitmap, drawn targets, candidates; the ends of
-    refractoriness), ``rows`` of each."""
+    refractoriness, one element without a refractory period), ``rows`` of each."""
     n, k = network.n, network.k
     return (np.zeros(rows + (bitmap_words(n),), np.uint64), np.zeros(rows + (k,), np.int32),
-            np.zeros(rows + (candidate_scratch(k),), np.int64), np.zeros(rows + (n,)))
+            np.zeros(rows + (candidate_scratch(k),), np.int64),
+            np.zeros(rows + (n if network.t_ref > 0.0 else 1,)))
 
 
 def _check_replay(worst, where):
@@ -199,10 +201,12 @@ def _kept(network, times, senders, segment):
     offsets, t0 = np.array(network.initial_phases, np.float64), 0.0
     buffers = _buffers(min(segment, times.size), network.k)
     replay = _replayer(network)
+    kept = np.empty((-(-times.size // segment), network.n))   # rows: the checkpoints' phases
     checkpoints = []
     for lo in range(0, times.size, segment):
         hi = min(lo + segment, times.size)
-        checkpoints.append((lo, t0, offsets.copy()))
+        kept[lo // segment] = offsets
+        checkpoints.append((lo, t0, kept[lo // segment]))
         replay(times, senders, offsets, t0, lo, hi, buffers)
         offsets += (times[hi - 1] - t0) / tpp
         t0 = times[hi - 1]
@@ -250,9 +254,10 @@ def backwards(runs, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False,
         from ..engine.cuda import run_backward
         run_backward(a, written=("adjoint", "d_synapse", "since", "d_drives", "out"))
     else:
-        backward_batch(*a)
+        (backward_serial if len(runs) == 1 else backward_parallel)(*a)
     _check_replay(a.out[:, 1].max(), "in a backward replay")
-    peak = 2 * sum(p.nbytes for _, _, p in runs[0].checkpoints) + sum(   # theirs and a copy
+    copied = not np.shares_memory(a.checkpoints, runs[0].checkpoints[0][2])
+    peak = (1 + copied) * sum(p.nbytes for _, _, p in runs[0].checkpoints) + sum(
         b[0].nbytes for b in (a.targets, a.slopes, a.d_coupling, a.d_drive))
     if drives:                          # each neuron's last piece of the flow, down to t = 0
         a.d_drives[...] += a.adjoint * a.flow * a.since
@@ -269,7 +274,8 @@ BackwardArguments = namedtuple(
 
 def backward_arguments(runs, dl_dtimes, dl_dphases, per_synapse, drives):
     """``BackwardArguments``: those of ``tangent.backward_instance``'s batch
-    (``compiled.backward_batch``, ``engine.cuda.backward_kernel``, in their order) for
+    (``compiled.backward_serial``/``backward_parallel``, ``engine.cuda.backward_kernel``, in
+    their order) for
     ``runs`` of one network: constants, the runs' spikes and checkpoints, the loss's
     derivatives, scratch and outputs."""
     network = runs[0].network
@@ -281,14 +287,26 @@ def backward_arguments(runs, dl_dtimes, dl_dphases, per_synapse, drives):
         dl_dt[b], adjoint[b] = _loss_derivatives(runs[b], dl_dtimes[b], dl_dphases[b])
     buffers = tuple(np.zeros((batch,) + b.shape, b.dtype)
                     for b in _buffers(min(runs[0].segment, size), k, drives))
-    since = np.repeat(np.array([run.times[-1] for run in runs])[:, None], n, axis=1)
+    since = np.repeat(np.array([run.times[-1] for run in runs])[:, None], n if drives else 1,
+                      axis=1)                   # the drives' lazy integral only
     return BackwardArguments(*replay_constants(network), np.int64(runs[0].segment),
             np.stack([run.times for run in runs]), np.stack([run.senders for run in runs]),
             np.array([[t0 for _, t0, _ in run.checkpoints] for run in runs]),
-            np.array([[p for _, _, p in run.checkpoints] for run in runs]), dl_dt, adjoint,
+            _stacked_checkpoints(runs), dl_dt, adjoint,
             np.zeros((batch, n)), *replay_scratch(network, (batch,)), *buffers,
             np.zeros((batch, n, k) if per_synapse else (batch, 1, 1)), bool(per_synapse),
-            _flow(network), since, np.zeros((batch, n)), np.zeros((batch, 2)))
+            _flow(network), since, np.zeros(since.shape), np.zeros((batch, 2)))
+
+
+def _stacked_checkpoints(runs):
+    """The runs' checkpoint phases as one (B, P, n) array: a view of one run's own (P, n) rows
+    where they are one array (``_kept``'s), else a copy."""
+    rows = [p for _, _, p in runs[0].checkpoints]
+    base = rows[0].base
+    if (len(runs) == 1 and base is not None and base.shape == (len(rows), rows[0].size)
+            and all(r.ctypes.data == base[i].ctypes.data for i, r in enumerate(rows))):
+        return base[None]
+    return np.array([[p for _, _, p in run.checkpoints] for run in runs])
 
 
 def _same_network(run, other):
