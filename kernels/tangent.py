@@ -58,8 +58,9 @@ def record_inputs(model, mp, drive, conn_mode, target_table, kicks, seed, n, k, 
     ``d_coupling`` (dg/dJ) and, unless it has no rows, ``d_drive`` (dg/dI at the input's
     phase); returns the replay's largest distance from threshold. ``kicks`` (n, k): a weighted
     network's kick per connection, (1, 1) else. An input to a refractory target (below reset
-    before ``refractory_end``, float64[n] scratch, as the engine's rule) is the identity: g' = 1,
-    dg/dJ = dg/dI = 0. LIF goes through ``record_lif_inputs``."""
+    before ``refractory_end``, float64[n] scratch, unread without a refractory period, as the
+    engine's rule) is the identity: g' = 1, dg/dJ = dg/dI = 0. LIF goes through
+    ``record_lif_inputs``."""
     if model == LIF:
         return record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bitmap,
                                  drawn, candidates, refractory_end, offsets, senders, times, t0,
@@ -285,7 +286,7 @@ def backward_instance(b, model, mp, drive, conn_mode, target_table, kicks, seed,
     """Sample ``b`` of a mini-batch (row b of every array): its adjoint taken back through all
     its spikes, each segment of ``segment`` spikes replayed from its checkpoint (``starts``
     (B, P) the segments' t0, ``checkpoints`` (B, P, n) their offsets), last first, as
-    ``runs.gradient.backward`` does; one CUDA thread or one CPU iteration per sample.
+    ``runs.gradient.backwards`` asks; one CUDA thread or one CPU iteration per sample.
     ``adjoint`` (B, n) holds dL/dphi of the final phases and ends as dL/dphi(0); ``out[b]``
     gets (dL/dJ, the replays' largest distance from threshold)."""
     size = times.shape[1]

@@ -113,7 +113,7 @@ class InstanceTable:
                 raise ValueError(f"{name} cannot vary per instance when initial_phases are "
                                  "given (every instance has the network's n)")
         rows = np.shape(phases)[0] if np.ndim(phases) == 2 else self.size
-        self.size = self.size if columns else rows
+        self.size = rows if self.size == 1 else self.size       # columns of one value broadcast
         return check_phases(self.base.model, f"initial_phases (one row of the network's n = "
                             f"{self.base.n} phases per instance)", phases,
                             (self.size, self.base.n))
