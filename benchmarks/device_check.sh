@@ -11,7 +11,4 @@ timeout 100 python3 benchmarks/device_check.py --model ei --sizes 1024 --block-s
 # the population kernel with Poisson input onto neurons at rest (Brunel's model A): small only
 timeout 100 python3 benchmarks/device_check.py --model brunel --sizes 1024 --block-sizes '' \
     ${OUT:+--json "$OUT/device_check_brunel.json"} "$@" || rc=$?
-# the gradients' backward kernel: a mini-batch of the Yin-Yang network, GPU against CPU
-timeout 60 python3 benchmarks/device_gradient.py --batch 1024 \
-    ${OUT:+--json "$OUT/device_gradient.json"} || rc=$?
 exit ${rc:-0}
