@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 import sparseprop_gpu as sp
-from sparseprop_gpu.training import spike_function
+from sparseprop_gpu.training import spike_function, spike_times_of
 
 jax.config.update("jax_enable_x64", True)
 
@@ -73,15 +73,7 @@ class Task:
         """(B, R, m) times of the readouts' first m spikes (s); the run's end where fewer."""
         times, senders, _ = self.spikes(weights * self.train_mask + self.fixed, self.drive,
                                         phases)
-        end = times[:, -1]
-        hit = senders[:, None, :] == jnp.asarray(self.readouts)[None, :, None]
-        rank = jnp.cumsum(hit, axis=2)                   # which of its spikes this one is
-        picked = []
-        for m in range(self.m):
-            at = hit & (rank == m + 1)
-            picked.append(jnp.where(at.any(2), jnp.sum(jnp.where(at, times[:, None, :], 0.0), 2),
-                                    end[:, None]))
-        return jnp.stack(picked, axis=2)
+        return spike_times_of(times, senders, self.readouts, self.m)
 
     def loss(self, weights, phases):
         """Mean squared distance of the readouts' spikes to the teacher's (ms^2)."""

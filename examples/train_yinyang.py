@@ -22,7 +22,7 @@ import optax
 import sparseprop_gpu as sp
 from sparseprop_gpu.datasets import yin_yang
 from sparseprop_gpu.specification.layered import layered
-from sparseprop_gpu.training import spike_function
+from sparseprop_gpu.training import spike_function, spike_times_of
 
 jax.config.update("jax_enable_x64", True)
 
@@ -64,14 +64,12 @@ class Task:
         self.spikes = jax.vmap(spike_function(self.network, 2 * self.n), in_axes=(None, None, 0))
 
     def first_spikes(self, weights, phases):
-        """(B, 3) first spike times of the outputs, in tau."""
+        """(B, 3) first spike times of the outputs, in tau (40 tau where one never fired)."""
         times, senders, _ = self.spikes(weights * self.mask, DRIVE, phases)
-        hit = senders[:, None, :] == jnp.asarray(self.outputs)[None, :, None]
-        return jnp.min(jnp.where(hit, times[:, None, :], jnp.inf), axis=2) / TAU
+        return spike_times_of(times, senders, self.outputs, missing=40.0 * TAU)[..., 0] / TAU
 
     def loss(self, weights, phases, labels):
         t = self.first_spikes(weights, phases)
-        t = jnp.where(jnp.isfinite(t), t, 40.0)     # an output that never fired: late
         log_p = jax.nn.log_softmax(-t / SIGMA, axis=1)
         own = jnp.take_along_axis(t, labels[:, None], 1)[:, 0]
         chosen = jnp.take_along_axis(log_p, labels[:, None], 1)[:, 0]

@@ -3,7 +3,7 @@
 ``spike_function(network, n_spikes)`` is a JAX function of the coupling J (or the weights W),
 the drive I and the initial phases whose value is the engine's spike times, their senders and
 the final phases, and whose VJP is ``runs.gradient.backward``: the loss and the optimiser are
-ordinary JAX (optax) code. JAX is chosen over a home-made autodiff because a ``custom_vjp``
+ordinary JAX (optax) code; ``spike_times_of`` picks chosen neurons' first spikes for it. JAX is chosen over a home-made autodiff because a ``custom_vjp``
 around host callbacks is all that is needed and it brings jit, vmap, optimisers and the users'
 own models; the engine stays Numba.
 """
@@ -131,3 +131,38 @@ def spike_function(network, n_spikes, segment=None):
 
     spikes.defvjp(forward, reverse)
     return spikes
+
+
+def spike_times_of(times, senders, neurons, count=1, missing=None):
+    """The first ``count`` spike times of each of ``neurons``, as a JAX function of the times
+    (the derivative flows to the chosen spikes only).
+
+    Parameters
+    ----------
+    times, senders : jax arrays (..., S)
+        ``spike_function``'s times (s) and senders (any leading axes, e.g. a mini-batch).
+    neurons : array_like of int (R,)
+    count : int
+        Spikes per neuron, m >= 1.
+    missing : float or jax array broadcasting to (..., R, m), optional
+        The time given where a neuron fired fewer than m spikes (default: the run's last spike
+        time, ``times[..., -1]``; its derivative then flows there).
+
+    Returns
+    -------
+    jax array (..., R, m)
+    """
+    import jax.numpy as jnp
+
+    count = validate.integer("count (spikes per neuron)", count, 1, 2**31 - 1)
+    neurons = jnp.asarray(neurons)
+    if missing is None:
+        missing = times[..., -1][..., None]
+    hit = senders[..., None, :] == neurons[:, None]           # (..., R, S)
+    rank = jnp.cumsum(hit, axis=-1)                            # which of its spikes this is
+    picked = []
+    for m in range(count):
+        at = hit & (rank == m + 1)
+        picked.append(jnp.where(at.any(-1), jnp.sum(jnp.where(at, times[..., None, :], 0.0), -1),
+                                missing))
+    return jnp.stack(picked, axis=-1)

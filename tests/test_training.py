@@ -10,7 +10,7 @@ import pytest
 
 import sparseprop_gpu as sp
 from sparseprop_gpu.runs.gradient import backward, trajectory
-from sparseprop_gpu.training import spike_function
+from sparseprop_gpu.training import spike_function, spike_times_of
 
 jax.config.update("jax_enable_x64", True)
 
@@ -106,6 +106,18 @@ def test_a_refractory_network_s_jax_gradient_is_the_adjoint_s():
     want = backward(trajectory(net, 80), w, drives=True)
     assert float(got[0]) == pytest.approx(want.coupling, rel=1e-12)
     assert float(got[1]) == pytest.approx(want.drives.sum(), rel=1e-12)
+
+
+def test_spike_times_of_picks_each_neuron_s_first_spikes_and_their_derivatives():
+    times = jnp.array([[0.1, 0.2, 0.3, 0.4, 0.5], [0.1, 0.15, 0.2, 0.25, 0.3]])
+    senders = jnp.array([[3, 1, 3, 2, 1], [1, 1, 2, 1, 0]])
+    got = spike_times_of(times, senders, [1, 3], count=2)
+    np.testing.assert_array_equal(np.asarray(got), [[[0.2, 0.5], [0.1, 0.3]],
+                                                    [[0.1, 0.15], [0.3, 0.3]]])
+    grad = jax.grad(lambda t: spike_times_of(t, senders, [1, 3], 2, missing=9.0).sum())(times)
+    np.testing.assert_array_equal(np.asarray(grad), [[1, 1, 1, 0, 1], [1, 1, 0, 0, 0]])
+    with pytest.raises(ValueError, match="count"):
+        spike_times_of(times, senders, [1], count=0)
 
 
 def test_32_bit_jax_is_refused():
