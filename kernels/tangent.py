@@ -52,19 +52,22 @@ def refractory_at(times, senders, lo, t_ref, refractory_end):
 @register_jitable
 def record_inputs(model, mp, drive, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
                   candidates, refractory_end, offsets, senders, times, t0, lo, hi, targets, slopes,
-                  d_coupling, d_drive):
+                  d_coupling, d_drive, sources, roots):
     """Replay spikes ``lo .. hi - 1`` as ``replay_tangents`` does, without vectors, writing the
     inputs of spike s to row ``s - lo`` of ``targets`` (int32[., k]), ``slopes`` (g'),
     ``d_coupling`` (dg/dJ) and, unless it has no rows, ``d_drive`` (dg/dI at the input's
     phase); returns the replay's largest distance from threshold. ``kicks`` (n, k): a weighted
     network's kick per connection, (1, 1) else. An input to a refractory target (below reset
     before ``refractory_end``, float64[n] scratch, unread without a refractory period, as the
-    engine's rule) is the identity: g' = 1, dg/dJ = dg/dI = 0. LIF goes through
-    ``record_lif_inputs``."""
+    engine's rule) is the identity: g' = 1, dg/dJ = dg/dI = 0. ``sources[s - lo]`` gets the
+    neuron whose phase spike s's time follows: its sender, or for a spike an excitatory input
+    caused (LIF) the root of its instant's cascade; ``roots`` (int32[n] scratch where LIF
+    inputs can excite, [1] else) holds each neuron's while it is past threshold. LIF goes
+    through ``record_lif_inputs``."""
     if model == LIF:
         return record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bitmap,
                                  drawn, candidates, refractory_end, offsets, senders, times, t0,
-                                 lo, hi, targets, slopes, d_coupling, d_drive)
+                                 lo, hi, targets, slopes, d_coupling, d_drive, sources, roots)
     drives = d_drive.shape[0] > 0
     weighted = kicks.shape[0] > 1
     tpp = mp[P_TPP]
@@ -100,6 +103,7 @@ def record_inputs(model, mp, drive, conn_mode, target_table, kicks, seed, n, k, 
                 d_drive[r, c] = -own * d_coupling[r, c] / (2.0 * math.sqrt(drive))
             offsets[i] = after - shift
         offsets[j] = reset - mp[P_REF] - shift
+        sources[r] = j                  # QIF: no input reaches threshold
         if t_ref > 0.0:
             refractory_end[j] = times[s] + t_ref
     return worst
@@ -108,14 +112,17 @@ def record_inputs(model, mp, drive, conn_mode, target_table, kicks, seed, n, k, 
 @register_jitable
 def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
                       candidates, refractory_end, offsets, senders, times, t0, lo, hi, targets,
-                      slopes, d_coupling, d_drive):
+                      slopes, d_coupling, d_drive, sources, roots):
     """``record_inputs`` for LIF without a transcendental per input: each neuron held as
     u = exp(-offset / omega), so that z = exp(-phi / omega) = u / G with G = exp((t - t0') /
     tau); an input is u -= kick G (the exp key's addition), g' = u / (u - kick G) and dg/dJ =
     omega G / (I (u - kick G)). The origin t0' moves (u /= G) before G could overflow; the
     offsets are converted in and out, O(n) per call. dg/dI (``d_drive`` with rows) takes two
     logs per input: (omega' / omega) g - (z phi omega' / omega + omega kick / I) / (z - kick),
-    omega' = omega^2 / (I (I - 1))."""
+    omega' = omega^2 / (I (I - 1)). An excitatory input that takes u to or past threshold
+    (u <= G e^{-1/omega}) marks the neuron with its cascade's root; the inputs of the instant
+    keep summing in u (linear in V, as the engine sums them), and the neuron's spike at the
+    instant records that root as its source."""
     tau = mp[P_TPP] * mp[P_OMEGA]
     omega = mp[P_OMEGA]
     kick = mp[P_KICK]
@@ -125,10 +132,22 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bit
     threshold = mp[P_PHI_TH]
     t_ref = mp[P_T_REF]
     restart = math.exp(mp[P_REF] / omega)           # z after a reset: below it by t_ref
+    at_threshold = math.exp(-threshold / omega)     # z at threshold
+    excite = kick > 0.0                             # the largest weight
     refractory_at(times, senders, lo, t_ref, refractory_end)
     for i in range(n):
         offsets[i] = math.exp(-offsets[i] / omega)
+        if excite:
+            roots[i] = -1
     origin = t0
+    if excite and 0 < lo < times.shape[0] and times[lo - 1] == times[lo]:
+        first = lo - 1                              # a segment starting inside an instant:
+        while first > 0 and times[first - 1] == times[lo]:   # who is past threshold there
+            first -= 1                              # was taken there by its first spike
+        start = at_threshold * math.exp((times[lo] - origin) / tau)
+        for i in range(n):
+            if offsets[i] <= start:
+                roots[i] = senders[first]
     worst = 0.0
     for s in range(lo, hi):
         j = np.uint64(senders[s])
@@ -138,13 +157,19 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bit
                 offsets[i] *= scale
             origin = times[s]
         big_g = math.exp((times[s] - origin) / tau)
-        worst = max(worst, abs(-omega * math.log(offsets[j] / big_g) - threshold))
+        root = j
+        if excite and roots[j] >= 0:                # a caused spike: past threshold
+            root = np.uint64(roots[j])
+            roots[j] = -1
+        else:
+            worst = max(worst, abs(-omega * math.log(offsets[j] / big_g) - threshold))
+        r = s - lo
+        sources[r] = root
         if conn_mode == STORED:
             row = target_table[j]
         else:
             draw_targets(seed, j, n, k, bitmap, drawn, candidates)
             row = drawn
-        r = s - lo
         step = kick * big_g
         for c in range(k):
             i = np.uint64(row[c])
@@ -157,6 +182,17 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bit
                     d_drive[r, c] = 0.0
                 continue
             rest = u - (own * big_g if weighted else step)
+            if excite:
+                if rest <= at_threshold * big_g:        # to or past threshold: spikes now
+                    roots[i] = root
+                elif roots[i] >= 0:                     # taken back below in the instant
+                    roots[i] = -1
+                if rest <= 0.0:                         # past V = I: no phase; it spikes at
+                    slopes[r, c], d_coupling[r, c] = 0.0, 0.0   # this instant, so its
+                    if drives:                                  # inputs' derivatives go
+                        d_drive[r, c] = 0.0                     # unused
+                    offsets[i] = rest
+                    continue
             slopes[r, c] = u / rest
             d_coupling[r, c] = omega * big_g / (drive * rest)
             if drives:
@@ -169,14 +205,15 @@ def record_lif_inputs(mp, drive, conn_mode, target_table, kicks, seed, n, k, bit
         if t_ref > 0.0:
             refractory_end[j] = times[s] + t_ref
     shift = (origin - t0) / mp[P_TPP]
-    for i in range(n):
-        offsets[i] = -omega * math.log(offsets[i]) - shift
+    for i in range(n):                  # (a neuron past V = I in a cascade: far past threshold)
+        offsets[i] = -omega * math.log(max(offsets[i], 1e-300)) - shift
     return worst
 
 
 @register_jitable
 def adjoint_spikes(senders, times, lo, hi, k, tpp, t_ref, targets, slopes, d_coupling, d_drive,
-                   dl_dt, adjoint, d_synapse, per_synapse, flow, since, d_drives):
+                   sources, pending, dl_dt, adjoint, d_synapse, per_synapse, flow, since,
+                   d_drives):
     """Take the adjoint (dL/dphi at equal times, float64[n]) back through spikes ``hi - 1``
     down to ``lo`` (their inputs as ``record_inputs`` wrote them, row ``s - lo``), adding each
     spike time's dL/dt_s (``dl_dt``, indexed by s): O(K) per spike. Returns dL/dJ of these
@@ -185,7 +222,11 @@ def adjoint_spikes(senders, times, lo, hi, k, tpp, t_ref, targets, slopes, d_cou
     inputs' dg/dI, and the velocity's d(1/tpp)/dI = ``flow`` times the adjoint's integral over
     time, taken when a neuron's adjoint changes (``since[i]``: the time its value began, going
     back; the host adds each neuron's last piece down to t = 0), and the restart phase's
-    -t_ref omega / tau: -t_ref ``flow`` per reset."""
+    -t_ref omega / tau: -t_ref ``flow`` per reset. A caused spike (``sources[s - lo]`` not its
+    sender) moves with its root's phase at the root's spike: its inputs' (1 - g') terms, its
+    time's -tpp dL/dt_s and the sender's adjoint after it wait in ``pending[root]`` (float64[n]
+    where LIF inputs can excite) until the root's spike adds them, untouched by the inputs the
+    root takes after its spike in the instant; the sender's adjoint before it is 0."""
     drives = d_drive.shape[0] > 0
     d_j = 0.0
     for s in range(hi - 1, lo - 1, -1):
@@ -208,7 +249,15 @@ def adjoint_spikes(senders, times, lo, hi, k, tpp, t_ref, targets, slopes, d_cou
         if drives:
             d_drives[j] += adjoint[j] * flow * (since[j] - t - t_ref)
             since[j] = t
-        adjoint[j] += into - tpp * dl_dt[s]          # t_s = t - tpp (phi_j - threshold)
+        e = np.uint64(sources[r])
+        if e == j:                                  # t_s = t - tpp (phi_j - threshold)
+            adjoint[j] += into - tpp * dl_dt[s]
+            if pending.shape[0] > 1:
+                adjoint[j] += pending[j]
+                pending[j] = 0.0
+        else:                                       # t_s = the root's: d phi_j' = d phi_e(t_e)
+            pending[e] += adjoint[j] + into - tpp * dl_dt[s]
+            adjoint[j] = 0.0
     return d_j
 
 
@@ -282,7 +331,8 @@ def replay_tangents(model, mp, conn_mode, target_table, kicks, seed, n, k, bitma
 def backward_instance(b, model, mp, drive, conn_mode, target_table, kicks, seed, n, k, segment,
                       times, senders, starts, checkpoints, dl_dt, adjoint, offsets, bitmap,
                       drawn, candidates, refractory_end, targets, slopes, d_coupling, d_drive,
-                      d_synapse, per_synapse, flow, since, d_drives, out):
+                      sources, roots, pending, d_synapse, per_synapse, flow, since, d_drives,
+                      out):
     """Sample ``b`` of a mini-batch (row b of every array): its adjoint taken back through all
     its spikes, each segment of ``segment`` spikes replayed from its checkpoint (``starts``
     (B, P) the segments' t0, ``checkpoints`` (B, P, n) their offsets), last first, as
@@ -301,10 +351,10 @@ def backward_instance(b, model, mp, drive, conn_mode, target_table, kicks, seed,
                                          n, k, bitmap[b], drawn[b], candidates[b],
                                          refractory_end[b], offsets[b], senders[b], times[b],
                                          starts[b, p], lo, hi, targets[b], slopes[b],
-                                         d_coupling[b], d_drive[b]))
+                                         d_coupling[b], d_drive[b], sources[b], roots[b]))
         d_j += adjoint_spikes(senders[b], times[b], lo, hi, k, mp[P_TPP], mp[P_T_REF],
-                              targets[b], slopes[b], d_coupling[b], d_drive[b], dl_dt[b],
-                              adjoint[b], d_synapse[b], per_synapse, flow, since[b],
-                              d_drives[b])
+                              targets[b], slopes[b], d_coupling[b], d_drive[b], sources[b],
+                              pending[b], dl_dt[b], adjoint[b], d_synapse[b], per_synapse, flow,
+                              since[b], d_drives[b])
     out[b, 0] = d_j
     out[b, 1] = worst

@@ -83,12 +83,12 @@ def _compile(digest):
     @njit(cache=True, _nrt=False, nogil=True)      # nogil: mini-batches replayed in threads
     def inputs_of(model, par, drive, conn_mode, target_table, kicks, seed, n, k, bitmap, drawn,
                   candidates, refractory_end, offsets, senders, times, t0, lo, hi, targets,
-                  slopes, d_coupling, d_drive):
+                  slopes, d_coupling, d_drive, sources, roots):
         digest  # noqa: B018  (captured: puts the kernels digest in the cache key)
         return tangent.record_inputs(model, models.constants(par), drive, conn_mode,
                                      target_table, kicks, seed, n, k, bitmap, drawn, candidates,
                                      refractory_end, offsets, senders, times, t0, lo, hi,
-                                     targets, slopes, d_coupling, d_drive)
+                                     targets, slopes, d_coupling, d_drive, sources, roots)
 
     # tangent.backward_instance of every sample, in turn and over the cores (two functions, as
     # engine/cpu.py's loops): numba's parallel loop costs ~5 % per spike for one sample (2.38

@@ -89,6 +89,45 @@ def test_refractory_networks_gradients_equal_central_differences_of_the_engine(m
     assert grad.initial_phases @ v == pytest.approx(fd, rel=1e-6)
 
 
+def test_excitatory_lif_cascades_gradients_equal_central_differences_of_the_engine():
+    """A LIF network whose excitatory inputs cause spikes at their instant (over half the
+    spikes): a caused spike's time is its cascade's root's, and the inputs of an instant sum;
+    dL/dw of an excitatory and an inhibitory connection, dL/dI and dL/dphi(0)."""
+    n, k, spikes = 60, 6, 300
+    weights = np.where(np.random.default_rng(3).uniform(size=(n, k)) < 0.25, 0.25, -0.08)
+
+    def make(w=weights, drive=1.3, phases=None):
+        return sp.Network(model=LIF, n=n, k=k, drive=drive, weights=w, seed=4,
+                          initial_phases=phases)
+    net = make()
+    run = trajectory(net, spikes)
+    assert run.ties > 150                     # the caused spikes share their cause's time
+    w, c = loss_weights(net, spikes, seed=5)
+    grad = backward(run, w, c, per_synapse=True, drives=True)
+    short = backward(trajectory(net, spikes, segment=7), w, c, drives=True)   # segments that
+    assert short.drives.sum() == pytest.approx(grad.drives.sum(), rel=1e-9)  # cut instants
+
+    def loss(**kw):
+        other = trajectory(make(**kw), spikes)
+        np.testing.assert_array_equal(other.senders, run.senders)
+        return w @ other.times + c @ other.final_phases
+    for sign in (1, -1):
+        chosen = np.argwhere(sign * weights > 0)
+        j, col = chosen[np.argmax(np.abs(grad.synapses[sign * weights > 0]))]
+        up, down = weights.copy(), weights.copy()
+        up[j, col] += 1e-6
+        down[j, col] -= 1e-6
+        assert grad.synapses[j, col] == pytest.approx((loss(w=up) - loss(w=down)) / 2e-6,
+                                                      rel=1e-6)
+    fd = (loss(drive=1.3 + 1e-6) - loss(drive=1.3 - 1e-6)) / 2e-6
+    assert grad.drives.sum() == pytest.approx(fd, rel=1e-6)
+    v = np.random.default_rng(1).normal(size=n)
+    v /= np.linalg.norm(v)
+    fd = (loss(phases=net.initial_phases + 1e-6 * v)
+          - loss(phases=net.initial_phases - 1e-6 * v)) / 2e-6
+    assert grad.initial_phases @ v == pytest.approx(fd, rel=1e-6)
+
+
 def test_the_gradient_equals_forward_mode_tangents():
     """dL/dphi(0) . v from one tangent vector carried forward through the same spikes
     (kernels.tangent.replay_tangents, not the adjoint's code): each spike moves by
@@ -220,11 +259,15 @@ import sparseprop_gpu as sp
 from sparseprop_gpu.runs.gradient import backwards, trajectories
 out = {}
 for name, model, connectivity in (("lif-on-the-fly", sp.LIF(tau=0.01), "on_the_fly"),
-                                  ("qif-weighted", sp.QIF(tau=0.01), "stored")):
+                                  ("qif-weighted", sp.QIF(tau=0.01), "stored"),
+                                  ("lif-excitatory", sp.LIF(tau=0.01), "stored")):
     base = sp.Network(model=model, n=24, k=4, j0=1.0, target_rate=5.0, seed=3,
                       connectivity=connectivity)
     net = base
-    if connectivity == "stored":
+    if name == "lif-excitatory":    # cascades of caused spikes
+        weights = np.where(np.random.default_rng(1).uniform(size=(24, 4)) < 0.3, 0.3, -0.1)
+        net = sp.Network(model=model, n=24, k=4, drive=1.3, weights=weights, seed=3)
+    elif connectivity == "stored":
         weights = base.coupling * np.random.default_rng(1).uniform(-0.5, 1.5, (24, 4))
         net = sp.Network(model=model, n=24, k=4, drive=base.drive, weights=weights, seed=3,
                          t_ref=0.004)
@@ -265,7 +308,8 @@ def test_bad_input_is_refused_naming_it():
     with pytest.raises(ValueError, match="per_synapse: .*stored connectivity"):
         backward(trajectory(network(connectivity="on_the_fly"), 50), np.zeros(50),
                  per_synapse=True)
-    with pytest.raises(ValueError, match="LIF needs inhibitory coupling"):
-        trajectory(network(coupling=0.05), 50)
+    with pytest.raises(ValueError, match="one drive and tau for every neuron"):
+        trajectory(sp.Network(model=LIF, n=20, k=3, drive=sp.heterogeneous(np.full(20, 1.5)),
+                              coupling=-0.05), 50)
     with pytest.raises(ValueError, match="n_spikes"):
         trajectory(net, 0)

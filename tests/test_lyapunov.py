@@ -170,8 +170,11 @@ def test_bad_requests_are_refused_naming_the_parameter(kw, match):
 
 
 def test_networks_outside_the_slice_are_refused_naming_why():
-    with pytest.raises(ValueError, match="LIF needs inhibitory coupling"):
+    with pytest.raises(ValueError, match="LIF networks need inhibitory coupling"):
         lyapunov_spectrum(sp.Network(model=LIF, n=16, k=4, drive=1.5, coupling=0.05))
+    with pytest.raises(ValueError, match="one drive and tau for every neuron"):
+        lyapunov_spectrum(sp.Network(model=LIF, n=16, k=4, coupling=-0.05,
+                                     drive=sp.heterogeneous(np.full(16, 1.5))))
     with pytest.raises(ValueError, match="LIF or QIF"):
         lyapunov_spectrum(network(sp.EIF(tau=0.01)))
     with pytest.raises(ValueError, match="one population"):

@@ -62,6 +62,10 @@ def _orthonormalise(vectors):
 def _checked(network, m):
     from ..runs.gradient import check_tangent_network
     check_tangent_network(network)
+    if network.model.name == "lif" and network.coupling > 0.0:
+        raise ValueError("network: Lyapunov spectra of LIF networks need inhibitory coupling "
+                         "(J <= 0; the Jacobian of a spike an excitatory input causes is in the "
+                         "gradients' replay only); QIF takes couplings of both signs")
     return validate.integer(f"m (exponents, at most n = {network.n})",
                             network.n if m is None else m, 1, network.n)
 

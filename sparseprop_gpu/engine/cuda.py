@@ -65,8 +65,8 @@ KERNELS = {} if cuda is None else {variant: cuda.jit(kernel_function(*variant))
 
 def backward_kernel(model, par, drive, conn_mode, target_table, kicks, seed, n, k, segment,
                     times, senders, starts, checkpoints, dl_dt, adjoint, offsets, bitmap, drawn,
-                    candidates, refractory_end, targets, slopes, d_coupling, d_drive, d_synapse,
-                    per_synapse, flow, since, d_drives, out):
+                    candidates, refractory_end, targets, slopes, d_coupling, d_drive, sources,
+                    roots, pending, d_synapse, per_synapse, flow, since, d_drives, out):
     """One sample of a mini-batch's backward pass per thread (``tangent.backward_instance``)."""
     b = cuda.grid(1)
     if b < times.shape[0]:
@@ -74,7 +74,8 @@ def backward_kernel(model, par, drive, conn_mode, target_table, kicks, seed, n, 
                                   target_table, kicks, seed, n, k, segment, times, senders,
                                   starts, checkpoints, dl_dt, adjoint, offsets, bitmap, drawn,
                                   candidates, refractory_end, targets, slopes, d_coupling,
-                                  d_drive, d_synapse, per_synapse, flow, since, d_drives, out)
+                                  d_drive, sources, roots, pending, d_synapse, per_synapse,
+                                  flow, since, d_drives, out)
 
 
 BACKWARD = None if cuda is None else cuda.jit(backward_kernel)

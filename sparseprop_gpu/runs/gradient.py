@@ -70,11 +70,6 @@ def check_tangent_network(network):
     if network.heterogeneous:
         raise ValueError("network: one drive and tau for every neuron (per-neuron drives are "
                          "not in the tangent replay yet)")
-    if network.coupling > 0.0 and network.model.name == "lif":
-        raise ValueError("network: LIF needs inhibitory coupling (J <= 0; an excitatory input "
-                         "can take a LIF neuron past threshold, a Jacobian not built yet); QIF "
-                         "takes couplings of both signs (its phase transition curve never "
-                         "reaches threshold)")
 
 
 def replay_constants(network):
@@ -199,7 +194,7 @@ def _kept(network, times, senders, segment):
     senders = np.ascontiguousarray(senders, np.int32)
     tpp = network.model.tau / float(network.model.omega(network.drive))
     offsets, t0 = np.array(network.initial_phases, np.float64), 0.0
-    buffers = _buffers(min(segment, times.size), network.k)
+    buffers = _buffers(network, min(segment, times.size))
     replay = _replayer(network)
     kept = np.empty((-(-times.size // segment), network.n))   # rows: the checkpoints' phases
     checkpoints = []
@@ -214,10 +209,14 @@ def _kept(network, times, senders, segment):
     return Trajectory(network, times, senders, offsets, checkpoints, segment, ties)
 
 
-def _buffers(rows, k, drives=False):
-    """A segment's inputs: targets, g', dg/dJ and dg/dI (no rows without drives)."""
+def _buffers(network, rows, drives=False):
+    """A segment's inputs: targets, g', dg/dJ and dg/dI (no rows without drives), each spike's
+    source (its sender, or a caused spike's root), and the roots' scratch (one per neuron where
+    LIF inputs can excite)."""
+    k, excite = network.k, network.model.name == "lif" and network.coupling > 0.0
     return (np.zeros((rows, k), np.int32), np.zeros((rows, k)), np.zeros((rows, k)),
-            np.zeros((rows if drives else 0, k)))
+            np.zeros((rows if drives else 0, k)), np.zeros(rows, np.int32),
+            np.full(network.n if excite else 1, -1, np.int32))
 
 
 def backwards(runs, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False,
@@ -258,7 +257,7 @@ def backwards(runs, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False,
     _check_replay(a.out[:, 1].max(), "in a backward replay")
     copied = not np.shares_memory(a.checkpoints, runs[0].checkpoints[0][2])
     peak = (1 + copied) * sum(p.nbytes for _, _, p in runs[0].checkpoints) + sum(
-        b[0].nbytes for b in (a.targets, a.slopes, a.d_coupling, a.d_drive))
+        b[0].nbytes for b in (a.targets, a.slopes, a.d_coupling, a.d_drive, a.sources, a.roots))
     if drives:                          # each neuron's last piece of the flow, down to t = 0
         a.d_drives[...] += a.adjoint * a.flow * a.since
     return [Gradient(float(a.out[b, 0]), a.adjoint[b], a.d_synapse[b] if per_synapse else None,
@@ -268,8 +267,8 @@ def backwards(runs, dl_dtimes, dl_dphases=None, per_synapse=False, drives=False,
 BackwardArguments = namedtuple(
     "BackwardArguments", "model par drive conn_mode target_table kicks seed n k segment times "
     "senders starts checkpoints dl_dt adjoint offsets bitmap drawn candidates refractory_end "
-    "targets slopes "
-    "d_coupling d_drive d_synapse per_synapse flow since d_drives out")
+    "targets slopes d_coupling d_drive sources roots pending d_synapse per_synapse flow since "
+    "d_drives out")
 
 
 def backward_arguments(runs, dl_dtimes, dl_dphases, per_synapse, drives):
@@ -286,7 +285,7 @@ def backward_arguments(runs, dl_dtimes, dl_dphases, per_synapse, drives):
     for b in range(batch):
         dl_dt[b], adjoint[b] = _loss_derivatives(runs[b], dl_dtimes[b], dl_dphases[b])
     buffers = tuple(np.zeros((batch,) + b.shape, b.dtype)
-                    for b in _buffers(min(runs[0].segment, size), k, drives))
+                    for b in _buffers(network, min(runs[0].segment, size), drives))
     since = np.repeat(np.array([run.times[-1] for run in runs])[:, None], n if drives else 1,
                       axis=1)                   # the drives' lazy integral only
     return BackwardArguments(*replay_constants(network), np.int64(runs[0].segment),
@@ -294,6 +293,7 @@ def backward_arguments(runs, dl_dtimes, dl_dphases, per_synapse, drives):
             np.array([[t0 for _, t0, _ in run.checkpoints] for run in runs]),
             _stacked_checkpoints(runs), dl_dt, adjoint,
             np.zeros((batch, n)), *replay_scratch(network, (batch,)), *buffers,
+            np.zeros((batch, buffers[-1].shape[1])),    # pending: as the roots, n or 1
             np.zeros((batch, n, k) if per_synapse else (batch, 1, 1)), bool(per_synapse),
             _flow(network), since, np.zeros(since.shape), np.zeros((batch, 2)))
 
