@@ -51,7 +51,7 @@ def spike_function(network, n_spikes, segment=None):
     ----------
     network : sp.Network
         The structure (model, n, k, seed, connectivity or ``targets``) every call runs; one
-        population of LIF (inhibitory) or QIF (both signs) neurons, any t_ref.
+        population of LIF or QIF neurons, couplings of both signs, any t_ref.
     n_spikes : int
         S, the spikes of every run (the times in the engine's order; ``senders`` are integers,
         without a derivative).

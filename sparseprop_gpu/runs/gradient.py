@@ -125,8 +125,8 @@ def trajectory(network, n_spikes, segment=None):
     Parameters
     ----------
     network : sp.Network
-        One population of LIF (inhibitory) or QIF (couplings of both signs) neurons, one drive,
-        any refractory period.
+        One population of LIF or QIF neurons, couplings of both signs, one drive, any
+        refractory period.
     n_spikes : int
     segment : int, optional
         Spikes between checkpoints (default ``default_segment``).
