@@ -14,7 +14,6 @@ mini-batch is ``jax.vmap`` over the initial conditions.
     python examples/train_timing.py --out timing      # full size: writes .json and .png
 """
 import argparse
-import json
 import time
 
 import jax
@@ -24,6 +23,8 @@ import optax
 
 import sparseprop_gpu as sp
 from sparseprop_gpu.training import spike_function, spike_times_of
+
+from showcase import save_run      # examples/showcase.py, beside this script
 
 jax.config.update("jax_enable_x64", True)
 
@@ -159,12 +160,7 @@ def main():
     args = parser.parse_args()
     history = train(args.steps, args.n, args.k, args.readouts, args.spikes_each,
                     batch=args.batch, rate_lr=args.rate, seed=args.seed)
-    plot(history, f"{args.out}.png")
-    kept = {key: value for key, value in history.items() if key != "weights"}
-    kept["arguments"] = vars(args)
-    with open(f"{args.out}.json", "w") as f:
-        json.dump(kept, f, indent=1)
-    np.save(f"{args.out}_weights.npy", history["weights"])
+    save_run(history, args, plot)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ mini-batch is ``jax.vmap`` over the input neurons' initial phases.
     python examples/train_yinyang.py --out yinyang      # full size: writes .json and .png
 """
 import argparse
-import json
 import time
 
 import jax
@@ -23,6 +22,8 @@ import sparseprop_gpu as sp
 from sparseprop_gpu.datasets import yin_yang
 from sparseprop_gpu.specification.layered import layered
 from sparseprop_gpu.training import spike_function, spike_times_of
+
+from showcase import save_run      # examples/showcase.py, beside this script
 
 jax.config.update("jax_enable_x64", True)
 
@@ -155,12 +156,7 @@ def main():
     args = parser.parse_args()
     history = train(args.epochs, args.hidden, args.train_size, args.test_size, args.batch,
                     args.rate, args.seed)
-    plot(history, f"{args.out}.png")
-    kept = {key: value for key, value in history.items() if key != "weights"}
-    kept["arguments"] = vars(args)
-    with open(f"{args.out}.json", "w") as f:
-        json.dump(kept, f, indent=1)
-    np.save(f"{args.out}_weights.npy", history["weights"])
+    save_run(history, args, plot)
 
 
 if __name__ == "__main__":

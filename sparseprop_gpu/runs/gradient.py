@@ -310,15 +310,11 @@ def _stacked_checkpoints(runs):
 
 
 def _same_network(run, other):
-    """Whether two runs replay with the same constants and segments."""
+    """Whether two runs replay with the same constants and segments: their networks' one
+    description (weights by digest) and target tables."""
     a, b = run.network, other.network
     return (run.times.size == other.times.size and run.segment == other.segment
-            and a.n == b.n and a.k == b.k and a.seed == b.seed and a.drive == b.drive
-            and a.coupling == b.coupling and a.connectivity == b.connectivity
-            and a.t_ref == b.t_ref
-            and a.model.tau == b.model.tau
-            and (a.weights is b.weights or (a.weights is not None and b.weights is not None
-                                            and np.array_equal(a.weights, b.weights)))
+            and a.describe() == b.describe()
             and (a.targets is None) == (b.targets is None)
             and (a.targets is None or np.array_equal(a.targets, b.targets)))
 
